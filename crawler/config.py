@@ -1,0 +1,316 @@
+"""settings.toml: loaded once, validated, turned into frozen objects.
+
+Every key has a default and a help line declared here (`opt(...)`); `topicwatch settings`
+prints them and the README documents them (a test keeps the two in step).  Any problem stops
+the command with `ConfigError`, whose message names the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+
+from crawler.errors import ConfigError
+
+SOURCE_KINDS = ("feed", "sitemap", "listing", "search")
+
+
+def opt(default: Any, help: str, **meta: Any) -> Any:
+    """A setting with its default and help line."""
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    path: str = opt("corpus.db", "SQLite file of the corpus, created on first use; relative paths are relative to settings.toml")
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    obey_robots: bool = opt(True, "obey robots.txt, including its Crawl-delay")
+    user_agent: str = opt("topicwatch/0.1 (+https://github.com/topicwatch/topicwatch)", "User-Agent header sent with every request")
+    concurrency: int = opt(16, "requests in flight at once, all hosts together", min=1)
+    concurrency_per_host: int = opt(2, "requests in flight at once to one host", min=1)
+    delay: float = opt(1.0, "seconds between two requests to the same host (robots.txt Crawl-delay raises it)", min=0)
+    autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
+    timeout: float = opt(30.0, "seconds before a request is given up", min=1)
+    retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
+    max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
+    max_age_days: int = opt(30, "skip entries and articles older than this when their date is known; 0 means no limit", min=0)
+    max_articles_per_source: int = opt(0, "stop following a source's links after this many article requests per run; 0 means no limit", min=0)
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    near_threshold: float = opt(0.6, "estimated Jaccard similarity of two texts' shingles from which they are one story (0-1)", min=0, max=1)
+    num_perm: int = opt(128, "MinHash permutations: more is more precise and slower", min=16)
+    shingle_size: int = opt(5, "characters per shingle of the normalised text", min=2)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    log_file: str = opt("", "also log to this file, rotated daily and kept 14 days; empty means stderr only")
+    log_level: str = opt("INFO", "DEBUG, INFO, WARNING or ERROR", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    misfire_grace_seconds: int = opt(3600, "a run missed by less than this (machine off, daemon stopped) still runs once at start-up", min=1)
+    failure_threshold: int = opt(3, "flag a source after this many failed runs in a row", min=1)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str = opt("", "unique name of the source", required=True)
+    kind: str = opt("", "feed, sitemap, listing or search", required=True, choices=SOURCE_KINDS)
+    url: str = opt("", "the feed / sitemap / page URL (for search: a template with {query})")
+    urls: list = opt([], "several URLs of the same kind, instead of url")
+    allow: list = opt([], "regular expressions: only article URLs matching one are followed")
+    deny: list = opt([], "regular expressions: article URLs matching one are never followed")
+    language: str = opt("", "language hint for the source's pages: zh, en, ...")
+    encoding: str = opt("", "force this encoding for the source's pages when the site declares a wrong one")
+    enabled: bool = opt(True, "false keeps the source configured but not crawled")
+    depth: int = opt(1, "listing: how many levels of listing pages to follow", min=1, max=3)
+    queries: list = opt([], "search: the queries to fill {query} with; default: the first term of each topic's term groups")
+    quiet_days: float = opt(7.0, "flag the source when it brings nothing new for longer than this", min=0)
+
+    def all_urls(self) -> tuple[str, ...]:
+        return tuple(([self.url] if self.url else []) + list(self.urls))
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str = opt("", "unique name of the topic", required=True)
+    description: str = opt("", "what the topic covers, shown in Datasette")
+    terms: list = opt([], "alias groups: each a list of spellings of one idea (Simplified, Traditional, English); a plain string is a group of one")
+    require: list = opt([], "alias groups of which each must also match for the topic to match")
+    exclude: list = opt([], "terms that reject an article for this topic")
+    min_score: float = opt(2.0, "the score an article needs to match the topic (see Topics in the README)", min=0)
+    keep_all: bool = opt(False, "accept every article (archive whole sources, evaluation)")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str = opt("", "unique name of the schedule", required=True)
+    cron: str = opt("", "a five-field cron expression, e.g. '*/30 * * * *' (minute hour day month weekday)")
+    interval_minutes: float = opt(0.0, "run every this many minutes, instead of cron", min=0)
+    sources: list = opt([], "names of the sources to crawl; empty means all enabled sources")
+    topics: list = opt([], "names of the topics to match; empty means all topics")
+    jitter_seconds: int = opt(0, "start each run up to this many seconds late, to spread load", min=0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    corpus: CorpusSettings
+    crawl: CrawlSettings
+    dedup: DedupSettings
+    daemon: DaemonSettings
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+    schedules: tuple[Schedule, ...]
+
+    @property
+    def corpus_path(self) -> Path:
+        p = Path(self.corpus.path).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def select_sources(self, names: list[str] | tuple[str, ...] = ()) -> tuple[Source, ...]:
+        """Enabled sources, or the named ones (an unknown name is a ConfigError)."""
+        if not names:
+            return tuple(s for s in self.sources if s.enabled)
+        known = {s.name: s for s in self.sources}
+        for n in names:
+            if n not in known:
+                raise ConfigError(self.path, f"--source {n}", f"no such source (known: {', '.join(known)})")
+        return tuple(known[n] for n in names)
+
+    def select_topics(self, names: list[str] | tuple[str, ...] = ()) -> tuple[Topic, ...]:
+        if not names:
+            return self.topics
+        known = {t.name: t for t in self.topics}
+        for n in names:
+            if n not in known:
+                raise ConfigError(self.path, f"--topic {n}", f"no such topic (known: {', '.join(known)})")
+        return tuple(known[n] for n in names)
+
+
+SECTIONS: dict[str, type] = {
+    "corpus": CorpusSettings,
+    "crawl": CrawlSettings,
+    "dedup": DedupSettings,
+    "daemon": DaemonSettings,
+}
+ARRAYS: dict[str, type] = {"sources": Source, "topics": Topic, "schedules": Schedule}
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate settings.toml; raise ConfigError naming the file and key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, None, "file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(path, None, f"not valid TOML: {e}") from None
+    unknown = set(raw) - set(SECTIONS) - set(ARRAYS)
+    if unknown:
+        raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {', '.join([*SECTIONS, *ARRAYS])})")
+    built: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(path, name, "must be a table: [" + name + "]")
+        built[name] = _build(cls, table, path, f"[{name}]")
+    for name, cls in ARRAYS.items():
+        items = raw.get(name, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ConfigError(path, name, f"must be an array of tables: [[{name}]]")
+        built[name] = tuple(
+            _build(cls, item, path, f"[[{name}]] #{i + 1}{_label(item)}") for i, item in enumerate(items)
+        )
+    settings = Settings(path=path, **built)
+    _check_cross(settings)
+    return settings
+
+
+def _label(item: dict) -> str:
+    return f" ({item['name']})" if isinstance(item.get("name"), str) else ""
+
+
+def _build(cls: type, table: dict, path: Path, where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = get_type_hints(cls)
+    for key in table:
+        if key not in fields:
+            raise ConfigError(path, f"{where} {key}", f"unknown key (known: {', '.join(fields)})")
+    values = {}
+    for name, f in fields.items():
+        key = f"{where} {name}"
+        if name not in table:
+            if f.metadata.get("required"):
+                raise ConfigError(path, key, "is required")
+            continue
+        values[name] = _check_value(table[name], hints[name], f.metadata, path, key)
+    obj = cls(**values)
+    _check_object(obj, path, where)
+    return obj
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+def _check_value(value: Any, typ: Any, meta: dict, path: Path, key: str) -> Any:
+    ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(path, key, f"expected {_TYPE_NAMES[typ]}, got {value!r}")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(path, key, f"must be at least {meta['min']}, got {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(path, key, f"must be at most {meta['max']}, got {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(path, key, f"must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if typ is list:
+        return tuple(value)
+    return value
+
+
+def _check_url(url: str, path: Path, key: str, template: bool = False) -> None:
+    parts = urlsplit(url.replace("{query}", "q") if template else url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(path, key, f"not an http(s) URL: {url!r}")
+
+
+def _check_regexes(patterns: tuple, path: Path, key: str) -> None:
+    for p in patterns:
+        if not isinstance(p, str):
+            raise ConfigError(path, key, f"expected regular expressions as strings, got {p!r}")
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ConfigError(path, key, f"invalid regular expression {p!r}: {e}") from None
+
+
+def _groups(value: tuple, path: Path, key: str) -> tuple[tuple[str, ...], ...]:
+    out = []
+    for g in value:
+        group = (g,) if isinstance(g, str) else g
+        if not isinstance(group, list | tuple) or not group or not all(isinstance(t, str) and t.strip() for t in group):
+            raise ConfigError(path, key, f"each term group must be a non-empty string or list of strings, got {g!r}")
+        out.append(tuple(t.strip() for t in group))
+    return tuple(out)
+
+
+def _check_object(obj: Any, path: Path, where: str) -> None:
+    if isinstance(obj, Source):
+        urls = obj.all_urls()
+        if not urls:
+            raise ConfigError(path, f"{where} url", "a source needs url or urls")
+        for u in urls:
+            if not isinstance(u, str):
+                raise ConfigError(path, f"{where} urls", f"expected strings, got {u!r}")
+            _check_url(u, path, f"{where} url", template=obj.kind == "search")
+            if obj.kind == "search" and "{query}" not in u:
+                raise ConfigError(path, f"{where} url", f"a search URL needs a {{query}} placeholder: {u!r}")
+        _check_regexes(obj.allow, path, f"{where} allow")
+        _check_regexes(obj.deny, path, f"{where} deny")
+        if obj.encoding:
+            import codecs
+
+            try:
+                codecs.lookup(obj.encoding)
+            except LookupError:
+                raise ConfigError(path, f"{where} encoding", f"unknown encoding {obj.encoding!r}") from None
+    elif isinstance(obj, Topic):
+        terms = _groups(obj.terms, path, f"{where} terms")
+        require = _groups(obj.require, path, f"{where} require")
+        exclude = _groups(obj.exclude, path, f"{where} exclude")
+        if not terms and not obj.keep_all:
+            raise ConfigError(path, f"{where} terms", "a topic needs terms (or keep_all = true)")
+        object.__setattr__(obj, "terms", terms)
+        object.__setattr__(obj, "require", require)
+        object.__setattr__(obj, "exclude", tuple(t for g in exclude for t in g))
+    elif isinstance(obj, Schedule):
+        if bool(obj.cron) == bool(obj.interval_minutes):
+            raise ConfigError(path, f"{where} cron", "give exactly one of cron or interval_minutes")
+        if obj.cron:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(obj.cron)
+            except ValueError as e:
+                raise ConfigError(path, f"{where} cron", f"invalid cron expression {obj.cron!r}: {e}") from None
+
+
+def _check_cross(s: Settings) -> None:
+    for name, items in (("sources", s.sources), ("topics", s.topics), ("schedules", s.schedules)):
+        seen: set[str] = set()
+        for item in items:
+            if item.name in seen:
+                raise ConfigError(s.path, f"[[{name}]] name", f"duplicate name {item.name!r}")
+            seen.add(item.name)
+    source_names = {x.name for x in s.sources}
+    topic_names = {x.name for x in s.topics}
+    for sch in s.schedules:
+        for n in sch.sources:
+            if n not in source_names:
+                raise ConfigError(s.path, f"[[schedules]] ({sch.name}) sources", f"no such source {n!r}")
+        for n in sch.topics:
+            if n not in topic_names:
+                raise ConfigError(s.path, f"[[schedules]] ({sch.name}) topics", f"no such topic {n!r}")
+
+
+def describe_settings() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, help) for every setting: the settings reference."""
+    rows = []
+    for section, cls in [*SECTIONS.items(), *ARRAYS.items()]:
+        label = f"[{section}]" if section in SECTIONS else f"[[{section}]]"
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            rows.append((label, f.name, default, f.metadata["help"]))
+    return rows

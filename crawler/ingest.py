@@ -1,0 +1,143 @@
+"""Ingest: drain the spool into the corpus, deduplicating as it goes.
+
+For each spooled item, in one transaction:
+1. the same URL or canonical URL already stored  -> a `copies` row (kind 'canonical') or nothing;
+2. the same normalised text already stored       -> a `copies` row (kind 'exact');
+3. otherwise a new article; MinHash LSH finds a near-duplicate, whose story it joins, or it
+   starts a new story;
+and the spool row is deleted in that same transaction.  Ingesting twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from crawler import dedup, store
+from crawler.config import DedupSettings
+from crawler.records import SpoolItem
+from crawler.spool import Spool, SqliteSpool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestStats:
+    new: int = 0
+    duplicates: int = 0
+    per_run: dict[int, dict[str, int]] = field(default_factory=dict)
+    per_source: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)
+
+    def bump(self, what: str, run_id: int | None, source: str) -> None:
+        setattr(self, what, getattr(self, what) + 1)
+        if run_id is not None:
+            self.per_run.setdefault(run_id, {"new": 0, "duplicates": 0})[what] += 1
+            self.per_source.setdefault((run_id, source), {"new": 0})
+            if what == "new":
+                self.per_source[(run_id, source)]["new"] += 1
+
+
+class Ingester:
+    """Holds the near-duplicate index for the life of a process (the daemon keeps one)."""
+
+    def __init__(self, db: Database, dedup_settings: DedupSettings):
+        self.db = db
+        self.index = dedup.NearDupIndex.from_signatures(
+            ((r[0], r[1]) for r in db.execute("SELECT article_id, signature FROM minhashes")),
+            threshold=dedup_settings.near_threshold,
+            num_perm=dedup_settings.num_perm,
+            shingle_size=dedup_settings.shingle_size,
+        )
+
+    def ingest(self, spool: Spool | None = None,
+               progress: Callable[[IngestStats], None] | None = None) -> IngestStats:
+        spool = spool or SqliteSpool(self.db)
+        stats = IngestStats()
+        while batch := spool.pending(100):
+            for key, item in batch:
+                self._ingest_one(spool, key, item, stats)
+                if progress:
+                    progress(stats)
+        return stats
+
+    def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:
+        added: tuple[int, object] | None = None
+        with self.db.atomic():
+            outcome, added = self._store(item)
+            spool.remove(key)
+            self._count(item, outcome)
+            for url in {item.article.url, item.requested_url} - {None}:
+                store.record_page(self.db, url, "article", item.article.source, status=200,
+                                  outcome="copy" if outcome == "copy" else "stored",
+                                  run_id=item.run_id)
+        if added:
+            self.index.add(*added)
+        if outcome in ("stored", "copy"):
+            stats.bump("new" if outcome == "stored" else "duplicates", item.run_id, item.article.source)
+
+    def _store(self, item: SpoolItem) -> tuple[str, tuple[int, object] | None]:
+        a = item.article
+        canon = dedup.canonical_url(a.url, a.canonical_url)
+        existing = store.find_article_by_url(self.db, canon, a.url, item.requested_url)
+        if existing is not None:
+            return self._copy(item, existing, "canonical"), None
+        content_hash = dedup.content_hash(a.text)
+        existing = store.find_article_by_hash(self.db, content_hash)
+        if existing is not None:
+            return self._copy(item, existing, "exact"), None
+        sig = self.index.signature(a.text)
+        article_id = store.insert_article(self.db, self._row(item, canon, content_hash))
+        self.db.execute(
+            "INSERT OR REPLACE INTO minhashes (article_id, signature) VALUES (?, ?)",
+            [article_id, dedup.sig_to_bytes(sig)],
+        )
+        story_id = self._story_for(sig, article_id, a.title)
+        self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+        store.refresh_story(self.db, story_id)
+        return "stored", (article_id, sig)
+
+    def _copy(self, item: SpoolItem, article_id: int, kind: str) -> str:
+        """Record a copy; "known" when this very URL is already the article or a copy."""
+        a = item.article
+        if not store.insert_copy(self.db, url=a.url, source=a.source, article_id=article_id,
+                                 kind=kind, title=a.title, run_id=item.run_id):
+            return "known"
+        return "copy"
+
+    def _story_for(self, sig: object, article_id: int, title: str) -> int:
+        for candidate in self.index.query(sig):
+            row = self.db.execute("SELECT story_id FROM articles WHERE id = ?", [candidate]).fetchone()
+            if row and row[0]:
+                return int(row[0])
+        return store.new_story(self.db, article_id, title, store.now())
+
+    @staticmethod
+    def _row(item: SpoolItem, canon: str, content_hash: str) -> dict:
+        a = item.article
+        return {
+            "url": a.url, "canonical_url": canon, "source": a.source, "title": a.title,
+            "author": a.author, "published": a.published,
+            "published_day": a.published[:10] if a.published else None,
+            "language": a.language, "script": a.script, "site_name": a.site_name,
+            "description": a.description, "original_source": a.original_source, "text": a.text,
+            "topics": json.dumps([m.topic for m in item.matches], ensure_ascii=False),
+            "matched_terms": json.dumps({m.topic: list(m.terms) for m in item.matches}, ensure_ascii=False),
+            "scores": json.dumps({m.topic: m.score for m in item.matches}),
+            "content_hash": content_hash, "first_seen": store.now(), "run_id": item.run_id,
+        }
+
+    def _count(self, item: SpoolItem, outcome: str) -> None:
+        """Bump the run's counters inside the item's transaction, so they stay exact."""
+        if item.run_id is None or outcome not in ("stored", "copy"):
+            return
+        what = "new" if outcome == "stored" else "duplicates"
+        store.add_run_counts(self.db, item.run_id, {what: 1})
+        if what == "new":
+            self.db.execute(
+                "UPDATE source_runs SET new = new + 1 WHERE run_id = ? AND source = ?",
+                [item.run_id, item.article.source],
+            )

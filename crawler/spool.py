@@ -1,0 +1,69 @@
+"""The spool: the durable hand-off between a crawl and ingest.
+
+A crawl `put`s each extracted, topic-matched item; ingest reads `pending` items and, in the same
+transaction that stores an item in the corpus, `remove`s it.  So an item is either still in the
+spool or in the corpus, never both and never neither, whenever the process dies.
+
+The interface is deliberately small (put / pending / remove / __len__): it is the seam where
+distributed crawling plugs in, with workers on other machines putting into a Redis list and the
+corpus machine draining it (see `RedisSpool`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Protocol
+
+from sqlite_utils import Database
+
+from crawler import store
+from crawler.records import SpoolItem
+
+
+class Spool(Protocol):
+    def put(self, item: SpoolItem) -> None: ...
+    def pending(self, limit: int = 100) -> list[tuple[int | str, SpoolItem]]: ...
+    def remove(self, key: int | str) -> None: ...
+    def __len__(self) -> int: ...
+
+
+class SqliteSpool:
+    """A `spool` table inside the corpus file: the default, one machine."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def put(self, item: SpoolItem) -> None:
+        """Spool one item and mark its URL(s) as spooled, atomically."""
+        a = item.article
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO spool (run_id, url, item, spooled_at) VALUES (?, ?, ?, ?)",
+                [item.run_id, a.url, json.dumps(item.to_dict(), ensure_ascii=False), store.now()],
+            )
+            for url in {a.url, item.requested_url} - {None}:
+                store.record_page(self.db, url, "article", a.source, status=200,
+                                  outcome="spooled", run_id=item.run_id)
+
+    def pending(self, limit: int = 100) -> list[tuple[int, SpoolItem]]:
+        rows = self.db.execute("SELECT id, item FROM spool ORDER BY id LIMIT ?", [limit]).fetchall()
+        return [(row[0], SpoolItem.from_dict(json.loads(row[1]))) for row in rows]
+
+    def remove(self, key: int | str) -> None:
+        self.db.execute("DELETE FROM spool WHERE id = ?", [key])
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT count(*) FROM spool").fetchone()[0]
+
+    def __iter__(self) -> Iterator[tuple[int, SpoolItem]]:
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT id, item FROM spool WHERE id > ? ORDER BY id LIMIT 200", [last]
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                last = row[0]
+                yield row[0], SpoolItem.from_dict(json.loads(row[1]))

@@ -1,0 +1,95 @@
+"""Text normalisation shared by extraction, topic matching, dedup and search.
+
+Everything here is a pure function over `str`; nothing knows about Scrapy or SQLite.
+
+- `fold`: one comparable form of a text: Traditional folded to Simplified (OpenCC t2s),
+  NFKC (full-width letters and digits become ASCII), lower case.
+- `strip_pinyin`: remove the `(diǎn)` annotations content farms inject after characters.
+- `detect_script`: `zh-Hans` / `zh-Hant` / None for a Chinese text.
+- `normalise_for_hash`: fold, then drop whitespace and punctuation: the key for exact dedup.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+_T2S = opencc.OpenCC("t2s")
+_S2T = opencc.OpenCC("s2t")
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN_RE = re.compile(f"[{HAN}]")
+
+# A pinyin syllable with at least one tone mark, in ASCII or full-width brackets, right after
+# a Han character: 熱點(diǎn) -> 熱點.  "(Harry Shum)" or "(资料图)" are left alone.
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PINYIN_RE = re.compile(
+    rf"(?<=[{HAN}])[(（]\s*[a-zü{_TONED}]*[{_TONED}][a-zü{_TONED}]*\s*[)）]"
+)
+
+_PUNCT_OR_SPACE_RE = re.compile(r"[\s\W_]+", re.UNICODE)
+_SPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
+
+
+def to_simplified(text: str) -> str:
+    return _T2S.convert(text)
+
+
+def to_traditional(text: str) -> str:
+    return _S2T.convert(text)
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove tone-marked pinyin injected after Han characters."""
+    return _PINYIN_RE.sub("", text)
+
+
+def fold(text: str) -> str:
+    """Script-, width- and case-folded form of `text`, for matching and comparison."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+
+@lru_cache(maxsize=4096)
+def fold_term(term: str) -> str:
+    """`fold` for short strings used over and over (topic terms, queries)."""
+    return fold(term).strip()
+
+
+def normalise_for_hash(text: str) -> str:
+    """Folded text with pinyin, whitespace and punctuation removed."""
+    return _PUNCT_OR_SPACE_RE.sub("", fold(strip_pinyin(text)))
+
+
+def han_ratio(text: str) -> float:
+    """Share of Han characters among the letters of `text`."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if _HAN_RE.match(c)) / len(letters)
+
+
+def detect_script(text: str) -> str | None:
+    """`zh-Hant` when converting to Simplified changes a noticeable share of the Han
+    characters, `zh-Hans` when converting to Traditional does, None without Han text."""
+    han = "".join(_HAN_RE.findall(text))
+    if len(han) < 2:
+        return None
+    sample = han[:5000]
+    to_s = sum(1 for a, b in zip(sample, to_simplified(sample), strict=False) if a != b)
+    to_t = sum(1 for a, b in zip(sample, to_traditional(sample), strict=False) if a != b)
+    if to_s == to_t == 0:
+        return "zh-Hans"  # characters shared by both scripts: call it Simplified
+    return "zh-Hant" if to_s > to_t else "zh-Hans"
+
+
+def clean_spaces(text: str) -> str:
+    """Collapse runs of spaces inside lines and blank-line runs to a single blank line."""
+    lines = [_SPACE_RE.sub(" ", line).strip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()

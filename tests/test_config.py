@@ -1,0 +1,105 @@
+"""settings.toml loading and validation, and the CLI's handling of bad settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.config import load_settings
+from crawler.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "settings.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_shipped_settings_load():
+    s = load_settings(ROOT / "settings.toml")
+    assert s.corpus.path == "corpus.db"
+    assert {t.name for t in s.topics} >= {"large-models", "compute", "open-vs-closed", "agents"}
+    assert {src.kind for src in s.sources} == {"feed", "sitemap", "listing", "search"}
+    assert s.schedules, "the shipped settings schedule the daemon"
+    # alias groups become tuples of strings; a plain string is a group of one
+    lm = s.select_topics(["large-models"])[0]
+    assert ("Transformer",) in lm.terms
+    assert all(isinstance(g, tuple) for g in lm.terms)
+
+
+def test_defaults_apply_to_an_empty_file(tmp_path):
+    s = load_settings(write(tmp_path, ""))
+    assert s.crawl.obey_robots is True
+    assert s.crawl.max_age_days == 30
+    assert s.corpus_path == tmp_path / "corpus.db"
+    assert s.sources == () and s.topics == ()
+
+
+@pytest.mark.parametrize(
+    "text, key, problem",
+    [
+        ("[crawl]\ndelay = 'soon'\n", "[crawl] delay", "expected a number"),
+        ("[crawl]\nobey_robots = 1\n", "[crawl] obey_robots", "expected true or false"),
+        ("[crawl]\nspeed = 3\n", "[crawl] speed", "unknown key"),
+        ("[crawling]\n", "crawling", "unknown section"),
+        ("[crawl]\nconcurrency = 0\n", "[crawl] concurrency", "at least 1"),
+        ("[[sources]]\nname='a'\nkind='feed'\nurl='not a url'\n", "[[sources]] #1 (a) url", "not an http(s) URL"),
+        ("[[sources]]\nname='a'\nkind='rss'\nurl='http://x.org/'\n", "[[sources]] #1 (a) kind", "must be one of"),
+        ("[[sources]]\nname='a'\nkind='feed'\n", "[[sources]] #1 (a) url", "needs url or urls"),
+        ("[[sources]]\nname='a'\nkind='feed'\nurl='http://x.org/f'\nallow=['(unclosed']\n",
+         "[[sources]] #1 (a) allow", "invalid regular expression"),
+        ("[[sources]]\nname='a'\nkind='search'\nurl='http://x.org/s?q=1'\n", "[[sources]] #1 (a) url", "{query}"),
+        ("[[sources]]\nname='a'\nkind='feed'\nurl='http://x.org/f'\nencoding='klingon'\n",
+         "[[sources]] #1 (a) encoding", "unknown encoding"),
+        ("[[sources]]\nkind='feed'\nurl='http://x.org/f'\n", "[[sources]] #1 name", "is required"),
+        ("[[topics]]\nname='t'\n", "[[topics]] #1 (t) terms", "needs terms"),
+        ("[[topics]]\nname='t'\nterms=[[1, 2]]\n", "[[topics]] #1 (t) terms", "non-empty string"),
+        ("[[schedules]]\nname='s'\ncron='every day'\n", "[[schedules]] #1 (s) cron", "invalid cron"),
+        ("[[schedules]]\nname='s'\n", "[[schedules]] #1 (s) cron", "exactly one of"),
+        ("[[schedules]]\nname='s'\ninterval_minutes=5\nsources=['nope']\n", "sources", "no such source"),
+        ("[[topics]]\nname='t'\nkeep_all=true\n[[topics]]\nname='t'\nkeep_all=true\n", "[[topics]] name", "duplicate"),
+        ("this is = = not toml", None, "not valid TOML"),
+    ],
+)
+def test_invalid_settings_name_file_key_and_problem(tmp_path, text, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert str(path) in message
+    if key:
+        assert key in message
+    assert problem in message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path):
+    path = write(tmp_path, "[crawl]\ndelay = 'soon'\n")
+    for command in (["crawl"], ["sources"], ["topics"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "crawler", *command, "--settings", str(path)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "[crawl] delay: expected a number" in proc.stderr
+        assert str(path) in proc.stderr.replace("\n", "")
+
+
+def test_unknown_source_on_the_command_line(tmp_path):
+    path = write(tmp_path, "[[sources]]\nname='a'\nkind='feed'\nurl='http://127.0.0.1:9/f'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", "--settings", str(path), "--source", "b"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--source b: no such source" in proc.stderr.replace("\n", "")

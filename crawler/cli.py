@@ -66,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("settings", help="print every setting with its default and meaning")
     p.set_defaults(func=cmd_settings)
 
+    p = sub.add_parser("browse", help="browse the corpus in Datasette (read-only)",
+                       description="Start Datasette on the corpus with topicwatch's metadata, "
+                                   "Chinese-aware search and Atom feeds. Read-only; safe while "
+                                   "the daemon writes.")
+    _settings_arg(p)
+    p.add_argument("--port", type=int, default=8001, help="port to listen on (default: 8001)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default: 127.0.0.1, this machine only)")
+    p.set_defaults(func=cmd_browse)
+
+    p = sub.add_parser("export", help="write articles as JSON lines or CSV",
+                       description="Export the corpus's articles, oldest first.")
+    _settings_arg(p)
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default: jsonl)")
+    p.add_argument("--since", metavar="DATE", help="only articles first stored at or after DATE (YYYY-MM-DD or ISO time)")
+    p.add_argument("--topic", metavar="NAME", help="only articles matching this topic")
+    p.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(func=cmd_export)
+
     _add_later_commands(sub)
     return parser
 
@@ -85,8 +104,6 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     settings.select_topics(args.topic)
     from crawler.crawl import run_crawl
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     progress = Progress(enabled=not args.no_ingest or sys.stderr.isatty())
     err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}")
     try:
@@ -136,6 +153,33 @@ def cmd_settings(args: argparse.Namespace) -> int:
     for section, key, default, help_ in describe_settings():
         table.add_row(section, key, json.dumps(default, ensure_ascii=False), help_)
     out.print(table)
+    return 0
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    settings = load_settings(args.settings)
+    from crawler import store
+    from crawler.browse.serve import serve
+
+    store.open_db(settings.corpus_path).close()  # create and migrate before serving
+    err.print(f"serving {settings.corpus_path} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    serve(settings.corpus_path, host=args.host, port=args.port,
+          topics={t.name: t.description for t in settings.topics})
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = load_settings(args.settings)
+    from crawler import store
+    from crawler.export import export
+
+    db = store.open_db(settings.corpus_path)
+    if args.output:
+        with open(args.output, "w", newline="", encoding="utf-8") as f:
+            n = export(db, args.format, f, since=args.since, topic=args.topic)
+    else:
+        n = export(db, args.format, sys.stdout, since=args.since, topic=args.topic)
+    err.print(f"exported {n} article(s)")
     return 0
 
 

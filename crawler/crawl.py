@@ -39,8 +39,8 @@ def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: in
     status, error = "ok", None
     try:
         process = CrawlerProcess(
-            scrapy_settings(settings, TOPICWATCH_INGEST_AT_CLOSE=False, LOG_LEVEL=log_level),
-            install_root_handler=False,
+            scrapy_settings(settings, TOPICWATCH_INGEST_AT_CLOSE=False, LOG_LEVEL=log_level,
+                            LOG_INSTALL_ROOT_HANDLER=True),
         )
         process.crawl(TopicSpider, ctx=ctx)
         process.start()

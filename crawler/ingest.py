@@ -70,10 +70,9 @@ class Ingester:
             outcome, added = self._store(item)
             spool.remove(key)
             self._count(item, outcome)
-            for url in {item.article.url, item.requested_url} - {None}:
-                store.record_page(self.db, url, "article", item.article.source, status=200,
-                                  outcome="copy" if outcome == "copy" else "stored",
-                                  run_id=item.run_id)
+            store.record_page(self.db, item.article.url, "article", item.article.source,
+                              status=200, outcome="copy" if outcome == "copy" else "stored",
+                              run_id=item.run_id)
         if added:
             self.index.add(*added)
         if outcome in ("stored", "copy"):

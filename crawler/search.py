@@ -22,9 +22,10 @@ the best passage with the matches wrapped in `<mark>`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
-from crawler.textnorm import HAN, fold
+from crawler.textnorm import HAN, fold, to_simplified
 
 _HAN_RUN = re.compile(f"[{HAN}]+")
 _QUERY_TOKEN = re.compile(r'"[^"]*"?|\S+')
@@ -111,17 +112,21 @@ def _term_pattern(query: str) -> re.Pattern[str] | None:
     return re.compile("|".join(parts))
 
 
-def _folded_with_offsets(text: str) -> tuple[str, list[int] | None]:
-    """`fold(text)`, and when folding changed the length, each folded char's source index."""
-    folded = fold(text)
-    if len(folded) == len(text):
-        return folded, None
-    pieces, offsets = [], []
-    for i, ch in enumerate(text):
-        f = fold(ch)
-        pieces.append(f)
-        offsets.extend([i] * len(f))
-    return "".join(pieces), offsets
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch).lower()
+    return folded if len(folded) == 1 else ch  # …, ™, ① would shift every offset after them
+
+
+def fold_aligned(text: str) -> str:
+    """`fold(text)` one character for one character, so offsets in it are offsets in `text`.
+
+    Characters whose folded form is longer (… is NFKC "...") are left as they are.
+    """
+    simplified = to_simplified(text)
+    if len(simplified) != len(text):  # a phrase conversion changed the length: go char by char
+        simplified = "".join(s if len(s := to_simplified(c)) == 1 else c for c in text)
+    return "".join(map(_fold_char, simplified))
 
 
 def match_spans(text: str | None, query: str) -> list[tuple[int, int]]:
@@ -132,14 +137,7 @@ def match_spans(text: str | None, query: str) -> list[tuple[int, int]]:
     pattern = _term_pattern(query)
     if not text or pattern is None:
         return []
-    folded, offsets = _folded_with_offsets(text)
-    spans = []
-    for m in pattern.finditer(folded):
-        if offsets is None:
-            spans.append((m.start(), m.end()))
-        else:
-            spans.append((offsets[m.start()], offsets[m.end() - 1] + 1))
-    return spans
+    return [m.span() for m in pattern.finditer(fold_aligned(text))]
 
 
 def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:

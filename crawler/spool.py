@@ -42,9 +42,9 @@ class SqliteSpool:
                 "INSERT INTO spool (run_id, url, item, spooled_at) VALUES (?, ?, ?, ?)",
                 [item.run_id, a.url, json.dumps(item.to_dict(), ensure_ascii=False), store.now()],
             )
-            for url in {a.url, item.requested_url} - {None}:
-                store.record_page(self.db, url, "article", a.source, status=200,
-                                  outcome="spooled", run_id=item.run_id)
+            # a redirect's first URL was recorded as "redirected" by the spider
+            store.record_page(self.db, a.url, "article", a.source, status=200,
+                              outcome="spooled", run_id=item.run_id)
 
     def pending(self, limit: int = 100) -> list[tuple[int, SpoolItem]]:
         rows = self.db.execute("SELECT id, item FROM spool ORDER BY id LIMIT ?", [limit]).fetchall()

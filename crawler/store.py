@@ -84,7 +84,8 @@ def _m001_initial(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS idx_skipped_run ON skipped(run_id);
         CREATE TABLE IF NOT EXISTS pages (
             url TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT, etag TEXT, last_modified TEXT,
-            status INTEGER, outcome TEXT, fetched_at TEXT, run_id INTEGER
+            status INTEGER, outcome TEXT, fetched_at TEXT, run_id INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE IF NOT EXISTS spool (
             id INTEGER PRIMARY KEY, run_id INTEGER, url TEXT NOT NULL, item TEXT NOT NULL,
@@ -195,6 +196,22 @@ def known_article_urls(db: Database) -> set[str]:
     ):
         urls.update(r[0] for r in db.execute(sql, params).fetchall())
     return urls
+
+
+def retry_urls(db: Database, sources: Iterable[str], max_attempts: int) -> list[tuple[str, str]]:
+    """(url, source) of article pages that failed for a reason worth another try."""
+    names = list(sources)
+    marks = ",".join("?" * len(names))
+    return [tuple(r) for r in db.execute(
+        f"SELECT url, source FROM pages WHERE kind = 'article' AND outcome = 'retry' "
+        f"AND attempts < ? AND source IN ({marks}) ORDER BY fetched_at", [max_attempts, *names],
+    ).fetchall()]
+
+
+def record_retry(db: Database, url: str, source: str | None, status: int | None, run_id: int | None) -> None:
+    """An article page failed transiently (5xx, timeout): try it again next run."""
+    record_page(db, url, "article", source, status=status, outcome="retry", run_id=run_id)
+    db.execute("UPDATE pages SET attempts = attempts + 1 WHERE url = ?", [url])
 
 
 def get_validators(db: Database, url: str) -> tuple[str | None, str | None]:

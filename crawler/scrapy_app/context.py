@@ -41,6 +41,7 @@ class CrawlContext:
     # feed/sitemap/listing validators, stored only when everything under them went through
     validators: dict[str, Validators] = field(default_factory=dict)
     failed_parents: set[str] = field(default_factory=set)
+    requested: dict[str, int] = field(default_factory=dict)  # article requests per source
     on_progress: Callable[[RunStats], None] | None = None
 
     @classmethod

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.extensions.throttle import AutoThrottle
 
 
 class IngestAtClose:
@@ -29,3 +32,18 @@ class IngestAtClose:
 
         ctx = spider.ctx
         Ingester(ctx.db, ctx.settings.dedup).ingest()
+
+
+class PoliteAutoThrottle(AutoThrottle):
+    """AutoThrottle that never lowers a host's delay below its robots.txt Crawl-delay.
+
+    AutoThrottle adjusts a slot's delay after each response, and the slot releases its queued
+    requests right then, before any middleware sees them again; so the floor belongs here."""
+
+    def _adjust_delay(self, slot, latency: float, response) -> None:
+        super()._adjust_delay(slot, latency, response)
+        delays = self.crawler.__dict__.get("topicwatch_crawl_delays", {})
+        floor = delays.get(urlsplit(response.url).hostname or "")
+        if floor:
+            slot.delay = max(slot.delay, floor)
+            slot.jitter = 0.0

@@ -6,7 +6,10 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 
 class CrawlDelayMiddleware:
@@ -19,7 +22,8 @@ class CrawlDelayMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.user_agent = crawler.settings.get("USER_AGENT", "")
-        self.delays: dict[str, float] = {}
+        # shared with PoliteAutoThrottle, which must not lower a slot below its Crawl-delay
+        self.delays: dict[str, float] = crawler.__dict__.setdefault("topicwatch_crawl_delays", {})
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlDelayMiddleware:
@@ -39,3 +43,21 @@ class CrawlDelayMiddleware:
         if delay:
             _, slot = self.crawler.engine.downloader._get_slot(request)
             slot.delay = max(slot.delay, delay)
+            slot.jitter = 0.0  # a random delay would go below Crawl-delay half the time
+
+
+class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every waiting request checked.
+
+    In Scrapy 2.19 the requests that wait for a host's robots.txt share one Deferred, and only
+    the first waiter receives the parser (Twisted's asFuture callback returns None); the others
+    get None and are let through unchecked, disallowed paths included.  Once the first waiter
+    resumes the parser is cached, so the others are handed that."""
+
+    async def robot_parser(self, request: Request):
+        parser = await super().robot_parser(request)
+        if parser is None:
+            cached = self._parsers.get(urlparse_cached(request).netloc)
+            if cached is not None and not isinstance(cached, Deferred):
+                return cached
+        return parser

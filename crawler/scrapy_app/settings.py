@@ -22,10 +22,16 @@ ITEM_PIPELINES = {
     "crawler.scrapy_app.pipelines.SpoolPipeline": 300,
 }
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.scrapy_app.middlewares.RobotsTxtMiddleware": 100,
     # after RobotsTxtMiddleware (100): robots.txt is parsed by then
     "crawler.scrapy_app.middlewares.CrawlDelayMiddleware": 110,
 }
-EXTENSIONS = {"crawler.scrapy_app.extensions.IngestAtClose": 500}
+EXTENSIONS = {
+    "crawler.scrapy_app.extensions.IngestAtClose": 500,
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.scrapy_app.extensions.PoliteAutoThrottle": 0,
+}
 # Scrapy's default duplicate filter grows without bound on long crawls (scrapy/scrapy#5307);
 # a run's requests are bounded by its sources, and seen article URLs are filtered against the
 # corpus before any request is made, so the in-memory filter stays small.
@@ -33,6 +39,7 @@ DUPEFILTER_CLASS = "scrapy.dupefilters.RFPDupeFilter"
 HTTPERROR_ALLOW_ALL = False
 REDIRECT_ENABLED = True
 COOKIES_ENABLED = False
+LOG_FORMATTER = "crawler.scrapy_app.logformatter.QuietLogFormatter"
 
 
 def scrapy_settings(s: Settings, **extra: Any) -> dict[str, Any]:
@@ -43,8 +50,10 @@ def scrapy_settings(s: Settings, **extra: Any) -> dict[str, Any]:
         "SPIDER_MODULES": SPIDER_MODULES,
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "EXTENSIONS": EXTENSIONS,
         "TELNETCONSOLE_ENABLED": False,
         "COOKIES_ENABLED": False,
+        "LOG_FORMATTER": LOG_FORMATTER,
         "ROBOTSTXT_OBEY": c.obey_robots,
         "USER_AGENT": c.user_agent,
         "CONCURRENT_REQUESTS": c.concurrency,

@@ -12,15 +12,20 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
+from crawler import dedup, store
 from crawler import sources as src_mod
-from crawler import store
 from crawler.config import Source, load_settings
 from crawler.decode import decode_body
 from crawler.records import Entry, Page
@@ -28,6 +33,7 @@ from crawler.scrapy_app.context import CrawlContext, Validators
 
 HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "")
 FINAL_HTTP_ERRORS = (404, 410, 451)
+RETRY_RUNS = 3  # runs in which an article page that failed transiently is tried
 
 
 class TopicSpider(scrapy.Spider):
@@ -55,6 +61,13 @@ class TopicSpider(scrapy.Spider):
         for source in self.ctx.sources:
             for request in self.source_requests(source):
                 yield request
+        # article pages that failed transiently in earlier runs: feeds may no longer list them
+        names = [s.name for s in self.ctx.sources]
+        for url, source_name in store.retry_urls(self.ctx.db, names, RETRY_RUNS):
+            self.ctx.remember(url)
+            yield scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
+                                 meta={"tw_kind": "article", "tw_source": source_name,
+                                       "tw_parents": ()})
 
     def source_requests(self, source: Source) -> Iterator[scrapy.Request]:
         for url in source.all_urls():
@@ -139,7 +152,7 @@ class TopicSpider(scrapy.Spider):
         return src_mod.listing_links(html, response.url, source.name, allow, deny), []
 
     def article_request(self, entry: Entry, source: Source, parents: tuple) -> scrapy.Request | None:
-        url = entry.url
+        url = dedup.canonical_url(entry.url)  # tracking parameters and fragments dropped
         if urlsplit(url).scheme not in ("http", "https"):
             return None
         if any(re.search(p, url) for p in source.deny) or (
@@ -151,6 +164,11 @@ class TopicSpider(scrapy.Spider):
             return None
         if self.ctx.is_known(url):
             return None
+        limit = self.ctx.settings.crawl.max_articles_per_source
+        if limit and self.ctx.requested.get(source.name, 0) >= limit:
+            self.ctx.failed_parents.update(parents)  # not done with it: no 304 next time
+            return None
+        self.ctx.requested[source.name] = self.ctx.requested.get(source.name, 0) + 1
         self.ctx.remember(url)
         return scrapy.Request(
             url, callback=self.parse_article, errback=self.on_error,
@@ -191,12 +209,14 @@ class TopicSpider(scrapy.Spider):
         if reason == "robots-disallowed":
             self.ctx.bump("skipped", source)
             return
-        self.ctx.failed_parents.update(meta.get("tw_parents", ()))
-        final = kind == "article" and (status in FINAL_HTTP_ERRORS or reason in ("too-large",))
+        final = status in FINAL_HTTP_ERRORS or reason == "too-large"
         self.ctx.skip(request.url, source, reason, detail=failure.getErrorMessage()[:300],
-                      status=status, outcome="not-article" if final else None, counter="errors")
+                      status=status, outcome="not-article" if kind == "article" and final else None,
+                      counter="errors")
         if kind != "article":
             self.ctx.mark_source(source, ok=False)
+        elif not final:
+            store.record_retry(self.ctx.db, request.url, source, status, self.ctx.run_id)
 
     def item_dropped(self, item, response, exception, spider=None) -> None:
         """Pipelines drop items with typed reasons; each becomes a `skipped` row."""
@@ -227,10 +247,13 @@ def _reason(failure: Failure) -> tuple[str, int | None]:
     if failure.check(IgnoreRequest):
         msg = failure.getErrorMessage().lower()
         return ("robots-disallowed" if "robots" in msg else "ignored"), None
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
         return "timeout", None
     if failure.check(DNSLookupError):
         return "dns", None
-    if failure.check(CancelledError):
+    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
+        return "connection-refused", None
+    if failure.check(DownloadCancelledError, CancelledError):
+        # Scrapy cancels a download that passes DOWNLOAD_MAXSIZE
         return "too-large", None
     return "fetch-error", None

@@ -1,0 +1,90 @@
+"""`topicwatch browse`: Datasette on the corpus, read-only, on 127.0.0.1 unless told otherwise.
+
+The corpus is opened as a normal (mutable) database, never with `-i`/immutable: the daemon
+keeps writing to it, WAL lets Datasette read meanwhile, and Datasette's connections are
+read-only (`mode=ro`) anyway.  The plugin loads through its entry point, as it does when
+people run `datasette corpus.db -m crawler/browse/metadata.yml` themselves.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from datasette.app import Datasette
+
+from crawler import store
+from crawler.browse import ensure_browse_views
+
+METADATA_PATH = Path(__file__).with_name("metadata.yml")
+DEFAULT_DATABASE = "corpus"  # the database name metadata.yml is written for
+SETTINGS = {
+    "sql_time_limit_ms": 3000,  # ranked search with passages over a large corpus
+    "facet_time_limit_ms": 1000,  # the JSON-array facet on topics
+}
+
+
+def database_name(db_path: str | Path) -> str:
+    """The name Datasette gives the file (its stem), and so the key its metadata needs."""
+    return Path(db_path).stem
+
+
+def load_metadata(metadata_path: str | Path | None = None, database: str = DEFAULT_DATABASE,
+                  topics: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """metadata.yml with its `corpus` section moved to `database`, and the configured topics
+    (name -> description) listed with their article lists and feeds."""
+    metadata = yaml.safe_load(Path(metadata_path or METADATA_PATH).read_text(encoding="utf-8"))
+    databases = metadata.setdefault("databases", {})
+    if database not in databases and DEFAULT_DATABASE in databases:
+        databases[database] = databases.pop(DEFAULT_DATABASE)
+    if topics:
+        listing = _topics_html(database, topics)
+        metadata["description_html"] = metadata.get("description_html", "") + listing
+        section = databases.setdefault(database, {})
+        section["description_html"] = section.get("description_html", "") + listing
+    return metadata
+
+
+def _topics_html(database: str, topics: Mapping[str, str]) -> str:
+    items = []
+    for name, description in topics.items():
+        q = quote(name, safe="")
+        items.append(
+            f'<li><a href="/{quote(database)}/articles?topics__arraycontains={q}">'
+            f"{html.escape(name)}</a>{': ' + html.escape(description) if description else ''}"
+            f' (<a href="/-/topicwatch/atom/{q}.atom">Atom feed</a>)</li>'
+        )
+    return "\n<p>Topics:</p>\n<ul>" + "".join(items) + "</ul>"
+
+
+def make_datasette(db_path: str | Path, metadata_path: str | Path | None = None, *,
+                   topics: Mapping[str, str] | None = None) -> Datasette:
+    """The Datasette instance `serve` runs (tests use it through `ds.client`)."""
+    metadata = load_metadata(metadata_path, database_name(db_path), topics)
+    return Datasette([str(db_path)], metadata=metadata, settings=SETTINGS)
+
+
+def prepare_corpus(db_path: str | Path) -> None:
+    """Create or migrate the corpus and its views before Datasette reads it."""
+    db = store.open_db(db_path)
+    try:
+        ensure_browse_views(db)
+    finally:
+        db.close()
+
+
+def serve(db_path: str | Path, metadata_path: str | Path | None = None,
+          host: str = "127.0.0.1", port: int = 8001, *,
+          topics: Mapping[str, str] | None = None) -> None:
+    """Serve the corpus until interrupted."""
+    import uvicorn
+
+    prepare_corpus(db_path)
+    ds = make_datasette(db_path, metadata_path, topics=topics)
+    print(f"Browse the corpus at http://{host}:{port}/{quote(database_name(db_path))}/articles",
+          flush=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

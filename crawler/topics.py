@@ -1,0 +1,239 @@
+"""Topic matching: which configured topics an article is about, with a score a person can check.
+
+How a term is found (title and text are folded once per article with `textnorm`: pinyin
+annotations stripped, Traditional folded to Simplified, NFKC, lower case; terms the same way,
+so 開源 finds 开源 and "LLM" finds "ｌｌｍ"):
+
+- A term with a Han character is a substring of the folded text with whitespace removed
+  (Chinese has no word boundaries: 大模型 is found in 多模态大模型 and in "大 模型").
+- Any other term is a sequence of whole words.  Words are runs of Latin letters and digits, so
+  punctuation, hyphens and Han characters are breaks ("open-source" is "open source", "AI芯片"
+  contains "ai") and "AI" is not found in "said" or "maintain".  The last word also matches
+  its simple plural (agent/agents, GPU/GPUs, agency/agencies, box/boxes).  A term ending in
+  `*` is a prefix of its last word: "agent*" also finds "agentic".
+
+Score of a topic: each `terms` group (a list of aliases of one idea) that is found adds 1,
++1 more when it is in the title, +0.25 for every further mention in the text up to +1 (so a
+group is worth 1 to 3).  An article matches when the score reaches `min_score`, every
+`require` group is found (they gate, they do not add to the score) and no `exclude` term is
+found.  `Match.terms` names each matched group by its first term, as written in settings.toml.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any
+
+from crawler.config import Topic
+from crawler.records import Article, Match
+from crawler.textnorm import HAN, fold, fold_term, strip_pinyin
+
+_HAN_RE = re.compile(f"[{HAN}]")
+_WORD_RE = re.compile(r"[0-9a-z\u00c0-\u024f]+")
+_SPACE_RE = re.compile(r"\s+")
+
+TITLE_BONUS = 1.0
+REPEAT_BONUS = 0.25
+REPEAT_CAP = 1.0
+
+
+@dataclass(frozen=True)
+class Term:
+    """A folded term: a `han` substring, or whole `words` whose last word may take any of
+    `forms` (itself and its plurals), or, with `prefix`, any word starting with it."""
+
+    han: str = ""
+    words: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class _Group:
+    names: tuple[str, ...]  # the spellings as configured
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    topic: Topic
+    groups: tuple[_Group, ...]
+    require: tuple[_Group, ...]
+    exclude: tuple[Term, ...]
+
+
+def parse_term(term: str) -> Term | None:
+    """The folded form of one configured term; None when nothing searchable is left."""
+    folded = fold_term(term)
+    if _HAN_RE.search(folded):
+        return Term(han=_SPACE_RE.sub("", folded.rstrip("*")))
+    prefix = folded.endswith("*")
+    words = tuple(_WORD_RE.findall(folded))
+    if not words:
+        return None
+    return Term(words=words, forms=(words[-1], *_plurals(words[-1])), prefix=prefix)
+
+
+def _plurals(word: str) -> tuple[str, ...]:
+    if len(word) < 2 or not word.isalpha():
+        return ()
+    out = [word + "s"]
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        out.append(word + "es")
+    if word.endswith("y") and word[-2] not in "aeiou":
+        out.append(word[:-1] + "ies")
+    return tuple(out)
+
+
+class _Folded:
+    """One side (title or text) of an article, folded once, with the views terms need."""
+
+    def __init__(self, raw: str):
+        self.folded = fold(strip_pinyin(raw or ""))
+
+    @cached_property
+    def han(self) -> str:
+        return _SPACE_RE.sub("", self.folded)
+
+    @cached_property
+    def words(self) -> list[str]:
+        return _WORD_RE.findall(self.folded)
+
+    @cached_property
+    def word_counts(self) -> Counter[str]:
+        return Counter(self.words)
+
+    @cached_property
+    def vocabulary(self) -> list[str]:
+        return sorted(self.word_counts)
+
+    @cached_property
+    def phrase(self) -> str:
+        return " " + " ".join(self.words) + " "
+
+    def count(self, term: Term) -> int:
+        if term.han:
+            return self.han.count(term.han)
+        head, last = term.words[:-1], term.words[-1]
+        if term.prefix:
+            return self._count_prefix(head, last)
+        if not head:
+            return sum(self.word_counts[w] for w in term.forms)
+        lead = " " + " ".join(head) + " "
+        return sum(self.phrase.count(f"{lead}{w} ") for w in term.forms)
+
+    def _count_prefix(self, head: tuple[str, ...], last: str) -> int:
+        if not head:  # the words starting with `last` are a run of the sorted vocabulary
+            vocab, n = self.vocabulary, 0
+            for i in range(bisect_left(vocab, last), len(vocab)):
+                if not vocab[i].startswith(last):
+                    break
+                n += self.word_counts[vocab[i]]
+            return n
+        pattern = re.compile(" " + re.escape(" ".join((*head, last))) + r"[^ ]*(?= )")
+        return len(pattern.findall(self.phrase))
+
+
+class _Hits:
+    """(title, text) counts of each distinct term, computed at most once per article."""
+
+    def __init__(self, article: Article):
+        self.title, self.text = _Folded(article.title), _Folded(article.text)
+        self._memo: dict[Term, tuple[int, int]] = {}
+
+    def __call__(self, term: Term) -> tuple[int, int]:
+        hit = self._memo.get(term)
+        if hit is None:
+            hit = self._memo[term] = (self.title.count(term), self.text.count(term))
+        return hit
+
+    def group(self, group: _Group) -> tuple[int, int]:
+        pairs = [self(t) for t in group.terms]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+
+def group_score(title_hits: int, text_hits: int) -> float:
+    """1 when found, +1 in the title, +0.25 per further mention in the text (at most +1)."""
+    if not (title_hits or text_hits):
+        return 0.0
+    repeat = min(REPEAT_CAP, REPEAT_BONUS * max(0, text_hits - 1))
+    return 1.0 + (TITLE_BONUS if title_hits else 0.0) + repeat
+
+
+def match_topics(article: Article, topics: Sequence[Topic]) -> tuple[Match, ...]:
+    """The topics the article matches, highest score first (ties keep the topics' order)."""
+    hits = _Hits(article)
+    matches = [m for t in topics if (m := _match(compile_topic(t), hits)) is not None]
+    return tuple(sorted(matches, key=lambda m: -m.score))
+
+
+def _match(c: _Compiled, hits: _Hits) -> Match | None:
+    if c.topic.keep_all:
+        return Match(topic=c.topic.name, score=0.0, terms=())
+    if any(sum(hits(t)) for t in c.exclude):
+        return None
+    if not all(sum(hits.group(g)) for g in c.require):
+        return None
+    scored = [(g.names[0], group_score(*hits.group(g))) for g in c.groups]
+    score = round(sum(s for _, s in scored), 2)
+    if score < c.topic.min_score or score == 0:
+        return None
+    return Match(topic=c.topic.name, score=score, terms=tuple(n for n, s in scored if s))
+
+
+def explain(article: Article, topic: Topic) -> dict[str, Any]:
+    """Per-group hit counts behind a topic's verdict, for `topicwatch topics --explain`."""
+    c, hits = compile_topic(topic), _Hits(article)
+    groups = [{"terms": list(g.names), "title": hits.group(g)[0], "text": hits.group(g)[1],
+               "score": group_score(*hits.group(g))} for g in c.groups]
+    match = _match(c, hits)
+    return {
+        "topic": topic.name,
+        "matched": match is not None,
+        "score": round(sum(g["score"] for g in groups), 2),
+        "min_score": topic.min_score,
+        "groups": groups,
+        "require": [{"terms": list(g.names), "found": bool(sum(hits.group(g)))} for g in c.require],
+        "excluded_by": [t for t in _flat(topic.exclude) if (p := parse_term(t)) and sum(hits(p))],
+    }
+
+
+def compile_topic(topic: Topic) -> _Compiled:
+    """Folded terms of a topic, cached per (hashable, i.e. loaded) Topic."""
+    try:
+        return _compile_cached(topic)
+    except TypeError:  # a Topic built in code with lists: fine, just not cached
+        return _compile(topic)
+
+
+@lru_cache(maxsize=256)
+def _compile_cached(topic: Topic) -> _Compiled:
+    return _compile(topic)
+
+
+def _compile(topic: Topic) -> _Compiled:
+    return _Compiled(
+        topic=topic,
+        groups=tuple(g for g in map(_group, _groups(topic.terms)) if g.terms),
+        require=tuple(_group(g) for g in _groups(topic.require)),
+        exclude=tuple(t for t in map(parse_term, _flat(topic.exclude)) if t),
+    )
+
+
+def _group(names: tuple[str, ...]) -> _Group:
+    terms = tuple(dict.fromkeys(t for t in map(parse_term, names) if t))
+    return _Group(names=names, terms=terms)
+
+
+def _groups(value: Iterable[Any]) -> tuple[tuple[str, ...], ...]:
+    """Alias groups as config.py leaves them, also accepting plain strings and lists."""
+    return tuple((g,) if isinstance(g, str) else tuple(g) for g in value)
+
+
+def _flat(value: Iterable[Any]) -> list[str]:
+    return [t for g in _groups(value) for t in g]

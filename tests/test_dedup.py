@@ -1,0 +1,304 @@
+"""Dedup: canonical URLs, content hashes, MinHash near-duplicates and their index.
+
+The near-duplicate pairs are written for these tests: a repost with other boilerplate, the
+same text in Traditional script, with pinyin injected, lightly edited (~15%), and two different
+articles on the same topic that share its vocabulary.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from crawler.config import DedupSettings
+from crawler.dedup import (
+    NearDupIndex,
+    Signature,
+    canonical_url,
+    clean_url,
+    content_hash,
+    minhash_values,
+    shingle_hashes,
+    sig_from_bytes,
+    sig_to_bytes,
+)
+from crawler.textnorm import to_traditional
+
+ZH_A = """在今年的云栖大会上,阿里云智能集团董事长吴泳铭用了将近四十分钟谈算力。他说,过去一年公司新建的AI算力几乎一上线就被客户订满,需求增长的速度远远超过了机房建设的速度。按照他的估算,下一代先进模型的训练投入将以百亿美元计,能够承担这种成本的公司屈指可数。
+吴泳铭认为,大模型的竞争已经从参数规模转向推理效率。同样一张GPU卡,调度得当与否,能服务的请求数量可以相差好几倍。因此阿里云今年把相当一部分研发力量放在推理框架、模型压缩和集群调度上,而不是一味追求更大的模型。
+谈到开源,他表示通义千问系列会继续开放权重。开源模型降低了中小企业的试错成本,也让更多开发者可以在自己的数据上微调。截至八月底,基于千问的衍生模型已经超过五万个,覆盖教育、医疗、制造等行业。
+他还提到,智能体会是下一阶段最重要的应用形态。过去的软件要靠人点击按钮,智能体则可以理解目标、拆解任务并调用工具把事情做完。他预计几年之内,企业里大量重复性的流程都会交给智能体处理,人更多地负责提出问题和验收结果。
+对于外界关心的价格,吴泳铭说,云上模型调用的价格一年里降了九成以上,调用量随之成倍增长。他强调降价不是补贴,而是技术进步和规模效应的结果,成本真正降下来,AI才能走进千行百业。
+演讲的最后一部分留给了汽车、工厂和家庭。他判断,感知与决策能力会逐步进入机械臂、无人车和家电,这些设备产生的数据又会反过来推动下一代模型的训练。"""
+
+ZH_B = """在上海举行的一场行业圆桌上,几位大模型创业公司的创始人围绕开源与闭源争论了整整一个小时。月之暗面创始人杨植麟认为,开源模型的能力仍落后于最好的闭源模型,创业公司如果只做开源,很难形成可持续的收入。另一位嘉宾当场反驳,说开源社区的迭代速度极快,许多企业宁可选一个能私有化部署的开源模型,也不愿把数据交给外部接口。
+算力是圆桌上另一个绕不开的话题。一位投资人透露,他投的几家公司今年花在GPU上的钱占到总成本的六成以上,训练集群往往要提前半年预订。为了省算力,不少团队改用更小的模型配合检索增强,在客服、法律和金融这些垂直场景里效果反而更好。
+嘉宾们对智能体的看法比较一致。他们认为单纯的聊天机器人已经很难打动付费用户,能自己规划步骤、操作软件的Agent才是下一个突破口。也有人提醒,智能体一旦出错,后果比答错一道题严重得多,企业落地需要更严格的权限管理和审计。
+说到国际竞争,几位创始人都承认,高端芯片受限的情况下,国内大模型公司必须在算法效率上多下功夫。有人举例说,借助混合专家结构和低精度训练,同样的算力可以训出参数更多的模型。圆桌结束前,主持人请每位嘉宾用一句话预测明年,答案几乎都落在应用上:模型本身会越来越便宜,真正的竞争在于谁能把它做成用户离不开的产品。"""
+
+# ZH_A with two sentences rewritten, one removed and one added (about 15% of the text)
+ZH_A_EDIT = """在今年的云栖大会上,阿里云智能集团董事长吴泳铭用了将近四十分钟谈算力。他说,过去一年公司新建的AI算力几乎一上线就被客户订满,需求增长的速度远远超过了机房建设的速度。按照他的估算,下一代先进模型的训练投入将以百亿美元计,能够承担这种成本的公司屈指可数。
+吴泳铭认为,大模型的竞争已经从参数规模转向推理效率。在他看来,一块显卡每秒能处理多少请求,取决于软件栈而不只是硬件本身。因此阿里云今年把相当一部分研发力量放在推理框架、模型压缩和集群调度上,而不是一味追求更大的模型。
+谈到开源,他表示通义千问系列会继续开放权重。开源模型降低了中小企业的试错成本,也让更多开发者可以在自己的数据上微调。截至八月底,基于千问的衍生模型已经超过五万个,覆盖教育、医疗、制造等行业。
+他还提到,智能体会是下一阶段最重要的应用形态。过去的软件要靠人点击按钮,智能体则可以理解目标、拆解任务并调用工具把事情做完。
+对于外界关心的价格,吴泳铭说,云上模型调用的价格一年里降了九成以上,调用量随之成倍增长。他强调降价不是补贴,而是技术进步和规模效应的结果,成本真正降下来,AI才能走进千行百业。会后有分析师指出,价格战短期内会压缩利润,但会加快企业客户的迁移。
+演讲的最后一部分留给了汽车、工厂和家庭。他判断,感知与决策能力会逐步进入机械臂、无人车和家电,这些设备产生的数据又会反过来推动下一代模型的训练。"""
+
+EN_A = """Speaking at a developer event in Shenzhen on Tuesday, Robin Li, the chief executive of Baidu, argued that the industry spends too much energy on training ever larger models and too little on applications people use every day. Without applications, he said, a foundation model is an engine on a workbench: impressive to look at, but it takes nobody anywhere.
+Li told the audience that the price of calling Baidu's Ernie models through its cloud had fallen by more than ninety percent in a year. Cheaper inference has changed the maths for small companies, which can now run thousands of queries for the price of a coffee. Daily calls to the Ernie platform have passed one billion, according to figures shown on stage.
+He was cooler on open-source models than some rivals. Open weights make sense for research and teaching, in his view, but paying customers care about reliability, support and total cost, where a closed model backed by a large cloud can still compete. Developers online were quick to point at the rapid progress of community models.
+Much of the talk was about AI agents. Li called agents the most important form of AI application for the coming years, because they plan several steps ahead, call external tools and remember what a user asked last week. Baidu showed an agent that booked a business trip, compared hotel prices and filed the expense report on its own.
+The winners of the next decade, Li concluded, will not be the companies with the most GPUs but those that turn models into products that solve real problems."""
+
+EN_B = """Chinese start-ups building large models are learning to live with a shortage of computing power. At a panel in Beijing this week, founders of three companies described how export controls on advanced GPUs have pushed them to rethink the way they train and serve their systems.
+One founder said his team now spends as much time on data quality as on model architecture, because a cleaner training set lets a smaller model reach the same accuracy. Another explained that mixture-of-experts designs, which activate only part of the network for each request, have cut their inference bills roughly in half.
+The debate over open source was lively. Two of the panellists release the weights of their models and argued that an open ecosystem attracts developers faster than any marketing budget. The third keeps its best model closed and sells access through an API, saying paying customers want guarantees that open projects rarely offer.
+All three agreed that AI agents are where the next wave of revenue will come from. They expect companies to hand routine work such as invoice checks, customer tickets and code reviews to software agents that use tools and recover from their own mistakes. Compute, they added, will remain the main constraint: every new agent feature multiplies the model calls behind a single task."""
+
+EN_A_EDIT = """Speaking at a developer event in Shenzhen on Tuesday, Robin Li, the chief executive of Baidu, argued that the industry spends too much energy on training ever larger models and too little on applications people use every day. Without applications, he said, a foundation model is an engine on a workbench: impressive to look at, but it takes nobody anywhere.
+Li told the audience that the price of calling Baidu's Ernie models through its cloud had fallen by more than ninety percent in a year. For a small company, he added, a million tokens now cost less than a subway ticket. Daily calls to the Ernie platform have passed one billion, according to figures shown on stage.
+He was cooler on open-source models than some rivals. Open weights make sense for research and teaching, in his view, but paying customers care about reliability, support and total cost, where a closed model backed by a large cloud can still compete.
+Much of the talk was about AI agents. Li called agents the most important form of AI application for the coming years, because they plan several steps ahead, call external tools and remember what a user asked last week. Baidu showed an agent that booked a business trip, compared hotel prices and filed the expense report on its own. A second demo had an agent draft a sales contract and send it for approval.
+The winners of the next decade, Li concluded, will not be the companies with the most GPUs but those that turn models into products that solve real problems."""
+
+ZH_BOILER_TOP = "首页 > 科技 > 人工智能 > 正文\n2024-09-20 14:05 来源:界面新闻 编辑:王五\n字号:大 中 小 | 分享到:微信 微博\n"
+ZH_BOILER_BOTTOM = "\n免责声明:本文转载自合作媒体,不代表本站观点。如有侵权请联系删除。\n相关阅读:AI手机销量创新高 | 芯片股集体上涨 | 新能源车出海提速\nCopyright © 2024 某某网 京ICP备12345678号"
+EN_BOILER_TOP = "Home > Tech > AI\nBy Staff Reporter | September 24, 2024 | 4 min read\nShare on X  Share on LinkedIn  Email\n"
+EN_BOILER_BOTTOM = "\nThis article first appeared on our partner site and is republished with permission.\nRead next: Chip stocks rally | Phone makers bet on on-device AI | EV exports climb\n© 2024 Example Media. All rights reserved."
+
+PINYIN = {"点": "diǎn", "热": "rè", "发": "fā", "展": "zhǎn", "模": "mó", "型": "xíng", "开": "kāi",
+          "源": "yuán", "数": "shù", "据": "jù", "业": "yè", "产": "chǎn", "智": "zhì", "能": "néng"}
+
+
+def with_pinyin(text: str) -> str:
+    """What content farms do: a toned syllable in brackets after common characters."""
+    return to_traditional("".join(c + (f"({PINYIN[c]})" if c in PINYIN else "") for c in text))
+
+
+def repost(text: str) -> str:
+    if "的" in text:
+        return ZH_BOILER_TOP + text + ZH_BOILER_BOTTOM
+    return EN_BOILER_TOP + text + EN_BOILER_BOTTOM
+
+
+# -- canonical URLs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://news.qq.com/rain/a/20240920A01?utm_source=rss&utm_medium=feed",
+     "https://news.qq.com/rain/a/20240920A01"),
+    ("https://tech.sina.com.cn/i/2024-09-20/doc-incpqxyz1234.shtml?spm=a2c4g.11186623&from=wap#comments",
+     "https://tech.sina.com.cn/i/2024-09-20/doc-incpqxyz1234.shtml"),
+    ("http://Example.COM:80/a", "http://example.com/a"),
+    ("HTTPS://WWW.Example.com:443", "https://www.example.com/"),
+    ("http://127.0.0.2:8123/a.html?b=2&a=1#x", "http://127.0.0.2:8123/a.html?a=1&b=2"),
+    ("http://127.0.0.2:8123/News/Article.HTML?utm_campaign=x", "http://127.0.0.2:8123/News/Article.HTML"),
+    ("http://[::1]:8080/a?fbclid=abc", "http://[::1]:8080/a"),
+    ("http://www.example.com.cn/show.php?cid=123&id=9&gclid=x", "http://www.example.com.cn/show.php?cid=123&id=9"),
+    ("https://example.com/app#!/article/42", "https://example.com/app#!/article/42"),
+    ("https://example.com/新闻/大模型.html?q=开源", "https://example.com/%E6%96%B0%E9%97%BB/%E5%A4%A7%E6%A8%A1%E5%9E%8B.html?q=%E5%BC%80%E6%BA%90"),
+])
+def test_clean_url(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+    assert canonical_url(expected) == expected  # idempotent
+
+
+def test_escapes_and_raw_unicode_are_one_identity() -> None:
+    raw = "https://example.com/新闻/大模型.html"
+    assert clean_url(raw) == clean_url("https://example.com/%e6%96%b0%e9%97%bb/%E5%A4%A7%E6%A8%A1%E5%9E%8B.html")
+
+
+@pytest.mark.parametrize(("url", "declared", "expected"), [
+    # same registered domain: the declared canonical wins, cleaned
+    ("https://m.sina.com.cn/doc-1.html?from=wap", "https://tech.sina.com.cn/doc-1.shtml?utm_source=x",
+     "https://tech.sina.com.cn/doc-1.shtml"),
+    ("http://127.0.0.2:8123/amp/a.html", "http://127.0.0.2:8123/a.html", "http://127.0.0.2:8123/a.html"),
+    # another site, another port, relative, not http, or the home page: ignored
+    ("https://www.portal.cn/a/1.html", "https://www.original.com/story/1", "https://www.portal.cn/a/1.html"),
+    ("http://127.0.0.2:8123/a.html", "http://127.0.0.2:9000/a.html", "http://127.0.0.2:8123/a.html"),
+    ("http://127.0.0.2:8123/a.html", "/b.html", "http://127.0.0.2:8123/a.html"),
+    ("https://www.portal.cn/a/1.html", "javascript:void(0)", "https://www.portal.cn/a/1.html"),
+    ("https://www.portal.cn/a/1.html", "https://www.portal.cn/", "https://www.portal.cn/a/1.html"),
+    ("https://www.portal.cn/a/1.html", "", "https://www.portal.cn/a/1.html"),
+])
+def test_declared_canonical(url: str, declared: str, expected: str) -> None:
+    assert canonical_url(url, declared) == expected
+
+
+# -- exact copies ------------------------------------------------------------------------------
+
+
+def test_content_hash_ignores_script_spacing_punctuation_and_pinyin() -> None:
+    h = content_hash(ZH_A)
+    assert len(h) == 40 and int(h, 16) >= 0
+    assert content_hash(to_traditional(ZH_A)) == h
+    assert content_hash(with_pinyin(ZH_A)) == h
+    assert content_hash(ZH_A.replace("\n", "\n\n  ").replace(",", ", ")) == h
+    assert content_hash(EN_A.upper().replace(".", " .")) == content_hash(EN_A)
+    assert content_hash(ZH_A_EDIT) != h
+    assert content_hash(ZH_A + "另附一句。") != h
+
+
+# -- signatures --------------------------------------------------------------------------------
+
+
+def index(**kw) -> NearDupIndex:
+    d = DedupSettings()
+    params = {"threshold": d.near_threshold, "num_perm": d.num_perm, "shingle_size": d.shingle_size, **kw}
+    return NearDupIndex(**params)
+
+
+def test_minhash_values_equal_datasketch_update_batch() -> None:
+    hashes = shingle_hashes(ZH_A + EN_A, 5)
+    assert len(hashes) > 1000
+    reference = MinHash(num_perm=128, seed=1, hashfunc=lambda x: x)
+    reference.update_batch(hashes.tolist())
+    assert np.array_equal(minhash_values(hashes, 128, chunk=300), reference.hashvalues)
+
+
+def test_shingles_fold_script_and_ignore_punctuation() -> None:
+    assert np.array_equal(shingle_hashes(ZH_A, 5), shingle_hashes(with_pinyin(ZH_A), 5))
+    assert len(shingle_hashes("大模型", 5)) == 1  # shorter than a shingle: one shingle
+    assert len(shingle_hashes("  ,。!  ", 5)) == 0
+
+
+def test_signature_is_stable_across_processes() -> None:
+    code = ("from crawler.dedup import NearDupIndex, sig_to_bytes;"
+            "import sys; sys.stdout.write(sig_to_bytes(NearDupIndex().signature('开源大模型与算力')).hex())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == sig_to_bytes(NearDupIndex().signature("开源大模型与算力")).hex()
+
+
+def test_signature_bytes_round_trip() -> None:
+    ix = index()
+    sig = ix.signature(ZH_A)
+    blob = sig_to_bytes(sig)
+    assert len(blob) == 4 + 13 + 4 * ix.num_perm
+    back = sig_from_bytes(blob)
+    assert isinstance(back, Signature) and back.shingle_size == ix.shingle_size
+    assert back.jaccard(sig) == 1.0
+    with pytest.raises(ValueError):
+        sig_from_bytes(b"not a signature")
+
+
+# -- near duplicates ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus() -> NearDupIndex:
+    ix = index()
+    for article_id, text in ((1, ZH_A), (2, ZH_B), (3, EN_A), (4, EN_B)):
+        ix.add(article_id, ix.signature(text))
+    return ix
+
+
+@pytest.mark.parametrize(("name", "text", "original"), [
+    ("zh repost", repost(ZH_A), 1),
+    ("zh traditional", to_traditional(ZH_A), 1),
+    ("zh traditional repost", repost(to_traditional(ZH_A)), 1),
+    ("zh pinyin", with_pinyin(ZH_A), 1),
+    ("zh edited", ZH_A_EDIT, 1),
+    ("en repost", repost(EN_A), 3),
+    ("en edited", EN_A_EDIT, 3),
+    ("en edited repost", repost(EN_A_EDIT), 3),
+])
+def test_copies_join_their_original(corpus: NearDupIndex, name: str, text: str, original: int) -> None:
+    assert corpus.query(corpus.signature(text)) == [original], name
+
+
+def test_articles_on_the_same_topic_stay_apart() -> None:
+    ix = index()
+    ix.add(1, ix.signature(ZH_A))
+    ix.add(3, ix.signature(EN_A))
+    assert ix.query(ix.signature(ZH_B)) == []
+    assert ix.query(ix.signature(EN_B)) == []
+    assert ix.signature(EN_A).jaccard(ix.signature(EN_B)) < 0.15  # English shares most: still far
+
+
+def test_query_ranks_the_closest_first() -> None:
+    ix = index(threshold=0.5)
+    ix.add(10, ix.signature(repost(ZH_A_EDIT)))
+    ix.add(11, ix.signature(ZH_A_EDIT))
+    ix.add(12, ix.signature(ZH_B))
+    got = ix.similar(ix.signature(ZH_A))
+    assert [i for i, _ in got] == [11, 10]
+    assert got[0][1] > got[1][1] >= 0.5
+
+
+def test_short_texts() -> None:
+    ix = index()
+    ix.add(1, ix.signature(""))
+    ix.add(2, ix.signature("。。。"))
+    assert len(ix) == 0  # nothing to compare: not indexed, never "identical" to each other
+    assert ix.query(ix.signature("")) == []
+    ix.add(3, ix.signature("阿里云宣布降价"))
+    ix.add(4, ix.signature("AI"))
+    assert ix.query(ix.signature("阿里雲宣布降價!")) == [3]
+    assert ix.query(ix.signature("ai")) == [4]
+    assert ix.query(ix.signature("腾讯发布混元")) == []
+
+
+def test_add_replace_remove() -> None:
+    ix = index()
+    ix.add(1, ix.signature(ZH_A))
+    ix.add(1, ix.signature(ZH_B))  # re-adding replaces
+    assert len(ix) == 1 and 1 in ix
+    assert ix.query(ix.signature(ZH_A)) == []
+    assert ix.query(ix.signature(ZH_B)) == [1]
+    ix.remove(1)
+    ix.remove(99)  # unknown ids are ignored
+    assert len(ix) == 0 and ix.query(ix.signature(ZH_B)) == []
+
+
+def test_mismatched_signatures_are_refused() -> None:
+    with pytest.raises(ValueError):
+        index().add(1, index(num_perm=64).signature(ZH_A))
+    with pytest.raises(ValueError):
+        index().query(index(shingle_size=3).signature(ZH_A))
+
+
+def test_band_candidates_are_verified_on_the_whole_signature() -> None:
+    rng = np.random.default_rng(3)
+    ix = index()
+    a = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
+    b = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
+    b[: ix.rows] = a[: ix.rows]  # one identical band: a candidate, but only ~3% alike
+    close = a.copy()
+    close[::4] = b[::4]  # about three quarters alike
+    ix.add(1, Signature.of(a, ix.shingle_size))
+    assert ix.query(Signature.of(b, ix.shingle_size)) == []
+    alike = np.count_nonzero(close == a) / 128
+    assert 0.74 < alike < 0.8
+    assert ix.similar(Signature.of(close, ix.shingle_size)) == [(1, alike)]
+
+
+def test_merges_keep_everything_findable() -> None:
+    rng = np.random.default_rng(7)
+    ix = index()
+    ix.MERGE_EVERY = 50
+    sigs = {i: Signature.of(rng.integers(0, 2**32 - 1, 128, dtype=np.uint32), ix.shingle_size) for i in range(230)}
+    for i, sig in sigs.items():
+        ix.add(i, sig)
+    ix.remove(7)
+    ix.remove(220)  # one merged, one still recent
+    assert all(ix.query(sig) == [i] for i, sig in sigs.items() if i not in (7, 220))
+    assert ix.query(sigs[7]) == [] and ix.query(sigs[220]) == []
+    assert len(ix) == 228
+
+
+def test_rebuild_from_stored_signatures() -> None:
+    ix = index()
+    rows = [(i, sig_to_bytes(ix.signature(t))) for i, t in ((1, ZH_A), (2, ZH_B), (3, EN_A), (4, ""))]
+    rows.append((5, sig_to_bytes(index(shingle_size=4).signature(EN_B))))  # other settings
+    rows.append((6, b"garbage"))
+    d = DedupSettings()
+    rebuilt = NearDupIndex.from_signatures(iter(rows), threshold=d.near_threshold,
+                                           num_perm=d.num_perm, shingle_size=d.shingle_size)
+    assert len(rebuilt) == 3  # the empty text is not indexed
+    assert rebuilt.stale == [5, 6]
+    assert rebuilt.query(rebuilt.signature(repost(ZH_A))) == [1]
+    assert rebuilt.query(rebuilt.signature(EN_A_EDIT)) == [3]

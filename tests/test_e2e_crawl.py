@@ -1,0 +1,206 @@
+"""End to end: `topicwatch crawl` against the fixture site, twice, asserting on the corpus
+and on the server's request log.  Expectations come from tests/fixtures/site/manifest.py."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixturesite import FixtureSite, manifest
+
+from crawler import search
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def shipped_topics() -> str:
+    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
+    start = text.index("[[topics]]")
+    return text[start : text.index("[[sources]]", start)].rsplit("\n#", 1)[0]
+
+
+def crawl(settings: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", "--settings", str(settings), *extra],
+        capture_output=True, text=True, timeout=240, cwd=ROOT,
+    )
+
+
+class Crawled:
+    def __init__(self, site: FixtureSite, tmp: Path):
+        self.site = site
+        self.settings = tmp / "settings.toml"
+        self.settings.write_text(site.settings_toml(tmp / "corpus.db") + "\n" + shipped_topics(), encoding="utf-8")
+        self.db_path = tmp / "corpus.db"
+        self.first = crawl(self.settings)
+        self.first_log = site.requests
+        site.clear_log()
+        self.second = crawl(self.settings)
+        self.second_log = site.requests
+        self.db = sqlite3.connect(self.db_path)
+        self.db.row_factory = sqlite3.Row
+
+    def rows(self, sql: str, *params) -> list[sqlite3.Row]:
+        return self.db.execute(sql, params).fetchall()
+
+    def url(self, e) -> str:
+        return self.site.url(e.host, e.path)
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory) -> Crawled:
+    with FixtureSite(slow_seconds=5.0) as site:
+        c = Crawled(site, tmp_path_factory.mktemp("e2e"))
+        yield c
+        c.db.close()
+
+
+def test_both_runs_succeed_with_a_summary(crawled):
+    for proc in (crawled.first, crawled.second):
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "Traceback" not in proc.stderr
+        for column in ("fetched", "extracted", "matched", "new"):
+            assert column in proc.stdout
+    assert "corpus: 15 articles, 3 copies" in crawled.first.stdout
+
+
+def test_exactly_the_on_topic_articles_are_stored_once(crawled):
+    stored = {r["canonical_url"]: r for r in crawled.rows("SELECT * FROM articles")}
+    copies = {r["url"]: r for r in crawled.rows("SELECT * FROM copies")}
+    expected_articles = manifest.expect("article")
+    expected_copies = manifest.expect("copy")
+    assert len(stored) == len(expected_articles)
+    assert len(copies) == len(expected_copies)
+    for group in manifest.story_groups():
+        urls = [crawled.url(e) for e in group]
+        in_articles = [u for u in urls if u in stored]
+        assert len(in_articles) == 1, (urls, in_articles)
+        article_id = stored[in_articles[0]]["id"]
+        for u in urls:
+            if u not in stored:
+                assert copies[u]["article_id"] == article_id
+    for e in expected_articles:
+        assert crawled.url(e) in stored or crawled.url(e) in copies, e.path
+
+
+def test_titles_dates_scripts_languages_and_authors(crawled):
+    stored = {r["canonical_url"]: r for r in crawled.rows("SELECT * FROM articles")}
+    checked = 0
+    for e in manifest.expect("article") + manifest.expect("copy"):
+        row = stored.get(crawled.url(e))
+        if row is None:
+            continue  # a copy: its text lives in the original's row
+        checked += 1
+        assert row["title"] == e.title
+        assert row["published"] == e.published, e.path
+        assert row["published_day"] == e.published_day
+        assert row["script"] == e.script, e.path
+        assert row["language"] == e.language
+        if e.author:
+            assert row["author"] == e.author, e.path
+        for snippet in e.must_include:
+            assert snippet in row["text"], (e.path, snippet)
+        for junk in e.must_exclude:
+            assert junk not in row["text"], (e.path, junk)
+        assert "\n" in row["text"], "paragraphs are kept as paragraphs"
+    assert checked == len(manifest.expect("article"))
+
+
+def test_topics_and_matched_terms_are_stored(crawled):
+    for row in crawled.rows("SELECT topics, matched_terms, scores FROM articles"):
+        topics = json.loads(row["topics"])
+        terms = json.loads(row["matched_terms"])
+        assert topics and set(terms) == set(topics)
+        assert all(terms[t] for t in topics)
+        assert set(json.loads(row["scores"])) == set(topics)
+
+
+def test_off_topic_pages_are_counted_not_stored(crawled):
+    urls = {r["url"] for r in crawled.rows("SELECT url FROM articles")}
+    skipped = {r["url"]: r["reason"] for r in crawled.rows("SELECT url, reason FROM skipped")}
+    for e in manifest.expect("off_topic"):
+        assert crawled.url(e) not in urls
+        assert skipped[crawled.url(e)] == "off-topic"
+    run = crawled.rows("SELECT * FROM runs ORDER BY id LIMIT 1")[0]
+    assert run["skipped"] >= len(manifest.expect("off_topic"))
+    assert run["new"] == len(manifest.expect("article"))
+    assert run["duplicates"] == len(manifest.expect("copy"))
+    assert run["status"] == "ok"
+
+
+def test_failures_are_recorded_with_their_reason(crawled):
+    reasons = {r["url"]: r["reason"] for r in crawled.rows("SELECT url, reason FROM skipped WHERE run_id = 1")}
+    assert reasons[crawled.site.url(*manifest.NOT_FOUND)] == "http-404"
+    assert reasons[crawled.site.url(*manifest.SERVER_ERROR)] == "http-500"
+    assert reasons[crawled.site.url(*manifest.SLOW)] == "timeout"
+    assert reasons[crawled.site.url(*manifest.PDF)] == "not-html"
+    assert reasons[crawled.site.url(*manifest.OVERSIZED)] == "too-large"
+    old, new = next(iter(manifest.REDIRECTS.items()))
+    outcome = crawled.rows("SELECT outcome, status FROM pages WHERE url = ?", crawled.site.url(*old))[0]
+    assert outcome["outcome"] == "redirected" and outcome["status"] == 301
+
+
+def test_robots_disallowed_paths_are_never_requested(crawled):
+    private = manifest.PRIVATE[1]
+    for log in (crawled.first_log, crawled.second_log):
+        assert not [r for r in log if r.path.startswith("/private/")], private
+
+
+def test_crawl_delay_from_robots_txt_is_obeyed(crawled):
+    times = sorted(r.time for r in crawled.first_log if r.host == "b" and r.path != "/robots.txt")
+    assert len(times) >= 3
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.9, gaps
+
+
+def test_second_run_fetches_no_article_again_and_gets_304s(crawled):
+    article_paths = {e.path for e in manifest.ARTICLES if e.outcome in ("article", "copy", "off_topic", "too_large")}
+    article_paths |= {manifest.NOT_FOUND[1], manifest.PDF[1]}
+    again = [r.path for r in crawled.second_log if r.path.split("?")[0] in article_paths]
+    assert again == []
+    feeds = [r for r in crawled.second_log if r.path in {p for _, p in manifest.FEEDS.values()}]
+    assert len(feeds) == 3
+    assert all(r.conditional and r.status == 304 for r in feeds), [(r.path, r.status) for r in feeds]
+    run2 = crawled.rows("SELECT * FROM runs WHERE id = 2")[0]
+    assert run2["new"] == 0 and run2["not_modified"] >= 3
+    assert crawled.rows("SELECT count(*) n FROM articles")[0]["n"] == len(manifest.expect("article"))
+
+
+def test_transient_failures_are_retried_next_run_and_final_ones_are_not(crawled):
+    second = {r.path for r in crawled.second_log}
+    assert manifest.SERVER_ERROR[1] in second and manifest.SLOW[1] in second
+    assert manifest.NOT_FOUND[1] not in second and manifest.OVERSIZED[1] not in second
+    attempts = crawled.rows("SELECT attempts FROM pages WHERE url = ?", crawled.site.url(*manifest.SERVER_ERROR))
+    assert attempts[0]["attempts"] == 2
+
+
+def test_tracking_parameters_and_redirects_do_not_make_new_articles(crawled):
+    for row in crawled.rows("SELECT url, canonical_url FROM articles"):
+        assert "utm_" not in row["canonical_url"]
+        assert "utm_" not in row["url"]
+
+
+def test_full_text_index_finds_chinese_and_english(crawled):
+    def find(q: str) -> set[str]:
+        return {r["title"] for r in crawled.rows(
+            "SELECT a.title FROM articles_fts f JOIN articles a ON a.id = f.rowid WHERE articles_fts MATCH ?",
+            search.fts_query(q))}
+
+    assert any("算力" in t for t in find("算力"))
+    assert any("開源" in t for t in find("开源")), "Simplified finds Traditional"
+    assert any("Qwen" in t for t in find("qwen"))
+    assert not find("足球")  # the football match was off-topic
+
+
+def test_database_is_consistent(crawled):
+    assert crawled.rows("PRAGMA integrity_check")[0][0] == "ok"
+    assert crawled.rows("PRAGMA journal_mode")[0][0] == "wal"
+    assert crawled.rows("SELECT count(*) FROM spool")[0][0] == 0
+    n_articles = crawled.rows("SELECT count(*) FROM articles")[0][0]
+    assert crawled.rows("SELECT count(*) FROM articles_fts")[0][0] == n_articles
+    assert crawled.rows("SELECT count(*) FROM minhashes")[0][0] == n_articles

@@ -466,6 +466,24 @@ def listing_links(
     ]
 
 
+def section_links(html: str, base_url: str, limit: int = 30) -> list[str]:
+    """Links a listing of depth 2+ follows as more listing pages: same host, under the
+    listing page's own path, neither an article nor an asset (sub-sections, next pages)."""
+    base = urlsplit(base_url)
+    prefix = base.path.rsplit("/", 1)[0] + "/"
+    found: list[str] = []
+    for url, text in _anchors(html, base_url):
+        parts = urlsplit(url)
+        if (parts.netloc != base.netloc or not parts.path.startswith(prefix)
+                or urldefrag(url).url == urldefrag(base_url).url or _ASSET_EXT.search(parts.path)
+                or looks_like_article(url, base_url, text) or url in found):
+            continue
+        found.append(url)
+        if len(found) >= limit:
+            break
+    return found
+
+
 # ---------------------------------------------------------------- search feeds
 
 

@@ -93,3 +93,16 @@ def clean_spaces(text: str) -> str:
         if line or (out and out[-1]):
             out.append(line)
     return "\n".join(out).strip()
+
+
+# A sentence ends here: a Chinese or ASCII full stop, question or exclamation mark (an ASCII
+# full stop only before a space or at the end, so 3.5 and example.com do not count).
+SENTENCE_END_RE = re.compile(r"[。！？!?]|\.\s|\.$")
+# A Chinese sentence: bylines, labels and link lists carry none of these.
+CJK_SENTENCE_RE = re.compile(r"[。！？]")
+_WHITESPACE_RE = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    """`text` without any whitespace: compares a headline with the lines that repeat it."""
+    return _WHITESPACE_RE.sub("", text)

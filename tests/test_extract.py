@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from crawler.decode import decode_body
-from crawler.extract import NotAnArticle, _drop_junk_lines, _strip_site_suffix, extract
+from crawler.extract import NotAnArticle, _parse, _strip_site_suffix, extract
+from crawler.htmlprep import prepare
+from crawler.junklines import drop_junk_lines
 from crawler.records import Article, Page
 
 PAGES = Path(__file__).parent / "pages"
@@ -290,7 +292,7 @@ def test_junk_lines_are_dropped_and_a_disclaimer_ends_the_text() -> None:
         "免责声明：本文仅代表作者观点，不构成投资建议。",
         ZH_PARAS[2],
     ]
-    assert _drop_junk_lines(lines) == [ZH_PARAS[0], ZH_PARAS[1]]
+    assert drop_junk_lines(lines) == [ZH_PARAS[0], ZH_PARAS[1]]
 
 
 def test_prose_with_commas_and_bars_survives() -> None:
@@ -299,12 +301,10 @@ def test_prose_with_commas_and_bars_survives() -> None:
         "Prices fell by 90%, 80%, 75%, 60%, 50%, 40%, 30% and 20% in turn, the report said.",
         ZH_PARAS[3],
     ]
-    assert _drop_junk_lines(prose) == prose
+    assert drop_junk_lines(prose) == prose
 
 
 def test_prepare_unwraps_layout_tables_page_forms_and_loose_text() -> None:
-    from crawler.extract import _parse, _prepare
-
     cell = "<br><br>".join(ZH_PARAS)
     html = (
         "<html><body><form id='aspnetForm'><table><tr><td><a href='/'>首页</a></td></tr>"
@@ -312,7 +312,7 @@ def test_prepare_unwraps_layout_tables_page_forms_and_loose_text() -> None:
         "<table class='data'><tr><td>模型</td><td>价格</td></tr></table></form></body></html>"
     )
     tree = _parse(html)
-    _prepare(tree)
+    prepare(tree)
     assert tree.find(".//form") is None
     assert [t.get("class") for t in tree.iter("table")] == ["data"]  # data tables stay tables
     content = tree.find(".//div[@class='content']")
@@ -339,7 +339,7 @@ def test_dated_lead_sentences_and_interview_questions_survive() -> None:
         "Recommended by several analysts, the cheaper plan drew many new users.",
         "版权问题是大模型训练数据面临的一大挑战，多家出版社已经提起诉讼。",
     ]
-    assert _drop_junk_lines(prose) == prose
+    assert drop_junk_lines(prose) == prose
 
 
 def test_credit_line_after_the_text_names_the_outlet_but_sidebar_credits_do_not() -> None:

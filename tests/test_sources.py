@@ -26,6 +26,7 @@ from crawler.sources import (
     robots_sitemaps,
     robots_url,
     search_queries,
+    section_links,
 )
 
 FEED_URL = "https://news.example.cn/rss/tech.xml"
@@ -550,3 +551,13 @@ def test_is_too_old(published, days, expected):
 def test_is_too_old_naive_now_and_default_now():
     assert is_too_old("2024-09-01", 7, now=datetime(2024, 9, 21)) is True
     assert is_too_old("2000-01-01", 30) is True
+
+
+def test_section_links_follow_sub_sections_not_articles_or_other_hosts():
+    html = """<html><body>
+    <a href="/news/ai/">AI</a> <a href="/news/page/2">next</a> <a href="/about">about</a>
+    <a href="/news/2024/09/20/qwen-open-models-released-today">Qwen models released</a>
+    <a href="http://other.example/news/ai/">elsewhere</a> <a href="/news/logo.png">logo</a>
+    </body></html>"""
+    links = section_links(html, "http://news.example/news/")
+    assert links == ["http://news.example/news/ai/", "http://news.example/news/page/2"]

@@ -133,6 +133,10 @@ class TopicSpider(scrapy.Spider):
             return
         for url in more:
             yield self.listing_request(url, source, "sitemap", parents)
+        if meta["tw_kind"] == "listing" and meta.get("tw_depth", 1) < source.depth:
+            html, _ = decode_body(response.body, _header(response, "Content-Type"), source.encoding or None)
+            for url in src_mod.section_links(html, response.url):
+                yield self.listing_request(url, source, "listing", parents, depth=meta["tw_depth"] + 1)
         for entry in entries:
             request = self.article_request(entry, source, parents)
             if request is not None:

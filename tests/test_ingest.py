@@ -1,0 +1,140 @@
+"""Spool and ingest on a real SQLite file: dedup by URL, text and near-duplicate stories,
+idempotence, and transactions that leave nothing half-stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler import store, textnorm
+from crawler.config import DedupSettings
+from crawler.ingest import Ingester
+from crawler.records import Article, Match, SpoolItem
+from crawler.spool import SqliteSpool
+
+BASE = (
+    "阿里云在云栖大会上宣布开源新一代通义千问模型，覆盖从五亿到七百二十亿参数的多个规格。"
+    "公司表示，开源模型的下载量在过去一年增长了数倍，越来越多的中小企业选择在私有环境中部署。"
+    "与此同时，训练前沿模型所需的算力投入仍在快速上升，业内估计单次训练的成本已达数亿美元。"
+    "多位创业者认为，价格战之后，模型能力与行业场景的结合将成为新的竞争焦点。"
+)
+OTHER = (
+    "华为云在开发者大会上发布了新一代昇腾算力服务，面向大模型训练提供更大规模的集群。"
+    "负责人介绍，新集群在通信效率和故障恢复方面做了大量优化，长时间训练任务的中断率明显下降。"
+    "分析人士指出，国产算力的供给正在改善，但软件生态仍需要时间积累，开发者迁移成本不低。"
+    "该公司同时推出了面向政务和金融行业的模型服务，强调数据不出域和合规可控。"
+)
+
+
+def item(url: str, text: str, source: str = "s1", title: str = "标题", run_id: int | None = None,
+         canonical: str | None = None) -> SpoolItem:
+    article = Article(url=url, source=source, title=title, text=text, canonical_url=canonical,
+                      published="2024-09-19T10:15:00+08:00", language="zh", script="zh-Hans")
+    return SpoolItem(article=article, matches=(Match("large-models", 3.0, ("大模型",)),), run_id=run_id)
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = store.open_db(tmp_path / "corpus.db")
+    yield d
+    d.close()
+
+
+def ingest(db, *items: SpoolItem):
+    spool = SqliteSpool(db)
+    for i in items:
+        spool.put(i)
+    return Ingester(db, DedupSettings(near_threshold=0.5)).ingest()
+
+
+def count(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_schema_is_idempotent_and_wal(tmp_path):
+    path = tmp_path / "c.db"
+    for _ in range(3):
+        d = store.open_db(path)
+        store.ensure_db_shape(d)
+        assert d.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        d.close()
+    d = store.open_db(path)
+    assert [r[0] for r in d.execute("SELECT name FROM _migrations")] == [m[0] for m in store.MIGRATIONS]
+
+
+def test_new_articles_get_a_story_and_an_index_row(db):
+    stats = ingest(db, item("http://a.test/1", BASE), item("http://a.test/2", OTHER))
+    assert (stats.new, stats.duplicates) == (2, 0)
+    assert count(db, "stories") == 2
+    assert count(db, "articles_fts") == 2 and count(db, "minhashes") == 2
+    assert count(db, "spool") == 0
+
+
+def test_same_text_in_the_other_script_is_a_copy(db):
+    ingest(db, item("http://a.test/1", BASE))
+    stats = ingest(db, item("http://b.test/x", textnorm.to_traditional(BASE), source="s2"))
+    assert (stats.new, stats.duplicates) == (0, 1)
+    copy = next(db.query("SELECT * FROM copies"))
+    assert copy["kind"] == "exact" and copy["source"] == "s2" and copy["article_id"] == 1
+    story = next(db.query("SELECT * FROM stories"))
+    assert (story["n_articles"], story["n_copies"], story["n_sources"]) == (1, 1, 2)
+
+
+def test_same_canonical_url_is_a_copy_and_tracking_params_do_not_count(db):
+    ingest(db, item("http://a.test/news/1.html", BASE))
+    stats = ingest(db, item("http://a.test/print/1.html", BASE + "打印", canonical="http://a.test/news/1.html"),
+                   item("http://a.test/news/1.html?utm_source=rss", BASE + "再次"))
+    assert stats.new == 0
+    assert {r["kind"] for r in db.query("SELECT kind FROM copies")} == {"canonical"}
+
+
+def test_a_lightly_edited_repost_joins_the_story_as_its_own_article(db):
+    ingest(db, item("http://a.test/1", BASE))
+    edited = BASE.replace("多位创业者认为", "也有投资人认为") + "记者将持续关注后续进展。"
+    stats = ingest(db, item("http://c.test/9", "热点新闻\n" + edited, source="s3"))
+    assert stats.new == 1
+    stories = [r[0] for r in db.execute("SELECT story_id FROM articles")]
+    assert len(set(stories)) == 1
+    story = next(db.query("SELECT * FROM stories"))
+    assert story["n_articles"] == 2 and story["n_sources"] == 2 and story["origin_article_id"] == 1
+
+
+def test_unrelated_articles_on_the_same_topic_stay_apart(db):
+    ingest(db, item("http://a.test/1", BASE), item("http://a.test/2", OTHER))
+    assert len({r[0] for r in db.execute("SELECT story_id FROM articles")}) == 2
+
+
+def test_ingesting_the_same_item_twice_adds_nothing(db):
+    first = item("http://a.test/1", BASE)
+    ingest(db, first)
+    stats = ingest(db, first)
+    assert (stats.new, stats.duplicates) == (0, 0)
+    assert count(db, "articles") == 1 and count(db, "copies") == 0
+
+
+def test_near_duplicate_index_is_rebuilt_from_the_file(db, tmp_path):
+    ingest(db, item("http://a.test/1", BASE))
+    fresh = store.open_db(tmp_path / "corpus.db")  # a new process would start like this
+    SqliteSpool(fresh).put(item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
+    Ingester(fresh, DedupSettings(near_threshold=0.5)).ingest()
+    assert len({r[0] for r in fresh.execute("SELECT story_id FROM articles")}) == 1
+
+
+def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
+    spool = SqliteSpool(db)
+    spool.put(item("http://a.test/1", BASE))
+    db.execute("CREATE TRIGGER boom BEFORE INSERT ON stories BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    with pytest.raises(Exception, match="disk on fire"):
+        Ingester(db, DedupSettings()).ingest()
+    assert count(db, "articles") == 0 and count(db, "articles_fts") == 0 and count(db, "spool") == 1
+    db.execute("DROP TRIGGER boom")
+    assert Ingester(db, DedupSettings()).ingest().new == 1
+    assert count(db, "spool") == 0
+
+
+def test_run_counters_are_updated_in_the_items_transaction(db):
+    run_id = store.start_run(db, "test", ["s1"])
+    store.record_source_run(db, run_id, "s1", {"fetched": 2}, ok=True)
+    ingest(db, item("http://a.test/1", BASE, run_id=run_id), item("http://b.test/1", BASE, run_id=run_id))
+    run = next(db.query("SELECT new, duplicates FROM runs WHERE id = ?", [run_id]))
+    assert (run["new"], run["duplicates"]) == (1, 1)
+    assert next(db.query("SELECT new FROM source_runs WHERE run_id = ?", [run_id]))["new"] == 1

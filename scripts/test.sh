@@ -15,5 +15,5 @@ fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,redis]'
+.venv/bin/python -m pip install -q -e '.[test]'
 exec .venv/bin/python -m pytest "$@"

@@ -211,7 +211,11 @@ class TopicSpider(scrapy.Spider):
         kind = meta.get("tw_kind", "article")
         reason, status = _reason(failure)
         if reason == "robots-disallowed":
-            self.ctx.bump("skipped", source)
+            if kind == "article":
+                self.ctx.bump("skipped", source)
+            else:  # the source itself is off limits: say so
+                self.ctx.skip(request.url, source, reason)
+                self.ctx.mark_source(source, ok=False)
             return
         final = status in FINAL_HTTP_ERRORS or reason == "too-large"
         self.ctx.skip(request.url, source, reason, detail=failure.getErrorMessage()[:300],

@@ -1,0 +1,113 @@
+"""The command line: help, listings, exit codes, and crawl options against the fixture site."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+import pytest
+from fixturesite import manifest
+from test_e2e_crawl import ROOT, shipped_topics
+
+from crawler.cli import build_parser
+
+
+def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def commands() -> list[str]:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return list(sub.choices)
+
+
+@pytest.mark.parametrize("command", commands())
+def test_every_command_has_help(command):
+    proc = run(command, "--help")
+    assert proc.returncode == 0
+    assert "usage: topicwatch " + command in proc.stdout
+
+
+def test_sources_topics_and_settings_list_what_is_configured():
+    sources = run("sources", "--settings", str(ROOT / "settings.toml"))
+    assert sources.returncode == 0 and "36kr" in sources.stdout and "bing-news-zh" in sources.stdout
+    topics = run("topics", "--settings", str(ROOT / "settings.toml"))
+    assert topics.returncode == 0 and "open-vs-closed" in topics.stdout and "开源" in topics.stdout
+    settings = run("settings")
+    assert settings.returncode == 0 and "max_age_days" in settings.stdout
+
+
+def test_nothing_fetched_exits_4(tmp_path):
+    s = tmp_path / "settings.toml"
+    s.write_text(
+        f'[corpus]\npath = "{tmp_path / "c.db"}"\n[crawl]\ntimeout = 2\nretries = 0\n'
+        '[[sources]]\nname = "gone"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n',
+        encoding="utf-8",
+    )
+    proc = run("crawl", "--settings", str(s))
+    assert proc.returncode == 4, proc.stderr
+    assert "nothing could be fetched" in proc.stderr
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        assert db.execute("SELECT status FROM runs").fetchone()[0] == "nothing-fetched"
+        assert db.execute("SELECT reason FROM skipped").fetchone()[0] == "connection-refused"
+
+
+@pytest.mark.slow
+def test_source_option_and_max_age_days(site, tmp_path):
+    text = site.settings_toml(tmp_path / "corpus.db").replace("max_age_days = 0", "max_age_days = 1000")
+    settings = tmp_path / "settings.toml"
+    settings.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
+    proc = run("crawl", "--settings", str(settings), "--source", "xinghe-rss")
+    assert proc.returncode == 0, proc.stderr
+    hosts = {r.host for r in site.requests}
+    assert hosts == {"a"}, "only the named source is crawled"
+    old = manifest.OLD_ARTICLE[1]
+    assert not [r for r in site.requests if r.path == old], "dated too old in the feed: not fetched"
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        published = [r[0] for r in db.execute("SELECT published FROM articles")]
+    assert published and all(p >= "2024" for p in published)
+
+
+@pytest.mark.slow
+def test_search_source_requests_one_feed_per_query(site, tmp_path):
+    spec = next(e for e in manifest.expect("article") if e.host == "c")
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>search</title>'
+        f'<item><title>{spec.title}</title><link>{{{{host_c}}}}{spec.path}</link></item>'
+        "</channel></rss>"
+    ).encode()
+    site.add_page("c", "/feeds/search", rss, content_type="application/rss+xml")
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\nmax_age_days = 0\ndelay = 0\n'
+        f'[[sources]]\nname = "news-search"\nkind = "search"\nurl = "{site.base("c")}/feeds/search?q={{query}}&hl=zh"\n'
+        + shipped_topics(),
+        encoding="utf-8",
+    )
+    proc = run("crawl", "--settings", str(settings), "--topic", "open-vs-closed", "--topic", "agi")
+    assert proc.returncode == 0, proc.stderr
+    queries = [unquote_plus(r.path.split("q=")[1].split("&")[0]) for r in site.requests if r.path.startswith("/feeds/search")]
+    assert queries == ["开源", "闭源", "开源模型", "通用人工智能", "超级智能"]
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        assert db.execute("SELECT title FROM articles").fetchall() == [(spec.title,)]
+
+
+def test_a_source_forbidden_by_robots_txt_is_recorded(site, tmp_path):
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n'
+        f'[[sources]]\nname = "blocked"\nkind = "feed"\nurl = "{site.base("c")}/search/feed.xml"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n',
+        encoding="utf-8",
+    )
+    proc = run("crawl", "--settings", str(settings))
+    assert [r.path for r in site.requests] == ["/robots.txt"]
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        assert db.execute("SELECT reason FROM skipped").fetchall() == [("robots-disallowed",)]
+        assert db.execute("SELECT ok FROM source_runs").fetchall() == [(0,)]
+    assert "NO" in proc.stdout

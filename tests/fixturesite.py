@@ -202,7 +202,7 @@ class FixtureSite:
     def expand(self, text: str) -> str:
         """Fill `{{host_x}}` placeholders (manifest URL templates, settings templates)."""
         for host in self._servers:
-            text = text.replace("{{host_%s}}" % host, self.base(host))
+            text = text.replace("{{host_" + host + "}}", self.base(host))
         return text
 
     def fill(self, data: bytes) -> bytes:

@@ -6,10 +6,10 @@ stats and each dropped page becomes a `skipped` row (see TopicSpider.item_droppe
 
 from __future__ import annotations
 
+import dataclasses
+
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-
-import dataclasses
 
 from crawler import extract, sources, topics
 from crawler.records import Page, SpoolItem

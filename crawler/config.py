@@ -49,9 +49,9 @@ class CrawlSettings:
 
 @dataclass(frozen=True)
 class DedupSettings:
-    near_threshold: float = opt(0.6, "estimated Jaccard similarity of two texts' shingles from which they are one story (0-1)", min=0, max=1)
+    near_threshold: float = opt(0.5, "estimated Jaccard similarity of two texts' shingles from which they are one story (0-1)", min=0, max=1)
     num_perm: int = opt(128, "MinHash permutations: more is more precise and slower", min=16)
-    shingle_size: int = opt(5, "characters per shingle of the normalised text", min=2)
+    shingle_size: int = opt(5, "characters per shingle of the normalised text", min=2, max=255)
 
 
 @dataclass(frozen=True)

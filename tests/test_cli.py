@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 import pytest
@@ -110,3 +111,22 @@ def test_a_source_forbidden_by_robots_txt_is_recorded(site, tmp_path):
         assert db.execute("SELECT reason FROM skipped").fetchall() == [("robots-disallowed",)]
         assert db.execute("SELECT ok FROM source_runs").fetchall() == [(0,)]
     assert "NO" in proc.stdout
+
+
+@pytest.mark.slow
+def test_scrapy_crawl_works_from_the_project_folder(site, tmp_path):
+    settings = tmp_path / "settings.toml"
+    settings.write_text(site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics(), encoding="utf-8")
+    scrapy = Path(sys.executable).parent / "scrapy"
+    listed = subprocess.run([str(scrapy), "list"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert listed.stdout.split() == ["topicwatch"]
+    proc = subprocess.run(
+        [str(scrapy), "crawl", "topicwatch", "-s", f"TOPICWATCH_SETTINGS={settings}", "-a", "source=island-atom"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        assert db.execute("SELECT status, trigger FROM runs").fetchall() == [("ok", "scrapy crawl")]
+        n = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    # alone, island-atom's Traditional repost has no original to be a copy of
+    assert n == len([e for e in manifest.expect("article") + manifest.expect("copy") if e.host == "b"])

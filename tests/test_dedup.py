@@ -7,12 +7,13 @@ articles on the same topic that share its vocabulary.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from datasketch import MinHash
+from datasketch import MinHash, MinHashLSH
 
 from crawler.config import DedupSettings
 from crawler.dedup import (
@@ -183,6 +184,15 @@ def test_signature_bytes_round_trip() -> None:
     assert back.jaccard(sig) == 1.0
     with pytest.raises(ValueError):
         sig_from_bytes(b"not a signature")
+    with pytest.raises(ValueError):
+        sig_from_bytes(blob[:40])  # truncated
+
+
+def test_signature_bytes_match_those_already_stored() -> None:
+    """Digest of the bytes the previous (hand-written band index) version stored for this
+    text: a change here would make every stored signature useless."""
+    blob = sig_to_bytes(NearDupIndex(num_perm=128, shingle_size=5).signature("开源大模型与算力"))
+    assert hashlib.sha1(blob).hexdigest() == "ac69da2af309d65c528eec71f75ba6958b6d1963"
 
 
 # -- near duplicates ---------------------------------------------------------------------------
@@ -266,28 +276,55 @@ def test_band_candidates_are_verified_on_the_whole_signature() -> None:
     ix = index()
     a = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
     b = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
-    b[: ix.rows] = a[: ix.rows]  # one identical band: a candidate, but only ~3% alike
+    b[: ix.lsh.r] = a[: ix.lsh.r]  # one identical band: a candidate, but only ~3% alike
     close = a.copy()
     close[::4] = b[::4]  # about three quarters alike
     ix.add(1, Signature.of(a, ix.shingle_size))
+    assert ix.lsh.query(Signature.of(b, ix.shingle_size)) == [1]
     assert ix.query(Signature.of(b, ix.shingle_size)) == []
     alike = np.count_nonzero(close == a) / 128
     assert 0.74 < alike < 0.8
     assert ix.similar(Signature.of(close, ix.shingle_size)) == [(1, alike)]
 
 
-def test_merges_keep_everything_findable() -> None:
+def test_the_index_is_datasketch_minhashlsh() -> None:
+    ix = index()
+    assert isinstance(ix.lsh, MinHashLSH) and ix.lsh.b * ix.lsh.r <= ix.num_perm
+    ix.add(1, ix.signature(ZH_A))
+    ix.add(2, ix.signature(""))  # not indexed
+    assert 1 in ix.lsh and 2 not in ix.lsh
+    ix.remove(1)
+    assert 1 not in ix.lsh and ix.lsh.is_empty()
+
+
+def test_recall_weights_make_pairs_near_the_threshold_candidates() -> None:
+    """A pair a little above the threshold must almost always share a band, since every
+    candidate is verified anyway."""
+    ix = index()
+    b, r = ix.lsh.b, ix.lsh.r
+    assert 1 - (1 - (ix.threshold + 0.1) ** r) ** b > 0.98
+
+
+@pytest.mark.parametrize("num_perm", [16, 128])
+def test_threshold_one_means_identical_signatures(num_perm: int) -> None:
+    ix = index(threshold=1.0, num_perm=num_perm)
+    ix.add(1, ix.signature(EN_A))
+    assert ix.query(ix.signature(repost(EN_A))) == []
+    assert ix.query(ix.signature(EN_A.upper())) == [1]
+
+
+def test_many_adds_and_removes_stay_findable() -> None:
     rng = np.random.default_rng(7)
     ix = index()
-    ix.MERGE_EVERY = 50
     sigs = {i: Signature.of(rng.integers(0, 2**32 - 1, 128, dtype=np.uint32), ix.shingle_size) for i in range(230)}
     for i, sig in sigs.items():
         ix.add(i, sig)
     ix.remove(7)
-    ix.remove(220)  # one merged, one still recent
+    ix.remove(220)
+    ix.add(np.int64(5), sigs[5])  # numpy ids from a query are the same key
     assert all(ix.query(sig) == [i] for i, sig in sigs.items() if i not in (7, 220))
     assert ix.query(sigs[7]) == [] and ix.query(sigs[220]) == []
-    assert len(ix) == 228
+    assert len(ix) == 228 and 5 in ix and 7 not in ix
 
 
 def test_rebuild_from_stored_signatures() -> None:
@@ -295,6 +332,7 @@ def test_rebuild_from_stored_signatures() -> None:
     rows = [(i, sig_to_bytes(ix.signature(t))) for i, t in ((1, ZH_A), (2, ZH_B), (3, EN_A), (4, ""))]
     rows.append((5, sig_to_bytes(index(shingle_size=4).signature(EN_B))))  # other settings
     rows.append((6, b"garbage"))
+    rows.append((2, sig_to_bytes(ix.signature(ZH_B + "补充一句。"))))  # a repeated id: the last row wins
     d = DedupSettings()
     rebuilt = NearDupIndex.from_signatures(iter(rows), threshold=d.near_threshold,
                                            num_perm=d.num_perm, shingle_size=d.shingle_size)
@@ -302,3 +340,4 @@ def test_rebuild_from_stored_signatures() -> None:
     assert rebuilt.stale == [5, 6]
     assert rebuilt.query(rebuilt.signature(repost(ZH_A))) == [1]
     assert rebuilt.query(rebuilt.signature(EN_A_EDIT)) == [3]
+    assert rebuilt.similar(rebuilt.signature(ZH_B + "补充一句。"))[0] == (2, 1.0)

@@ -30,8 +30,12 @@ class IngestAtClose:
     def spider_closed(self, spider, reason: str) -> None:
         from crawler.ingest import Ingester
 
+        from crawler import store
+
         ctx = spider.ctx
         Ingester(ctx.db, ctx.settings.dedup).ingest()
+        store.finish_run(ctx.db, ctx.run_id, "ok" if reason == "finished" else "interrupted",
+                         None if reason == "finished" else f"spider closed: {reason}")
 
 
 class PoliteAutoThrottle(AutoThrottle):

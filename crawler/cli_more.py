@@ -1,9 +1,132 @@
-"""Commands beyond the one-off crawl: status, daemon, browse, export."""
+"""Commands beyond the one-off crawl: status, daemon, browse, export.
+
+Each command has its own `add_<name>_command` and `cmd_<name>` pair, so they merge cleanly.
+jobs/ is imported inside `cmd_daemon` only: crawler never depends on jobs at import time.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+from typing import Any
 
 
 def add_commands(sub, settings_arg) -> None:
-    pass
+    add_status_command(sub, settings_arg)
+    add_daemon_command(sub, settings_arg)
+
+
+# ---------------------------------------------------------------- status
+
+def add_status_command(sub, settings_arg) -> None:
+    p = sub.add_parser("status", help="schedules, latest runs, corpus totals and flagged sources",
+                       description="Show the daemon's schedules with their last and next runs, the "
+                                   "latest runs with their counts, corpus totals and the sources "
+                                   "flagged as failing or quiet.")
+    settings_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from crawler import health, store
+    from crawler.config import load_settings
+    from crawler.errors import TopicwatchError
+    from jobs.lock import lock_holder  # a read-only probe of the daemon's lock file
+
+    settings = load_settings(args.settings)
+    if not settings.corpus_path.exists():
+        raise TopicwatchError(f"no corpus at {settings.corpus_path} yet: run `topicwatch crawl` "
+                              "or start `topicwatch daemon`")
+    db = store.open_db(settings.corpus_path)
+    health.ensure_daemon_tables(db)
+    health.ensure_health_views(db, settings)
+    report = health.status_report(db, settings, lock_holder(settings.corpus_path))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_status(report)
+    return 0
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from crawler.cli import out
+
+    d = report["daemon"]
+    out.print(f"corpus {report['corpus']} (times in UTC); daemon "
+              + (f"running (pid {d['pid']})" if d["running"] else "not running"))
+    t = Table("schedule", "when", "sources", "last run", "status", "run", "next run", title="schedules")
+    for s in report["schedules"]:
+        names = s["sources"]
+        shown = ", ".join(names) if len(names) < 3 else f"{len(names)} sources"
+        t.add_row(s["name"], s["when"], shown, _when(s["last_run"]), s["last_status"] or "",
+                  str(s["last_run_id"] or ""), _when(s["next_run"]))
+    out.print(t)
+    t = Table("run", "started", "trigger", "status", "fetched", "304", "new", "dup", "errors",
+              "error", title="latest runs")
+    for r in report["runs"]:
+        trigger = (r["trigger"] or "").removeprefix("schedule:")
+        counts = (str(r[k] or 0) for k in ("fetched", "not_modified", "new", "duplicates", "errors"))
+        t.add_row(str(r["id"]), _when(r["started"], relative=False), trigger, r["status"], *counts,
+                  _last_line(r["error"]))
+    out.print(t)
+    c = report["totals"]
+    out.print(f"corpus: {c['articles']} articles, {c['copies']} copies, {c['stories']} stories, "
+              f"{c['skipped']} skipped pages, {c['spool']} waiting in the spool")
+    _print_flagged(report["flagged"])
+
+
+def _print_flagged(flagged: list[dict[str, Any]]) -> None:
+    """One line per flagged source, the reason first (tables wrap it on narrow terminals)."""
+    from crawler.cli import out
+
+    if not flagged:
+        out.print("no flagged sources")
+        return
+    out.print(f"flagged sources ({len(flagged)}):")
+    for f in flagged:
+        details = [f"last success {_when(f['last_success']) or 'never'}"]
+        if f["last_error_reason"]:
+            details.append(f"last error: {_last_line(f['last_error_reason'], 80)}")
+        out.print(f"  {f['source']}: {f['flag_reason']}; " + "; ".join(details), markup=False)
+
+
+def _when(iso: str | None, relative: bool = True) -> str:
+    """'10-15 12:00 (3h ago)' from an ISO 8601 time, in UTC."""
+    if not iso:
+        return ""
+    t = dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
+    if not relative:
+        return f"{t:%m-%d %H:%M}"
+    secs = (dt.datetime.now(dt.UTC) - t).total_seconds()
+    ago = abs(secs)
+    amount = (f"{ago:.0f}s" if ago < 120 else f"{ago / 60:.0f}m" if ago < 7200
+              else f"{ago / 3600:.0f}h" if ago < 172800 else f"{ago / 86400:.0f}d")
+    return f"{t:%m-%d %H:%M} ({amount} ago)" if secs >= 0 else f"{t:%m-%d %H:%M} (in {amount})"
+
+
+def _last_line(text: str | None, width: int = 50) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1][:width] if lines else ""
+
+
+# ---------------------------------------------------------------- daemon
+
+def add_daemon_command(sub, settings_arg) -> None:
+    p = sub.add_parser("daemon", help="crawl on the [[schedules]] of settings.toml until stopped",
+                       description="Run the [[schedules]] of settings.toml: each crawl in a child "
+                                   "process, then ingest. One daemon per corpus (exit 3 when "
+                                   "another holds <corpus>.lock). SIGTERM or Ctrl-C stops it "
+                                   "cleanly after ingesting what the crawl in flight found.")
+    settings_arg(p)
+    p.set_defaults(func=cmd_daemon)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from crawler.config import load_settings
+    from jobs.daemon import run_daemon
+
+    return run_daemon(load_settings(args.settings))

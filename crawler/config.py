@@ -281,8 +281,10 @@ def _check_object(obj: Any, path: Path, where: str) -> None:
         if obj.cron:
             from apscheduler.triggers.cron import CronTrigger
 
+            from crawler.cron import standard_crontab
+
             try:
-                CronTrigger.from_crontab(obj.cron)
+                CronTrigger.from_crontab(standard_crontab(obj.cron))
             except ValueError as e:
                 raise ConfigError(path, f"{where} cron", f"invalid cron expression {obj.cron!r}: {e}") from None
 

@@ -66,7 +66,7 @@ class Ingester:
 
     def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:
         added: tuple[int, object] | None = None
-        with self.db.atomic():
+        with store.write_transaction(self.db):
             outcome, added = self._store(item)
             spool.remove(key)
             self._count(item, outcome)

@@ -37,7 +37,7 @@ class SqliteSpool:
     def put(self, item: SpoolItem) -> None:
         """Spool one item and mark its URL(s) as spooled, atomically."""
         a = item.article
-        with self.db.atomic():
+        with store.write_transaction(self.db):
             self.db.execute(
                 "INSERT INTO spool (run_id, url, item, spooled_at) VALUES (?, ?, ?, ?)",
                 [item.run_id, a.url, json.dumps(item.to_dict(), ensure_ascii=False), store.now()],

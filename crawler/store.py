@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from crawler import search
+from crawler import health, search
 
 # Outcomes of an article URL after which it is never fetched again.
 FINAL_OUTCOMES = ("spooled", "stored", "copy", "off-topic", "not-article", "too-old", "redirected")
@@ -36,6 +37,26 @@ def open_db(path: str | Path) -> Database:
     db.execute("PRAGMA foreign_keys = ON")
     ensure_db_shape(db)
     return db
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """A transaction that takes the write lock at BEGIN (waiting up to busy_timeout).
+
+    sqlite-utils' `atomic()` starts with a plain BEGIN, which in WAL mode fails at once with
+    "database is locked" when another process (a manual crawl beside the daemon) wrote after
+    this one started reading; BEGIN IMMEDIATE waits for the lock instead."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 # ---------------------------------------------------------------- schema and migrations
@@ -117,6 +138,8 @@ def ensure_db_shape(db: Database) -> None:
         with db.atomic():
             migrate(db)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, now()])
+    health.ensure_daemon_tables(db)
+    health.ensure_health_views(db)
 
 
 # ---------------------------------------------------------------- runs

@@ -122,8 +122,5 @@ def build_corpus(path: Path) -> Corpus:
     store.insert_copy(db, url="https://www.163.example/tech/9009", source="163-tech",
                       article_id=ids["qwen"], kind="exact", title=ARTICLES["qwen"]["title"],
                       run_id=run_id)
-    from crawler.browse import ensure_browse_views
-
-    ensure_browse_views(db)
     db.close()
     return Corpus(path=path, ids=ids, story_ids=stories)

@@ -13,7 +13,6 @@ from corpus_factory import ARTICLES, build_corpus
 from datasette.app import Datasette
 
 from crawler import store
-from crawler.browse import ensure_browse_views
 from crawler.browse.article import marked_html
 from crawler.browse.serve import METADATA_PATH, make_datasette
 
@@ -177,29 +176,17 @@ def test_sources_by_health(ds):
     check_sources_by_health(ds)
 
 
-def test_sources_by_health_on_the_daemons_view(tmp_path):
-    """crawler/health.py replaces the placeholder view; the canned query reads either."""
-    from crawler import health
-
-    corpus = build_corpus(tmp_path / "corpus.db")
-    db = store.open_db(corpus.path)
-    health.ensure_health_views(db)
-    assert "flag_reason" in db["source_health"].columns_dict
-    db.close()
-    check_sources_by_health(make_datasette(corpus.path))
-
-
 def test_latest_runs(ds):
     got = rows(ds, "/corpus/latest_runs.json")
     assert [r["id"] for r in got] == [3, 2, 1]
     assert {r["status"] for r in got} == {"ok"}
 
 
-def test_ensure_browse_views_is_idempotent(corpus):
+def test_the_schema_brings_the_source_health_view(corpus):
     db = store.open_db(corpus.path)
-    ensure_browse_views(db)
-    ensure_browse_views(db)
+    store.ensure_db_shape(db)
     assert "source_health" in db.view_names()
+    assert "flag_reason" in db["source_health"].columns_dict
     db.close()
 
 

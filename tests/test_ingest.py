@@ -138,3 +138,28 @@ def test_run_counters_are_updated_in_the_items_transaction(db):
     run = next(db.query("SELECT new, duplicates FROM runs WHERE id = ?", [run_id]))
     assert (run["new"], run["duplicates"]) == (1, 1)
     assert next(db.query("SELECT new FROM source_runs WHERE run_id = ?", [run_id]))["new"] == 1
+
+
+def test_two_processes_ingesting_at_once_both_succeed(tmp_path):
+    """A manual crawl's ingest beside the daemon's: BEGIN IMMEDIATE waits for the lock."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "corpus.db"
+    db = store.open_db(path)
+    spool = SqliteSpool(db)
+    for n in range(120):
+        spool.put(item(f"http://a.test/{n}", f"第{n}篇。" + (BASE if n % 2 else OTHER) * (1 + n % 3) + str(n)))
+    db.close()
+    code = (
+        "import sys; from crawler import store; from crawler.config import DedupSettings;"
+        "from crawler.ingest import Ingester;"
+        "Ingester(store.open_db(sys.argv[1]), DedupSettings()).ingest()"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    db = store.open_db(path)
+    assert count(db, "spool") == 0
+    assert count(db, "articles") + count(db, "copies") == 120

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from crawler import dedup, store
+from crawler import dedup, health, store
 from crawler.config import Settings, Source, Topic
 from crawler.records import RunStats
 from crawler.spool import SqliteSpool
@@ -50,6 +50,7 @@ class CrawlContext:
         sources = settings.select_sources(source_names)
         topics = settings.select_topics(topic_names)
         db = store.open_db(settings.corpus_path)
+        health.refresh_source_settings(db, settings)  # thresholds for the source_health view
         store.mark_interrupted_runs(db)
         if run_id is None:
             run_id = store.start_run(db, trigger, [s.name for s in sources], pid=os.getpid())

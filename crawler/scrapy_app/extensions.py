@@ -28,9 +28,8 @@ class IngestAtClose:
         return ext
 
     def spider_closed(self, spider, reason: str) -> None:
-        from crawler.ingest import Ingester
-
         from crawler import store
+        from crawler.ingest import Ingester
 
         ctx = spider.ctx
         Ingester(ctx.db, ctx.settings.dedup).ingest()

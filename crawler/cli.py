@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
-from crawler.errors import TopicwatchError
+from crawler.errors import ConfigError, TopicwatchError
+from crawler.extract import NotAnArticle
 
 DEFAULT_SETTINGS = "settings.toml"
 err = Console(stderr=True, highlight=False)
@@ -58,8 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_arg(p)
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("topics", help="list the configured topics and their terms")
+    p = sub.add_parser("topics", help="list the configured topics and their terms",
+                       description="List the configured topics, or with --explain show how each "
+                                   "topic scores one page.")
     _settings_arg(p)
+    p.add_argument("--explain", metavar="URL_OR_FILE",
+                   help="fetch one page (or read a saved HTML file), extract it and show each "
+                        "topic's score, the terms found and why it did or did not match")
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("settings", help="print every setting with its default and meaning")
@@ -100,6 +106,8 @@ def _add_later_commands(sub) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
     selected = settings.select_sources(args.source)
+    if not selected:
+        raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
     settings.select_topics(args.topic)
     from crawler.crawl import run_crawl
 
@@ -138,6 +146,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
+    if args.explain:
+        return explain_topics(settings, args.explain)
     table = Table("name", "min score", "term groups", "require", "exclude", title=f"topics in {args.settings}")
     for t in settings.topics:
         groups = "all articles (keep_all)" if t.keep_all else "\n".join(" / ".join(g) for g in t.terms)
@@ -145,6 +155,47 @@ def cmd_topics(args: argparse.Namespace) -> int:
                       "\n".join(" / ".join(g) for g in t.require), ", ".join(t.exclude))
     out.print(table)
     return 0
+
+
+def explain_topics(settings, target: str) -> int:
+    """Why a page would be kept or not: the per-group hits behind every topic's verdict."""
+    from crawler import extract, topics
+
+    article = extract.extract(_fetch_page(settings, target))
+    out.print(f"{article.title}  ({article.language or '?'}"
+              f"{', ' + article.script if article.script else ''}, {len(article.text)} characters)")
+    table = Table("topic", "matched", "score / min", "terms found (title, text)", "require", "excluded by")
+    for topic in settings.topics:
+        e = topics.explain(article, topic)
+        found = ", ".join(f"{g['terms'][0]} ({g['title']}, {g['text']})" for g in e["groups"] if g["score"])
+        missing = [" / ".join(r["terms"]) for r in e["require"] if not r["found"]]
+        table.add_row(topic.name, "yes" if e["matched"] else "no", f"{e['score']:g} / {e['min_score']:g}",
+                      found, "missing: " + "; ".join(missing) if missing else "ok", ", ".join(e["excluded_by"]))
+    out.print(table)
+    return 0
+
+
+def _fetch_page(settings, target: str):
+    """One page for --explain: a saved file, or a single GET with the configured user agent."""
+    import urllib.error
+    import urllib.request
+
+    from crawler.decode import decode_body
+    from crawler.records import Page
+
+    path = Path(target)
+    if path.is_file():
+        body, ctype, url = path.read_bytes(), None, path.resolve().as_uri()
+    else:
+        request = urllib.request.Request(target, headers={"User-Agent": settings.crawl.user_agent})
+        try:
+            with urllib.request.urlopen(request, timeout=settings.crawl.timeout) as response:
+                body = response.read(settings.crawl.max_page_bytes)
+                ctype, url = response.headers.get("Content-Type"), response.geturl()
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise TopicwatchError(f"{target}: cannot fetch: {e}") from None
+    html, _ = decode_body(body, ctype)
+    return Page(url=url, source="explain", html=html)
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -155,12 +206,21 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_corpus(settings):
+    """The corpus, migrated; an error (not a new empty file) when it does not exist yet."""
+    from crawler import store
+
+    if not settings.corpus_path.exists():
+        raise TopicwatchError(f"no corpus at {settings.corpus_path} yet: run `topicwatch crawl` first "
+                              f"(or check [corpus] path in {settings.path})")
+    return store.open_db(settings.corpus_path)
+
+
 def cmd_browse(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
-    from crawler import store
     from crawler.browse.serve import serve
 
-    store.open_db(settings.corpus_path).close()  # create and migrate before serving
+    _existing_corpus(settings)
     err.print(f"serving {settings.corpus_path} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
     serve(settings.corpus_path, host=args.host, port=args.port,
           topics={t.name: t.description for t in settings.topics})
@@ -169,10 +229,14 @@ def cmd_browse(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
-    from crawler import store
     from crawler.export import export
 
-    db = store.open_db(settings.corpus_path)
+    db = _existing_corpus(settings)
+    if args.topic and args.topic not in {t.name for t in settings.topics} and not db.execute(
+        "SELECT 1 FROM articles, json_each(articles.topics) WHERE value = ? LIMIT 1", [args.topic]
+    ).fetchone():
+        known = ", ".join(t.name for t in settings.topics)
+        raise TopicwatchError(f"--topic {args.topic}: no such topic in {settings.path} or the corpus (known: {known})")
     if args.output:
         with open(args.output, "w", newline="", encoding="utf-8") as f:
             n = export(db, args.format, f, since=args.since, topic=args.topic)
@@ -247,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     except TopicwatchError as e:
         err.print(f"error: {e}", markup=False)
         return e.exit_code
+    except NotAnArticle as e:
+        err.print(f"error: not an article ({e.reason})", markup=False)
+        return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

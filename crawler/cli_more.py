@@ -1,4 +1,4 @@
-"""Commands beyond the one-off crawl: status, daemon, browse, export.
+"""Commands of the daemon side: status and daemon.
 
 Each command has its own `add_<name>_command` and `cmd_<name>` pair, so they merge cleanly.
 jobs/ is imported inside `cmd_daemon` only: crawler never depends on jobs at import time.

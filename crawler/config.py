@@ -29,7 +29,7 @@ def opt(default: Any, help: str, **meta: Any) -> Any:
 
 @dataclass(frozen=True)
 class CorpusSettings:
-    path: str = opt("corpus.db", "SQLite file of the corpus, created on first use; relative paths are relative to settings.toml")
+    path: str = opt("corpus.db", "SQLite file of the corpus, created on first use; relative paths are relative to settings.toml", nonempty=True)
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,14 @@ class Source:
     name: str = opt("", "unique name of the source", required=True)
     kind: str = opt("", "feed, sitemap, listing or search", required=True, choices=SOURCE_KINDS)
     url: str = opt("", "the feed / sitemap / page URL (for search: a template with {query})")
-    urls: list = opt([], "several URLs of the same kind, instead of url")
+    urls: list = opt([], "several URLs of the same kind, instead of url", items=str)
     allow: list = opt([], "regular expressions: only article URLs matching one are followed")
     deny: list = opt([], "regular expressions: article URLs matching one are never followed")
     language: str = opt("", "language hint for the source's pages: zh, en, ...")
     encoding: str = opt("", "force this encoding for the source's pages when the site declares a wrong one")
     enabled: bool = opt(True, "false keeps the source configured but not crawled")
     depth: int = opt(1, "listing: how many levels of listing pages to follow", min=1, max=3)
-    queries: list = opt([], "search: the queries to fill {query} with; default: the first term of each topic's term groups")
+    queries: list = opt([], "search: the queries to fill {query} with; default: the first term of each topic's term groups", items=str)
     quiet_days: float = opt(7.0, "flag the source when it brings nothing new for longer than this", min=0)
 
     def all_urls(self) -> tuple[str, ...]:
@@ -97,8 +97,8 @@ class Schedule:
     name: str = opt("", "unique name of the schedule", required=True)
     cron: str = opt("", "a five-field cron expression, e.g. '*/30 * * * *' (minute hour day month weekday)")
     interval_minutes: float = opt(0.0, "run every this many minutes, instead of cron", min=0)
-    sources: list = opt([], "names of the sources to crawl; empty means all enabled sources")
-    topics: list = opt([], "names of the topics to match; empty means all topics")
+    sources: list = opt([], "names of the sources to crawl; empty means all enabled sources", items=str)
+    topics: list = opt([], "names of the topics to match; empty means all topics", items=str)
     jitter_seconds: int = opt(0, "start each run up to this many seconds late, to spread load", min=0)
 
 
@@ -216,7 +216,11 @@ def _check_value(value: Any, typ: Any, meta: dict, path: Path, key: str) -> Any:
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(path, key, f"must be one of {', '.join(meta['choices'])}, got {value!r}")
     if typ is list:
+        if "items" in meta and not all(isinstance(v, meta["items"]) and v.strip() for v in value):
+            raise ConfigError(path, key, f"expected a list of non-empty strings, got {value!r}")
         return tuple(value)
+    if meta.get("nonempty") and not value.strip():
+        raise ConfigError(path, key, "must not be empty")
     return value
 
 
@@ -290,6 +294,8 @@ def _check_object(obj: Any, path: Path, where: str) -> None:
 
 
 def _check_cross(s: Settings) -> None:
+    if s.corpus_path.is_dir():
+        raise ConfigError(s.path, "[corpus] path", f"is a directory: {s.corpus_path}")
     for name, items in (("sources", s.sources), ("topics", s.topics), ("schedules", s.schedules)):
         seen: set[str] = set()
         for item in items:

@@ -133,11 +133,6 @@ def meta_charset(body: bytes) -> str | None:
     return label
 
 
-def declared_charset(body: bytes, content_type: str | None = None) -> str | None:
-    """The charset a browser would pick from the declarations alone (HTTP, then `<meta>`)."""
-    return http_charset(content_type) or meta_charset(body)
-
-
 def plausibility(text: str) -> float:
     """How much `text` looks like real text rather than mojibake, about -3..1 (1 is best).
 

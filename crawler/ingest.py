@@ -11,9 +11,8 @@ and the spool row is deleted in that same transaction.  Ingesting twice adds not
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlite_utils import Database
 
@@ -22,23 +21,13 @@ from crawler.config import DedupSettings
 from crawler.records import SpoolItem
 from crawler.spool import Spool, SqliteSpool
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class IngestStats:
+    """What one `ingest` call did (the runs table holds the per-run counts)."""
+
     new: int = 0
     duplicates: int = 0
-    per_run: dict[int, dict[str, int]] = field(default_factory=dict)
-    per_source: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)
-
-    def bump(self, what: str, run_id: int | None, source: str) -> None:
-        setattr(self, what, getattr(self, what) + 1)
-        if run_id is not None:
-            self.per_run.setdefault(run_id, {"new": 0, "duplicates": 0})[what] += 1
-            self.per_source.setdefault((run_id, source), {"new": 0})
-            if what == "new":
-                self.per_source[(run_id, source)]["new"] += 1
 
 
 class Ingester:
@@ -46,12 +35,23 @@ class Ingester:
 
     def __init__(self, db: Database, dedup_settings: DedupSettings):
         self.db = db
-        self.index = dedup.NearDupIndex.from_signatures(
-            ((r[0], r[1]) for r in db.execute("SELECT article_id, signature FROM minhashes")),
-            threshold=dedup_settings.near_threshold,
-            num_perm=dedup_settings.num_perm,
-            shingle_size=dedup_settings.shingle_size,
-        )
+        self.settings = dedup_settings
+        self._index: dedup.NearDupIndex | None = None
+
+    @property
+    def index(self) -> dedup.NearDupIndex:
+        """The LSH index, rebuilt from the `minhashes` table the first time a new article
+        needs it (seconds and ~11 KB per article at 200,000 articles), so an ingest that
+        finds only known URLs and copies never pays for it."""
+        if self._index is None:
+            rows = self.db.execute("SELECT article_id, signature FROM minhashes")
+            self._index = dedup.NearDupIndex.from_signatures(
+                ((r[0], r[1]) for r in rows),
+                threshold=self.settings.near_threshold,
+                num_perm=self.settings.num_perm,
+                shingle_size=self.settings.shingle_size,
+            )
+        return self._index
 
     def ingest(self, spool: Spool | None = None,
                progress: Callable[[IngestStats], None] | None = None) -> IngestStats:
@@ -75,8 +75,10 @@ class Ingester:
                               run_id=item.run_id)
         if added:
             self.index.add(*added)
-        if outcome in ("stored", "copy"):
-            stats.bump("new" if outcome == "stored" else "duplicates", item.run_id, item.article.source)
+        if outcome == "stored":
+            stats.new += 1
+        elif outcome == "copy":
+            stats.duplicates += 1
 
     def _store(self, item: SpoolItem) -> tuple[str, tuple[int, object] | None]:
         a = item.article

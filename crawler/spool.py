@@ -5,14 +5,13 @@ transaction that stores an item in the corpus, `remove`s it.  So an item is eith
 spool or in the corpus, never both and never neither, whenever the process dies.
 
 The interface is deliberately small (put / pending / remove / __len__): it is the seam where
-distributed crawling plugs in, with workers on other machines putting into a Redis list and the
-corpus machine draining it (see `RedisSpool`).
+distributed crawling can plug in later, with workers on other machines putting into a shared
+queue (a Redis list) and the corpus machine draining it; only the SQLite spool exists today.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Protocol
 
 from sqlite_utils import Database
@@ -55,15 +54,3 @@ class SqliteSpool:
 
     def __len__(self) -> int:
         return self.db.execute("SELECT count(*) FROM spool").fetchone()[0]
-
-    def __iter__(self) -> Iterator[tuple[int, SpoolItem]]:
-        last = 0
-        while True:
-            rows = self.db.execute(
-                "SELECT id, item FROM spool WHERE id > ? ORDER BY id LIMIT 200", [last]
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                last = row[0]
-                yield row[0], SpoolItem.from_dict(json.loads(row[1]))

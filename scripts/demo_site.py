@@ -15,13 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fixturesite import FixtureSite  # noqa: E402
-
-
-def shipped_topics() -> str:
-    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
-    start = text.index("[[topics]]")
-    return text[start : text.index("[[sources]]", start)].rsplit("\n#", 1)[0]
+from fixturesite import FixtureSite, shipped_topics  # noqa: E402
 
 
 def main() -> None:

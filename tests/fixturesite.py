@@ -294,3 +294,10 @@ class FixtureSite:
         if res.location:
             out.append(("Location", self.expand(res.location)))
         return res.status, out, body, res.slow
+
+
+def shipped_topics() -> str:
+    """The [[topics]] tables of the shipped settings.toml, to append to a test's settings."""
+    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    start = text.index("[[topics]]")
+    return text[start : text.index("[[sources]]", start)].rsplit("\n#", 1)[0]

@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import unquote_plus
 
 import pytest
-from fixturesite import manifest
-from test_e2e_crawl import ROOT, shipped_topics
+from fixturesite import manifest, shipped_topics
+from test_e2e_crawl import ROOT
 
 from crawler.cli import build_parser
 
@@ -130,3 +130,67 @@ def test_scrapy_crawl_works_from_the_project_folder(site, tmp_path):
         n = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     # alone, island-atom's Traditional repost has no original to be a copy of
     assert n == len([e for e in manifest.expect("article") + manifest.expect("copy") if e.host == "b"])
+
+
+def test_browse_and_export_refuse_a_missing_corpus(tmp_path):
+    s = tmp_path / "settings.toml"
+    s.write_text(f'[corpus]\npath = "{tmp_path / "nope.db"}"\n', encoding="utf-8")
+    for command in (["browse", "--port", "9"], ["export"]):
+        proc = run(*command, "--settings", str(s))
+        assert proc.returncode == 1
+        assert "no corpus at" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_export_of_an_unknown_topic_is_an_error(tmp_path):
+    from crawler import store
+
+    store.open_db(tmp_path / "c.db").close()
+    s = tmp_path / "settings.toml"
+    s.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[[topics]]\nname = "agi"\nterms = ["AGI"]\n',
+                 encoding="utf-8")
+    proc = run("export", "--settings", str(s), "--topic", "agl")
+    assert proc.returncode == 1 and "--topic agl: no such topic" in proc.stderr
+    assert "known: agi" in proc.stderr.replace("\n", "")
+    ok = run("export", "--settings", str(s), "--topic", "agi")
+    assert ok.returncode == 0 and "exported 0 article(s)" in ok.stderr
+
+
+def test_topics_explain_shows_why_a_page_matches_or_not(site, tmp_path):
+    settings = tmp_path / "settings.toml"
+    settings.write_text(site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics(), encoding="utf-8")
+    on = next(e for e in manifest.expect("article") if e.host == "a")
+    proc = run("topics", "--settings", str(settings), "--explain", site.url(on.host, on.path))
+    assert proc.returncode == 0, proc.stderr
+    assert on.title in proc.stdout and "yes" in proc.stdout
+    off = manifest.expect("off_topic")[0]
+    page = tmp_path / "saved.html"
+    page.write_bytes(site.respond(off.host, off.path, {})[2])
+    proc = run("topics", "--settings", str(settings), "--explain", str(page))
+    assert proc.returncode == 0, proc.stderr
+    assert off.title in proc.stdout
+    assert "yes" not in proc.stdout.split(off.title, 1)[1]
+    assert run("topics", "--settings", str(settings), "--explain", "http://127.0.0.1:9/x").returncode == 1
+
+
+def test_a_malformed_link_in_a_feed_does_not_stop_the_rest(site, tmp_path):
+    good = [e for e in manifest.expect("article") if e.host == "c"][:2]
+    items = "".join(
+        f"<item><title>{t}</title><link>{u}</link></item>"
+        for t, u in [(good[0].title, "{{host_c}}" + good[0].path), ("broken", "http://[oops/x"),
+                     (good[1].title, "{{host_c}}" + good[1].path)]
+    )
+    rss = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    site.add_page("c", "/odd.xml", rss.encode(), content_type="application/rss+xml")
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\nmax_age_days = 0\ndelay = 0\n'
+        f'[[sources]]\nname = "odd"\nkind = "feed"\nurl = "{site.base("c")}/odd.xml"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n',
+        encoding="utf-8",
+    )
+    for _ in range(2):
+        assert run("crawl", "--settings", str(settings)).returncode == 0
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        assert {r[0] for r in db.execute("SELECT title FROM articles")} == {good[0].title, good[1].title}
+        assert db.execute("SELECT status FROM pages WHERE url LIKE '%/odd.xml'").fetchone()[0] in (200, 304)

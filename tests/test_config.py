@@ -63,6 +63,11 @@ def test_defaults_apply_to_an_empty_file(tmp_path):
         ("[[schedules]]\nname='s'\n", "[[schedules]] #1 (s) cron", "exactly one of"),
         ("[[schedules]]\nname='s'\ninterval_minutes=5\nsources=['nope']\n", "sources", "no such source"),
         ("[[topics]]\nname='t'\nkeep_all=true\n[[topics]]\nname='t'\nkeep_all=true\n", "[[topics]] name", "duplicate"),
+        ("[corpus]\npath = ''\n", "[corpus] path", "must not be empty"),
+        ("[corpus]\npath = '.'\n", "[corpus] path", "is a directory"),
+        ("[[sources]]\nname='a'\nkind='search'\nurl='http://x.org/s?q={query}'\nqueries=[1]\n",
+         "[[sources]] #1 (a) queries", "list of non-empty strings"),
+        ("[[schedules]]\nname='s'\ninterval_minutes=5\nsources=[3]\n", "[[schedules]] #1 (s) sources", "list of non-empty strings"),
         ("this is = = not toml", None, "not valid TOML"),
     ],
 )
@@ -103,3 +108,16 @@ def test_unknown_source_on_the_command_line(tmp_path):
     )
     assert proc.returncode == 2
     assert "--source b: no such source" in proc.stderr.replace("\n", "")
+
+
+def test_cron_weekdays_are_read_as_cron_reads_them(tmp_path):
+    s = load_settings(write(tmp_path, "[[schedules]]\nname='s'\ncron='0 8 * * 7'\n"))
+    assert s.schedules[0].cron == "0 8 * * 7"  # Sunday; APScheduler alone rejects 7
+
+
+def test_crawl_with_no_enabled_source_exits_2(tmp_path):
+    path = write(tmp_path, "[[sources]]\nname='a'\nkind='feed'\nurl='http://127.0.0.1:9/f'\nenabled=false\n")
+    proc = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "no enabled source" in proc.stderr

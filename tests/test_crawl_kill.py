@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fixturesite import FixtureSite, manifest
-from test_e2e_crawl import ROOT, crawl, shipped_topics
+from fixturesite import FixtureSite, manifest, shipped_topics
+from test_e2e_crawl import ROOT, crawl
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crawler.decode import (
-    declared_charset,
     decode_body,
+    http_charset,
     meta_charset,
     normalise_label,
     plausibility,
@@ -114,15 +114,15 @@ def test_declared_encoding_outside_judged_families_is_trusted() -> None:
     assert (got, used) == (text, "shift_jis")
 
 
-def test_declared_charset_order_and_forms() -> None:
+def test_declarations_and_their_forms() -> None:
     body = b'<meta http-equiv="Content-Type" content="text/html; charset=GB2312">'
     assert meta_charset(body) == "gb18030"
-    assert declared_charset(body, "text/html; charset=Big5") == "big5hkscs"
-    assert declared_charset(body, "text/html") == "gb18030"
-    assert declared_charset(b'<?xml version="1.0" encoding="gbk"?><html/>') == "gb18030"
-    assert declared_charset(b"<meta charset='utf-16'>") == "utf-8"
-    assert declared_charset(b"<meta charset=bogus-label>") is None
-    assert declared_charset(b"<p>no declaration</p>") is None
+    assert http_charset("text/html; charset=Big5") == "big5hkscs"
+    assert http_charset("text/html") is None
+    assert meta_charset(b'<?xml version="1.0" encoding="gbk"?><html/>') == "gb18030"
+    assert meta_charset(b"<meta charset='utf-16'>") == "utf-8"
+    assert meta_charset(b"<meta charset=bogus-label>") is None
+    assert meta_charset(b"<p>no declaration</p>") is None
 
 
 @pytest.mark.parametrize(

@@ -10,18 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixturesite import FixtureSite, manifest
+from fixturesite import FixtureSite, manifest, shipped_topics
 
 from crawler import search
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def shipped_topics() -> str:
-    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
-    start = text.index("[[topics]]")
-    return text[start : text.index("[[sources]]", start)].rsplit("\n#", 1)[0]
 
 
 def crawl(settings: Path, *extra: str) -> subprocess.CompletedProcess:

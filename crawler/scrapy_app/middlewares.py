@@ -46,6 +46,13 @@ class CrawlDelayMiddleware:
             slot.jitter = 0.0  # a random delay would go below Crawl-delay half the time
 
 
+def _one_line(record) -> bool:
+    """An unreachable host's robots.txt is logged with a full traceback by Scrapy; the
+    message says enough, and the source's own request records the failure."""
+    record.exc_info = record.exc_text = None
+    return True
+
+
 class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, with every waiting request checked.
 
@@ -53,6 +60,10 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
     the first waiter receives the parser (Twisted's asFuture callback returns None); the others
     get None and are let through unchecked, disallowed paths included.  Once the first waiter
     resumes the parser is cached, so the others are handed that."""
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        robotstxt.logger.addFilter(_one_line)
 
     async def robot_parser(self, request: Request):
         parser = await super().robot_parser(request)

@@ -58,6 +58,8 @@ class TopicSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, ctx=ctx, **kwargs)
         crawler.signals.connect(spider.closed_ctx, signal=signals.spider_closed)
         crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider.item_error, signal=signals.item_error)
+        crawler.signals.connect(spider.spider_error, signal=signals.spider_error)
         return spider
 
     # ------------------------------------------------------------ start
@@ -243,6 +245,25 @@ class TopicSpider(scrapy.Spider):
         if requested and requested != url:
             store.record_page(self.ctx.db, requested, "article", source, status=response.status,
                               outcome=outcome, run_id=self.ctx.run_id)
+
+    def spider_error(self, failure: Failure, response: Response, spider=None) -> None:
+        """A callback raised: whatever that page listed may be missing, so its feed or
+        sitemap must not be answered with a 304 next run."""
+        meta = response.meta
+        self.ctx.failed_parents.update((*meta.get("tw_parents", ()), response.url))
+        self.ctx.skip(response.url, meta.get("tw_source"), "processing-error",
+                      detail=failure.getErrorMessage()[:300], status=response.status, counter="errors")
+        if meta.get("tw_kind") != "article":
+            self.ctx.mark_source(meta.get("tw_source"), ok=False)
+
+    def item_error(self, item, response: Response, spider=None, failure: Failure | None = None) -> None:
+        """A pipeline raised on a page (a bug, not a verdict): try the page again next run."""
+        meta = response.meta
+        self.ctx.failed_parents.update(meta.get("tw_parents", ()))
+        detail = failure.getErrorMessage()[:300] if failure else None
+        self.ctx.skip(response.url, meta.get("tw_source"), "processing-error", detail=detail,
+                      status=response.status, counter="errors")
+        store.record_retry(self.ctx.db, response.url, meta.get("tw_source"), response.status, self.ctx.run_id)
 
     def closed_ctx(self, spider, reason: str) -> None:
         self.ctx.close(finished=reason == "finished")

@@ -59,11 +59,7 @@ def setup_logging(settings: Settings) -> None:
         h.close()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if settings.daemon.log_file:
-        path = Path(settings.daemon.log_file).expanduser()
-        path = path if path.is_absolute() else settings.path.parent / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.TimedRotatingFileHandler(
-            path, when="midnight", backupCount=14, encoding="utf-8"))
+        handlers.append(_log_file_handler(settings))
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for h in handlers:
         h.setFormatter(fmt)
@@ -72,6 +68,29 @@ def setup_logging(settings: Settings) -> None:
     level = getattr(logging, settings.daemon.log_level)
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+
+
+def _log_file_handler(settings: Settings) -> logging.Handler:
+    """The `[daemon] log_file` handler, opened now: a file that cannot be written (a directory,
+    a read-only place) is a settings error at start-up, not a traceback or a silent stderr-only
+    daemon.  A relative path is relative to the settings file."""
+    path = Path(settings.daemon.log_file).expanduser()
+    path = path if path.is_absolute() else settings.path.parent / path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return logging.handlers.TimedRotatingFileHandler(
+            path, when="midnight", backupCount=14, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(settings.path, "[daemon] log_file",
+                          f"cannot write the log file {path}: {_why(e, path)}") from e
+
+
+def _why(e: OSError, path: Path) -> str:
+    """The OS error in words, naming the folder at fault when it is not the log file itself."""
+    if isinstance(e, FileExistsError):  # mkdir met a file where a folder should be
+        return f"{e.filename} is not a directory"
+    other = e.filename and str(e.filename) != str(path)
+    return f"{e.strerror or e}" + (f" ({e.filename})" if other else "")
 
 
 class Daemon:

@@ -54,6 +54,32 @@ def test_metadata_titles_and_describes(ds):
     assert "/-/topicwatch/atom/compute.atom" in meta["description_html"]
 
 
+DESCRIBED = {  # table -> columns whose description the metadata must carry
+    "schedules_state": ("name", "last_run", "next_run", "last_status", "last_run_id", "last_error"),
+    "source_settings": ("source", "enabled", "quiet_days", "failure_threshold", "updated"),
+    "source_runs": ("run_id", "source", "fetched", "new", "errors", "not_modified", "ok", "at"),
+    "skipped": ("url", "source", "reason", "detail", "status", "run_id", "at"),
+}
+
+
+def test_daemon_and_health_tables_are_described(ds, corpus):
+    tables = get(ds, "/-/metadata.json").json()["databases"]["corpus"]["tables"]
+    db = store.open_db(corpus.path)
+    try:
+        health_columns = set(db["source_health"].columns_dict)
+        for name, cols in DESCRIBED.items():
+            assert tables[name]["description"], name
+            assert set(cols) == set(db[name].columns_dict) - {"id"}, name  # all, none invented
+            assert set(tables[name]["columns"]) == set(cols), name
+    finally:
+        db.close()
+    assert set(tables["source_health"]["columns"]) == health_columns
+    assert all(tables["source_health"]["columns"].values())
+    html = get(ds, "/corpus/source_health").text
+    assert "Failed runs since its last successful one" in html
+    assert "kept across restarts" in get(ds, "/corpus/schedules_state").text
+
+
 def test_articles_newest_first(ds, corpus):
     got = [r["id"] for r in rows(ds, "/corpus/articles.json?_col=first_seen")]
     expected = sorted(corpus.ids, key=lambda k: ARTICLES[k]["first_seen"], reverse=True)

@@ -5,7 +5,10 @@ SIGKILLs; `TOPICWATCH_TEST_DIE_AT` only chooses the moment (jobs/daemon.py `_Die
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import logging
+import logging.handlers
 import os
 import re
 import signal
@@ -24,11 +27,11 @@ import pytest
 from fixturesite import ArticleSpec, FixtureSite, build, manifest
 
 from crawler import health, store
-from crawler.config import Schedule
+from crawler.config import Schedule, load_settings
 from crawler.cron import standard_crontab
-from jobs.daemon import DIE_AT_ENV
+from jobs.daemon import DIE_AT_ENV, setup_logging
 from jobs.runner import crawl_command
-from jobs.schedule import missed_run
+from jobs.schedule import build_trigger, missed_run
 
 SHIPPED = Path(__file__).parents[1] / "settings.toml"
 EVERY_3S = "interval_minutes = 0.05\n"
@@ -211,6 +214,92 @@ def test_crawl_command_names_run_trigger_and_sources(tmp_path: Path) -> None:
     assert cmd[cmd.index("--run-id") + 1] == "7"
     assert cmd[cmd.index("--trigger") + 1] == "schedule:feeds"
     assert "--no-ingest" in cmd and cmd.count("--source") == 2 and "--topic" in cmd
+
+
+def fire_offsets(schedule: Schedule, base: dt.datetime, draws: int = 300) -> list[float]:
+    """Seconds past the jitter-free fire time after `base`, of `draws` jittered fire times."""
+    plain = build_trigger(schedule, jitter=False)
+    jittered = build_trigger(schedule)
+    due = plain.get_next_fire_time(base, base)
+    assert plain.get_next_fire_time(base, base) == due  # no jitter: the same time every time
+    return [(jittered.get_next_fire_time(base, base) - due).total_seconds() for _ in range(draws)]
+
+
+@pytest.mark.parametrize("schedule", [
+    Schedule(name="i", interval_minutes=60, jitter_seconds=30),
+    Schedule(name="c", cron="0 8 * * 1-5", jitter_seconds=30),
+])
+def test_jitter_spreads_fire_times_within_the_jitter(schedule: Schedule) -> None:
+    base = dt.datetime(2024, 10, 15, 6, 0, tzinfo=dt.UTC)
+    offsets = fire_offsets(schedule, base)
+    assert all(0 <= o <= 30 for o in offsets), (min(offsets), max(offsets))
+    assert max(offsets) - min(offsets) > 20  # spread over the window, not one fixed delay
+    assert len({round(o, 3) for o in offsets}) > 250
+
+
+def test_no_jitter_means_exact_fire_times() -> None:
+    base = dt.datetime(2024, 10, 15, 6, 0, tzinfo=dt.UTC)
+    assert set(fire_offsets(Schedule(name="i", interval_minutes=5), base, draws=20)) == {0.0}
+    assert build_trigger(Schedule(name="c", cron="*/5 * * * *")).jitter is None
+
+
+MINIMAL = ('[[sources]]\nname = "s"\nkind = "feed"\nurl = "http://127.0.0.1:9/f.xml"\n'
+           '[[topics]]\nname = "t"\nterms = ["大模型"]\n'
+           '[[schedules]]\nname = "x"\ninterval_minutes = 30\n')
+
+
+@pytest.fixture
+def restore_logging() -> Any:
+    """setup_logging changes the root logger: undo it, closing the handlers it added."""
+    root, aps = logging.getLogger(), logging.getLogger("apscheduler")
+    before, level, aps_level = list(root.handlers), root.level, aps.level
+    yield
+    for h in [h for h in root.handlers if h not in before]:
+        root.removeHandler(h)
+        h.close()
+    root.setLevel(level)
+    aps.setLevel(aps_level)
+
+
+def test_log_file_rotates_at_midnight_keeping_14_and_is_relative_to_the_settings(
+        tmp_path: Path, restore_logging: None) -> None:
+    path = tmp_path / "conf" / "settings.toml"
+    path.parent.mkdir()
+    path.write_text(f'[daemon]\nlog_file = "logs/daemon.log"\nlog_level = "WARNING"\n{MINIMAL}',
+                    encoding="utf-8")
+    setup_logging(load_settings(path))
+    files = [h for h in logging.getLogger().handlers
+             if isinstance(h, logging.handlers.TimedRotatingFileHandler)]
+    assert len(files) == 1
+    handler = files[0]
+    assert handler.baseFilename == str(tmp_path / "conf" / "logs" / "daemon.log")
+    assert (handler.when, handler.interval, handler.backupCount) == ("MIDNIGHT", 86400, 14)
+    assert logging.getLogger().level == logging.WARNING
+    logging.getLogger("topicwatch.daemon").warning("a line for the file")
+    logging.getLogger("topicwatch.daemon").info("below the level")
+    handler.flush()
+    text = (tmp_path / "conf" / "logs" / "daemon.log").read_text(encoding="utf-8")
+    assert "WARNING topicwatch.daemon: a line for the file" in text and "below the level" not in text
+    setup_logging(load_settings(path))  # again, as a second start in one process would
+    assert sum(isinstance(h, logging.handlers.TimedRotatingFileHandler)
+               for h in logging.getLogger().handlers) == 1
+
+
+@pytest.mark.parametrize("log_file", ["a-directory", "settings.toml/daemon.log"])
+def test_a_log_file_that_cannot_be_written_stops_the_daemon_with_exit_2(
+        tmp_path: Path, log_file: str) -> None:
+    (tmp_path / "a-directory").mkdir()
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[daemon]\nlog_file = "{log_file}"\n{MINIMAL}', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "crawler", "daemon", "--settings", str(path)],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "1000"})  # rich must not wrap the message
+    assert out.returncode == 2, out.stderr
+    assert f"{path}: [daemon] log_file: cannot write the log file {tmp_path / log_file}: " in out.stderr
+    if "/" in log_file:
+        assert f"{path} is not a directory" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "corpus.db").exists()  # stopped before opening anything
 
 
 # ---------------------------------------------------------------- the daemon, end to end
@@ -411,6 +500,42 @@ def test_failing_and_crashing_crawls_are_recorded_and_the_daemon_goes_on(
     final = dict(q(corpus, "SELECT name, last_status FROM schedules_state"))
     assert final["dead"] in ("nothing-fetched", "failed", "interrupted")  # never 'running' after exit
     assert one(corpus, "PRAGMA integrity_check") == "ok"
+
+
+RUN_LINE = re.compile(r"run (\d+) \(schedule tick\): (crawling|[a-z-]+, \d+ new)")
+
+
+def test_a_schedule_firing_during_its_own_run_is_skipped_and_the_log_file_has_it_all(
+        site: FixtureSite, tmp_path: Path) -> None:
+    """Every second, a crawl that takes longer (its one page answers after 5 s, its timeout is
+    1 s, plus a fresh interpreter): runs of the schedule follow one another, never overlap."""
+    slow = f'[[sources]]\nname = "slow"\nkind = "feed"\nurl = "{site.url(*manifest.SLOW)}"\n'
+    settings = write_settings(site, tmp_path, '[[schedules]]\nname = "tick"\n'
+                              'interval_minutes = 0.0167\nsources = ["slow"]\n',
+                              daemon='log_file = "logs/daemon.log"\n', sources=slow)
+    corpus = tmp_path / "corpus.db"
+    most_running = []
+
+    def two_runs_done() -> bool:
+        most_running.append(one(corpus, "SELECT count(*) FROM runs WHERE status = 'running'"))
+        return len(ended_runs(corpus, "schedule:tick")) >= 2
+
+    with DaemonProcess(settings) as d:
+        wait_until(two_runs_done, "two runs of the schedule", daemon=d)
+        assert d.terminate() == 0
+    assert max(most_running) == 1
+
+    log = (tmp_path / "logs" / "daemon.log").read_text(encoding="utf-8")
+    assert "daemon ready" in log and "daemon stopped cleanly" in log
+    assert "schedule tick fired while its previous run is not done: skipped" in log
+    events = [(int(m[1]), m[2] == "crawling") for m in RUN_LINE.finditer(log)]
+    assert len(events) >= 4
+    for i, (run_id, starts) in enumerate(events):  # start 1, end 1, start 2, end 2, ...
+        assert starts == (i % 2 == 0), events
+        assert run_id == events[i - i % 2][0], events
+    runs = q(corpus, "SELECT started, ended FROM runs WHERE trigger = 'schedule:tick' ORDER BY id")
+    assert len(runs) == len(events) // 2
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(runs))
 
 
 def test_a_run_missed_while_stopped_runs_once_at_start_up(site: FixtureSite, tmp_path: Path) -> None:

@@ -2,10 +2,8 @@
 
 Chinese pages state the publication date, the reporter and the outlet a story came from in a
 byline under the headline (`2024年09月20日 13:47 来源:界面新闻 作者:张三`) or in a credit line
-(`（来源：新华社）`), far more often than in <meta>. This module reads both, and the date forms
-the web uses (ISO, Chinese, RFC 2822, English month names, with or without a time and zone).
-A bare year is never a date (copyright lines carry one); neither is a day before 1990 or more
-than two days ahead.
+(`（来源：新华社）`), far more often than in <meta>. This module finds both; the dates in them
+are read by `crawler.dates.parse_date`, the one date parser feeds and sitemaps use too.
 
 `junklines` uses `has_date` to recognise bylines it drops from the main text.
 """
@@ -15,31 +13,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from datetime import time as dtime
-from email.utils import parsedate_to_datetime
+from datetime import date, tzinfo
 from urllib.parse import urlsplit
 
 import lxml.html
 
+# BEIJING and has_date are re-exported: extract and junklines reach them through this module.
+from crawler.dates import BEIJING as BEIJING
+from crawler.dates import When, parse_date, plausible
+from crawler.dates import has_date as has_date
 from crawler.textnorm import CJK_SENTENCE_RE, HAN, squash
-
-BEIJING = timezone(timedelta(hours=8))  # a Chinese page's time without a zone is Beijing time
 
 # -- dates --------------------------------------------------------------------------------------
 
-_DATE_RE = re.compile(
-    r"(?<!\d)((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)\s*日?"
-    r"(?:(?:T|\s*)(\d{1,2})\s*[:：时時]\s*(\d{2})(?:\s*[:：分]\s*(\d{2}))?(?:\.\d+)?"
-    r"(?:\s*[(（]?\s*(Z|[+-]\d{2}:?\d{2}|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d{2})?|UTC|GMT|"
-    r"北京时间|北京時間|台北時間|Beijing time)(?![A-Za-z]))?)?"
-)
-_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
-_MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_EN_DATE_RES = (
-    re.compile(rf"\b{_MON}\s+(\d{{1,2}}),?\s+((?:19|20)\d{{2}})\b", re.I),  # Sep 20, 2024
-    re.compile(rf"\b(\d{{1,2}})\s+{_MON},?\s+((?:19|20)\d{{2}})\b", re.I),  # 20 Sep 2024
-)
 _URL_DATE_RE = re.compile(r"(?<!\d)(20\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?!\d)")
 _META_DATE_KEYS = (
     "article:published_time",
@@ -64,90 +50,6 @@ _META_DATE_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class When:
-    """A date as the page states it: the day, maybe a time, maybe a UTC offset."""
-
-    day: date
-    clock: dtime | None = None
-    tz: tzinfo | None = None
-
-    def iso(self, local: tzinfo | None) -> str:
-        """ISO 8601: the day alone without a time; a time without a zone is taken in `local`."""
-        if self.clock is None:
-            return self.day.isoformat()
-        return datetime.combine(self.day, self.clock, self.tz or local).isoformat()
-
-
-def parse_date(raw: str | None) -> When | None:
-    """The first date stated in `raw` (ISO, Chinese, RFC 2822 or English month forms)."""
-    if not raw:
-        return None
-    match = _DATE_RE.search(raw)
-    if match:
-        return _when_from_match(match)
-    if ":" in raw:
-        try:
-            stamp = parsedate_to_datetime(raw.strip())
-        except (TypeError, ValueError, IndexError):
-            stamp = None
-        if stamp is not None and _plausible(stamp.date()):
-            return When(stamp.date(), stamp.time().replace(microsecond=0), stamp.tzinfo)
-    return _english_date(raw)
-
-
-def has_date(line: str) -> bool:
-    """`line` states a day in numbers (`2024-09-20`, `2024年9月20日`) or in English words."""
-    return bool(_DATE_RE.search(line) or _english_date(line))
-
-
-def _when_from_match(match: re.Match[str]) -> When | None:
-    year, month, day, hour, minute, second, zone = match.groups()
-    try:
-        the_day = date(int(year), int(month), int(day))
-        clock = dtime(int(hour), int(minute), int(second or 0)) if hour else None
-    except ValueError:
-        return None
-    if not _plausible(the_day):
-        return None
-    return When(the_day, clock, _zone(zone))
-
-
-def _zone(text: str | None) -> tzinfo | None:
-    if not text:
-        return None
-    text = re.sub(r"\s+", "", text.upper())
-    if text in ("北京时间", "北京時間", "台北時間", "BEIJINGTIME"):
-        return BEIJING
-    if text in ("Z", "UTC", "GMT"):
-        return UTC
-    m = re.search(r"([+-])(\d{1,2}):?(\d{2})?$", text)
-    if not m or int(m.group(2)) > 14:
-        return None
-    delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
-    return timezone(-delta if m.group(1) == "-" else delta)
-
-
-def _english_date(raw: str) -> When | None:
-    for pattern in _EN_DATE_RES:
-        m = pattern.search(raw)
-        if not m:
-            continue
-        first, second, year = m.groups()
-        mon, dd = (first, second) if pattern is _EN_DATE_RES[0] else (second, first)
-        try:
-            the_day = date(int(year), _MONTHS.index(mon[:3].lower()) + 1, int(dd))
-        except ValueError:
-            continue
-        if _plausible(the_day):
-            return When(the_day)
-    return None
-
-
-def _plausible(day: date) -> bool:
-    return date(1990, 1, 1) <= day <= datetime.now(UTC).date() + timedelta(days=2)
-
-
 def _first_date(lines: list[str]) -> When | None:
     return next((w for w in map(parse_date, lines) if w), None)
 
@@ -166,7 +68,7 @@ def choose_date(meta: list[str], byline: When | None, url: str, local: tzinfo | 
             day = date(*map(int, m.groups()))
         except ValueError:
             return None
-        return day.isoformat() if _plausible(day) else None
+        return day.isoformat() if plausible(day) else None
     return None
 
 

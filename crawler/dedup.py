@@ -1,7 +1,7 @@
 """Dedup: one identity per article, at three levels of looseness.
 
 1. `canonical_url`: the URL an article is known by (the page's declared canonical when it stays
-   on the same site, cleaned of fragments and tracking parameters).
+   on the same site, as `sources.site_of` decides; cleaned of fragments and tracking parameters).
 2. `content_hash`: sha1 of the normalised text, so a repost in the other script or with other
    whitespace and punctuation is an exact copy.
 3. `NearDupIndex`: MinHash signatures over character shingles of the normalised text, found by
@@ -15,7 +15,6 @@ datasketch's (affine32 scheme, seed 1; a test checks), so stored signatures stay
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import struct
 from collections.abc import Iterable
@@ -25,8 +24,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import numpy as np
 from courlan import normalize_url
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from tld import get_fld
 
+from crawler.sources import site_of
 from crawler.textnorm import normalise_for_hash
 
 # --------------------------------------------------------------------------- canonical URLs
@@ -61,32 +60,7 @@ def _trust_declared(url: str, declared: str | None) -> bool:
         return False
     if d.path in ("", "/") and not d.query and u.path not in ("", "/"):
         return False
-    return _site(d) == _site(u)
-
-
-def _site(parts) -> str:
-    """Registered domain (news.qq.com -> qq.com); host:port for IP addresses and single-label
-    hosts like localhost, where every port is its own site."""
-    host = (parts.hostname or "").lower()
-    try:
-        ipaddress.ip_address(host)
-        is_ip = True
-    except ValueError:
-        is_ip = False
-    if not is_ip and "." in host:
-        fld = get_fld(f"http://{host}", fail_silently=True)
-        if fld:
-            return fld
-    return f"{host}:{_port(parts)}"
-
-
-def _port(parts) -> int | None:
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return None if port == default else port
+    return site_of(declared) == site_of(url)
 
 
 def clean_url(url: str) -> str:

@@ -3,35 +3,41 @@
 Plain functions over bytes and text; the Scrapy spider fetches and calls them. Nothing here
 touches the network: robots.txt, sitemaps and feeds arrive as bytes the spider already has.
 
-- `parse_feed`: RSS 0.9x/1.0/2.0 and Atom (feedparser), links resolved, dates as UTC ISO 8601.
+- `parse_feed`: RSS 0.9x/1.0/2.0 and Atom (feedparser), links resolved, dates as ISO 8601.
 - `parse_sitemap`: sitemap index -> child sitemaps; urlset (plain or Google News) -> entries.
   Gzip is sniffed by its magic bytes and capped, XML parsed without entities or network.
 - `robots_sitemaps`, `is_site_root`, `robots_url`, `default_sitemap_urls`: sitemap discovery.
 - `listing_links`: article-looking links on a home or section page (patterns or a heuristic).
 - `expand_search`, `search_queries`: search-feed URLs from topic terms.
 - `is_too_old`: the age filter for entries whose date the feed or sitemap states.
+- `site_of`: the site a URL belongs to, for same-site checks here and in dedup.
+
+Dates are read by `crawler.dates` (the parser extraction uses), never by feedparser's
+`*_parsed` values; see `crawler.dates.stated_iso` for what a time without a zone means.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import ipaddress
 import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from time import struct_time
 from typing import Any
-from urllib.parse import quote_plus, urldefrag, urljoin, urlsplit
+from urllib.parse import SplitResult, quote_plus, urldefrag, urljoin, urlsplit
 
 import feedparser
 import lxml.html
 import tldextract
 from lxml import etree
 
+from crawler.dates import parse_date, stated_iso
 from crawler.records import Entry
+from crawler.textnorm import han_ratio
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # decompressed; a gzip bomb stops here
 GZIP_MAGIC = b"\x1f\x8b"
@@ -57,57 +63,34 @@ class SitemapPage:
 # ---------------------------------------------------------------- dates
 
 
-def iso_from_struct(t: struct_time | None) -> str | None:
-    """feedparser's *_parsed values are UTC struct_time: say so with +00:00."""
-    if t is None:
-        return None
-    try:
-        return datetime(*t[:6], tzinfo=UTC).isoformat()
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_iso(value: str | None) -> datetime | date | None:
-    """An ISO 8601 / W3C datetime or date, or None. Dates stay dates: their time is unknown."""
-    if not value:
-        return None
-    text = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def normalise_date(value: str | None) -> str | None:
-    """A stated date in ISO 8601 (offset kept as given), or None when it is not ISO at all."""
-    parsed = parse_iso(value)
-    return parsed.isoformat() if parsed is not None else None
+def is_chinese_source(declared: str | None, hint: str | None, title: str | None) -> bool:
+    """Whether a feed or sitemap comes from a Chinese-language source, which decides what its
+    zone-less times mean: the language it declares, else the source's configured language
+    hint, else a title written mostly in Han characters."""
+    for language in (declared, hint):
+        if language and language.strip():
+            return language.strip().lower().startswith(("zh", "cn", "chi"))
+    return bool(title) and han_ratio(title or "") >= 0.5
 
 
 def is_too_old(published: str | None, max_age_days: int, now: datetime | None = None) -> bool:
     """True only when a stated date is older than the limit: an unknown date is never too old.
 
     A date without a time counts by calendar day, so an article from "yesterday" with a one-day
-    limit is kept whatever its hour or time zone was. Naive datetimes are taken as UTC.
+    limit is kept whatever its hour or time zone was. Zone-less times are taken as UTC.
     """
     if max_age_days <= 0:
         return False
-    parsed = parse_iso(published)
-    if parsed is None:
+    when = parse_date(published)
+    if when is None:
         return False
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    if not isinstance(parsed, datetime):
-        return (now.astimezone(UTC).date() - parsed).days > max_age_days
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return now - parsed > timedelta(days=max_age_days)
+    instant = when.instant()
+    if instant is None:
+        return (now.astimezone(UTC).date() - when.day).days > max_age_days
+    return now - instant > timedelta(days=max_age_days)
 
 
 # ---------------------------------------------------------------- URLs
@@ -203,21 +186,21 @@ def _entry_link(entry: Any) -> str | None:
     return guid if guid.startswith(("http://", "https://")) else None
 
 
-def _entry_published(entry: Any) -> str | None:
-    # dict.get: FeedParserDict maps updated_parsed to published_parsed with a DeprecationWarning.
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        if iso := iso_from_struct(dict.get(entry, key)):
-            return iso
-    for key in ("published", "updated"):
-        if iso := normalise_date(dict.get(entry, key)):
+def _entry_published(entry: Any, chinese: bool) -> str | None:
+    """The entry's stated date, read from the raw text (dict.get: FeedParserDict maps
+    `updated` to `published` with a DeprecationWarning)."""
+    for key in ("published", "updated", "created"):
+        if iso := stated_iso(dict.get(entry, key), chinese):
             return iso
     return None
 
 
 def parse_feed(
-    body: bytes, url: str, source: str, content_type: str | None = None
+    body: bytes, url: str, source: str, content_type: str | None = None,
+    language: str | None = None,
 ) -> list[Entry]:
-    """Entries of an RSS or Atom feed; `SourceError` when the bytes are no feed at all."""
+    """Entries of an RSS or Atom feed; `SourceError` when the bytes are no feed at all.
+    `language` is the source's configured hint, used when the feed declares none."""
     headers = {"content-location": url}
     charset = _feed_charset(body, content_type)
     if charset:
@@ -228,6 +211,8 @@ def parse_feed(
     if not parsed.get("version") and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
         raise SourceError(url, f"not a feed: {reason}")
+    feed = parsed.get("feed", {})
+    chinese = is_chinese_source(feed.get("language"), language, feed.get("title"))
     entries: list[Entry] = []
     for item in parsed.entries:
         link = _http_url(_entry_link(item), url)
@@ -235,7 +220,7 @@ def parse_feed(
             continue
         title = " ".join((item.get("title") or "").split()) or None
         entries.append(
-            Entry(url=link, source=source, title=title, published=_entry_published(item),
+            Entry(url=link, source=source, title=title, published=_entry_published(item, chinese),
                   found_on=url)
         )
     return entries
@@ -273,14 +258,16 @@ def _child_text(element: Any, *path: str) -> str | None:
     return None
 
 
-def _url_entry(node: Any, url: str, source: str) -> Entry | None:
+def _url_entry(node: Any, url: str, source: str, language: str | None) -> Entry | None:
     loc = _http_url(_child_text(node, "loc"), url)
     if loc is None:
         return None
-    published = normalise_date(_child_text(node, "news", "publication_date")) or normalise_date(
-        _child_text(node, "lastmod")
-    )
     title = _child_text(node, "news", "title")
+    declared = _child_text(node, "news", "publication", "language")
+    chinese = is_chinese_source(declared, language, title)
+    published = stated_iso(_child_text(node, "news", "publication_date"), chinese) or stated_iso(
+        _child_text(node, "lastmod"), chinese
+    )
     return Entry(url=loc, source=source, title=title, published=published, found_on=url)
 
 
@@ -298,9 +285,11 @@ _XML_PARSER = etree.XMLParser(
 
 
 def parse_sitemap(
-    body: bytes, url: str, source: str, max_bytes: int = MAX_SITEMAP_BYTES
+    body: bytes, url: str, source: str, max_bytes: int = MAX_SITEMAP_BYTES,
+    language: str | None = None,
 ) -> SitemapPage:
-    """A sitemap index (child sitemaps) or urlset (entries); gzip sniffed by magic bytes."""
+    """A sitemap index (child sitemaps) or urlset (entries); gzip sniffed by magic bytes.
+    `language` is the source's configured hint, used when a Google News entry declares none."""
     if body.startswith(GZIP_MAGIC):
         body = _gunzip(body, url, max_bytes)
     elif len(body) > max_bytes:
@@ -317,7 +306,7 @@ def parse_sitemap(
         children = (_http_url(_child_text(n, "loc"), url) for n in root if _local(n.tag) == "sitemap")
         return SitemapPage(sitemaps=_unique(c for c in children if c))
     if kind == "urlset":
-        entries = (_url_entry(n, url, source) for n in root if _local(n.tag) == "url")
+        entries = (_url_entry(n, url, source, language) for n in root if _local(n.tag) == "url")
         return SitemapPage(entries=_unique_entries(e for e in entries if e))
     raise SourceError(url, f"not a sitemap (root element {kind or 'missing'!r})")
 
@@ -363,15 +352,47 @@ _PAGE_EXT = re.compile(r"\.(?:s?html?|php|aspx?|jsp)$", re.I)
 _HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 
 
-_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled list, offline
+# The suffix list bundled with tldextract: no download (no URLs), no cache file (no cache_dir).
+# Private suffixes count (user1.github.io and user2.github.io are two sites).
+_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @lru_cache(maxsize=4096)
 def site_of(url: str) -> str:
-    """The registered domain (news.qq.com -> qq.com); the bare host for IPs and localhost."""
-    host = (urlsplit(url).hostname or "").lower()
-    parts = _TLD(host)
-    return f"{parts.domain}.{parts.suffix}" if parts.suffix and parts.domain else host
+    """The site a URL belongs to, for "same site" decisions (listing links, declared canonicals).
+
+    A name under a public suffix: its registered domain, whatever the port (news.qq.com ->
+    qq.com). An IP address, a single-label host like localhost, or a name under no known
+    suffix: the host with its port when not the scheme's default (127.0.0.1:8123; IPv6 in
+    brackets), because there every port is its own site (test servers, intranet apps).
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host and not _is_ip(host):
+        name = _TLD(host)
+        if name.suffix and name.domain:
+            return f"{name.domain}.{name.suffix}"
+    shown = f"[{host}]" if ":" in host else host
+    port = _port(parts)
+    return f"{shown}:{port}" if port is not None else shown
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _port(parts: SplitResult) -> int | None:
+    """The explicit port, None when it is the scheme's default or unreadable."""
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return None if port == _DEFAULT_PORTS.get(parts.scheme.lower()) else port
 
 
 def _text_weight(text: str) -> int:

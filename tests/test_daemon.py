@@ -385,7 +385,7 @@ def test_kill_9_mid_crawl_and_mid_ingest_then_restart_completes_the_corpus(
     cut_short = []  # runs whose crawl was in flight at the kill
     for point in ("crawl:2", "ingest:3", "crawl:0", "ingest:1"):
         with DaemonProcess(settings, env={DIE_AT_ENV: point}) as d:
-            assert d.proc.wait(timeout=60) == -signal.SIGKILL, d.stderr()[-2000:]
+            assert d.proc.wait(timeout=150) == -signal.SIGKILL, d.stderr()[-2000:]
             children = [pid for (pid,) in q(corpus, "SELECT pid FROM runs WHERE pid != ?", (d.pid,))]
             wait_until(lambda children=children: not any(alive(pid) for pid in children),
                        "the orphaned crawl to die with the daemon", timeout=10)

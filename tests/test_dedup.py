@@ -27,6 +27,7 @@ from crawler.dedup import (
     sig_from_bytes,
     sig_to_bytes,
 )
+from crawler.sources import site_of
 from crawler.textnorm import to_traditional
 
 ZH_A = """在今年的云栖大会上,阿里云智能集团董事长吴泳铭用了将近四十分钟谈算力。他说,过去一年公司新建的AI算力几乎一上线就被客户订满,需求增长的速度远远超过了机房建设的速度。按照他的估算,下一代先进模型的训练投入将以百亿美元计,能够承担这种成本的公司屈指可数。
@@ -129,6 +130,20 @@ def test_escapes_and_raw_unicode_are_one_identity() -> None:
 def test_declared_canonical(url: str, declared: str, expected: str) -> None:
     assert canonical_url(url, declared) == expected
 
+
+
+@pytest.mark.parametrize(("url", "declared", "trusted"), [
+    # the rule of sources.site_of, which listing links use too: one answer to "same site?"
+    ("https://user1.github.io/a/1.html", "https://user2.github.io/a/1.html", False),
+    ("https://m.example.com:8443/a/1.html", "https://www.example.com/a/1.html", True),
+    ("http://localhost:8000/a.html", "http://localhost:8001/a.html", False),
+    ("http://localhost/a.html", "http://localhost:80/b.html", True),
+    ("http://[::1]:8080/a.html", "http://[::1]:8080/b.html", True),
+    ("http://[::1]:8080/a.html", "http://[::1]:8081/b.html", False),
+])
+def test_declared_canonical_follows_the_shared_site_rule(url: str, declared: str, trusted: bool) -> None:
+    assert (site_of(url) == site_of(declared)) is trusted
+    assert (canonical_url(url, declared) == clean_url(declared)) is trusted
 
 # -- exact copies ------------------------------------------------------------------------------
 

@@ -6,7 +6,10 @@ Every fixture is written here; nothing touches the network.
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +30,7 @@ from crawler.sources import (
     robots_url,
     search_queries,
     section_links,
+    site_of,
 )
 
 FEED_URL = "https://news.example.cn/rss/tech.xml"
@@ -67,7 +71,7 @@ def test_rss20_utf8_links_titles_dates():
     ]
     first = entries[0]
     assert first.title == "百川智能发布新一代大模型"
-    assert first.published == "2024-09-20T05:47:00+00:00"  # +0800 stated, stored as UTC
+    assert first.published == "2024-09-20T13:47:00+08:00"  # the stated offset is kept
     assert first.source == "example" and first.found_on == FEED_URL
     assert entries[1].published is None
 
@@ -96,7 +100,7 @@ def test_big5_feed_with_hkscs_character():
 </channel></rss>""".encode("big5hkscs")
     entries = parse_feed(body, "https://tech.example.tw/rss", "tw")
     assert entries[0].title == "台積電擴產 啓動大型語言模型專案"
-    assert entries[0].published == "2024-09-20T01:00:00+00:00"
+    assert entries[0].published == "2024-09-20T09:00:00+08:00"
 
 
 def test_big5_http_charset():
@@ -124,7 +128,7 @@ def test_rss10_rdf():
     [entry] = parse_feed(body, "https://blog.example.com/index.rdf", "blog")
     assert entry.url == "https://blog.example.com/posts/llm-pricing"
     assert entry.title == "LLM pricing keeps falling"
-    assert entry.published == "2024-09-20T05:47:00+00:00"
+    assert entry.published == "2024-09-20T13:47:00+08:00"
 
 
 def test_rss091():
@@ -160,7 +164,7 @@ def test_atom_relative_links_and_updated():
         "https://other.example.org/qwen",
     ]
     assert entries[0].published == "2024-09-20T10:00:00+00:00"
-    assert entries[1].published == "2024-09-19T12:00:00+00:00"  # published wins over updated
+    assert entries[1].published == "2024-09-19T08:00:00-04:00"  # published wins over updated
 
 
 def test_utm_parameters_kept():
@@ -561,3 +565,143 @@ def test_section_links_follow_sub_sections_not_articles_or_other_hosts():
     </body></html>"""
     links = section_links(html, "http://news.example/news/")
     assert links == ["http://news.example/news/ai/", "http://news.example/news/page/2"]
+
+
+# ---------------------------------------------------------------- stated dates: one rule
+
+ZH_FEED = """<rss version="2.0"><channel><title>{title}</title>{lang}
+<item><title>条目</title><link>https://news.example.cn/a/1.html</link><pubDate>{date}</pubDate></item>
+</channel></rss>"""
+
+
+def feed_date(date: str, lang: str = "", title: str = "科技频道", hint: str | None = None) -> str | None:
+    tag = f"<language>{lang}</language>" if lang else ""
+    body = ZH_FEED.format(title=title, lang=tag, date=date).encode("utf-8")
+    [entry] = parse_feed(body, FEED_URL, "ex", language=hint)
+    return entry.published
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        # feedparser reads the first two as 2024-11-01: they must come from our parser
+        ("2024/09/20 13:47", "2024-09-20T13:47:00+08:00"),
+        ("2024年09月20日 13:47", "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 13:47:00 +0800", "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 05:47:00 GMT", "2024-09-20T05:47:00+00:00"),
+        ("Fri, 20 Sep 2024 13:47:00", "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 13:47:00 CST", "2024-09-20T13:47:00+08:00"),  # China Standard Time
+        ("2024-09-20T13:47:00", "2024-09-20T13:47:00+08:00"),
+        ("2024-09-20T13:47:00+09:00", "2024-09-20T13:47:00+09:00"),
+        ("2024-09-20", "2024-09-20"),
+        ("明天", None),
+    ],
+)
+def test_chinese_feed_dates(date, expected):
+    assert feed_date(date, lang="zh-cn") == expected
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("2024/09/20 13:47", "2024-09-20T13:47:00+00:00"),
+        ("2024年09月20日 13:47", "2024-09-20T13:47:00+08:00"),  # Chinese characters: Beijing
+        ("Fri, 20 Sep 2024 13:47:00 +0800", "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 13:47:00", "2024-09-20T13:47:00+00:00"),
+        ("Fri, 20 Sep 2024 13:47:00 CST", "2024-09-20T13:47:00-06:00"),  # US Central here
+        ("2024-09-20T13:47:00", "2024-09-20T13:47:00+00:00"),
+        ("2024-09-20T13:47:00Z", "2024-09-20T13:47:00+00:00"),
+    ],
+)
+def test_english_feed_dates(date, expected):
+    assert feed_date(date, lang="en-us", title="Example Tech") == expected
+
+
+def test_feed_language_from_title_then_hint():
+    assert feed_date("2024/09/20 13:47") == "2024-09-20T13:47:00+08:00"  # Han title
+    assert feed_date("2024/09/20 13:47", title="Tech") == "2024-09-20T13:47:00+00:00"
+    assert feed_date("2024/09/20 13:47", title="Tech", hint="zh") == "2024-09-20T13:47:00+08:00"
+    assert feed_date("2024/09/20 13:47", lang="en", hint="zh") == "2024-09-20T13:47:00+00:00"
+
+
+def test_slashed_feed_date_feeds_the_age_filter():
+    published = feed_date("2024/09/10 13:47", lang="zh-cn")
+    assert is_too_old(published, 7, now=NOW) is True
+    assert is_too_old(feed_date("2024/09/20 13:47", lang="zh-cn"), 7, now=NOW) is False
+
+
+def sitemap_date(lastmod: str, news_language: str | None = None, hint: str | None = None) -> str | None:
+    news = ""
+    if news_language:
+        news = (f"<news:news><news:publication><news:name>示例</news:name><news:language>{news_language}"
+                "</news:language></news:publication><news:title>T</news:title></news:news>")
+    body = f"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+    xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+    <url><loc>https://www.example.com/a/1.html</loc><lastmod>{lastmod}</lastmod>{news}</url></urlset>"""
+    [entry] = parse_sitemap(body.encode("utf-8"), SITEMAP_URL, "ex", language=hint).entries
+    return entry.published
+
+
+@pytest.mark.parametrize(
+    ("lastmod", "news_language", "hint", "expected"),
+    [
+        ("2024/09/20 13:47", None, None, "2024-09-20T13:47:00+00:00"),  # no sign of Chinese
+        ("2024/09/20 13:47", "zh-cn", None, "2024-09-20T13:47:00+08:00"),
+        ("2024/09/20 13:47", None, "zh", "2024-09-20T13:47:00+08:00"),
+        ("2024年09月20日 13:47", None, None, "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 13:47:00 +0800", None, None, "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 13:47:00", "zh-tw", None, "2024-09-20T13:47:00+08:00"),
+        ("2024-09-20T13:47:00", None, None, "2024-09-20T13:47:00+00:00"),
+        ("2024-09-20T13:47:00", "zh", None, "2024-09-20T13:47:00+08:00"),
+        ("2024-09-20T13:47:00-04:00", "zh", None, "2024-09-20T13:47:00-04:00"),
+        ("2024-09-20T13:47+08:00", None, None, "2024-09-20T13:47:00+08:00"),
+        ("not a date", None, None, None),
+    ],
+)
+def test_sitemap_dates(lastmod, news_language, hint, expected):
+    assert sitemap_date(lastmod, news_language, hint) == expected
+
+
+# ---------------------------------------------------------------- the site of a URL
+
+
+@pytest.mark.parametrize(
+    ("url", "site"),
+    [
+        ("https://news.qq.com/a/20240920/1.htm", "qq.com"),
+        ("https://tech.sina.com.cn/roll/1.shtml", "sina.com.cn"),
+        ("http://NEWS.Example.COM./a", "example.com"),
+        ("https://www.example.com:8443/a", "example.com"),  # a name: the port does not matter
+        ("https://user1.github.io/p", "user1.github.io"),  # private suffixes count
+        ("https://新华网.中国/a", "新华网.中国"),
+        ("http://127.0.0.1:8123/a", "127.0.0.1:8123"),  # an IP: each port its own site
+        ("http://127.0.0.1/a", "127.0.0.1"),
+        ("http://127.0.0.1:80/a", "127.0.0.1"),  # the scheme's default port is no port
+        ("https://127.0.0.1:443/a", "127.0.0.1"),
+        ("http://[::1]:8080/a", "[::1]:8080"),
+        ("http://localhost:5000/", "localhost:5000"),
+        ("http://intranet.corp:8080/x", "intranet.corp:8080"),  # no known suffix: like a host
+    ],
+)
+def test_site_of(url, site):
+    assert site_of(url) == site
+
+
+def test_site_of_works_offline_and_writes_no_cache(tmp_path):
+    """The bundled suffix list only: with sockets refused and a fresh cache location, the
+    answers are the same and nothing is written."""
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse; socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "from crawler.sources import site_of\n"
+        "print(site_of('https://news.qq.com/a'), site_of('https://a.b.bbc.co.uk/x'))\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "TLDEXTRACT_CACHE": str(tmp_path / "tld")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["qq.com", "bbc.co.uk"]
+    assert list(tmp_path.iterdir()) == []

@@ -153,9 +153,11 @@ class TopicSpider(scrapy.Spider):
         kind = response.meta["tw_kind"]
         ctype = _header(response, "Content-Type")
         if kind in ("feed", "search"):
-            return src_mod.parse_feed(response.body, response.url, source.name, ctype), []
+            return src_mod.parse_feed(response.body, response.url, source.name, ctype,
+                                      language=source.language or None), []
         if kind == "sitemap":
-            page = src_mod.parse_sitemap(response.body, response.url, source.name)
+            page = src_mod.parse_sitemap(response.body, response.url, source.name,
+                                         language=source.language or None)
             return page.entries, page.sitemaps
         html, _ = decode_body(response.body, ctype, source.encoding or None)
         allow = [re.compile(p) for p in source.allow]

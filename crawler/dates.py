@@ -1,0 +1,152 @@
+"""Dates as publishers state them: one parser for feeds, sitemaps, <meta> tags and bylines.
+
+`parse_date` reads the forms the web uses (ISO 8601 / W3C, Chinese `2024年09月20日 13:47`,
+slashed `2024/09/20 13:47`, RFC 822/2822, asctime, English month names) and returns a `When`
+that keeps what was stated: the day, maybe a time, maybe a zone. Deciding what a time without
+a zone means is the caller's job (`When.iso(local)`): extraction knows the page's language,
+sources know the feed's. A bare year is never a date (copyright lines carry one); neither is a
+day before 1990 or more than two days ahead.
+
+Feeds and sitemaps go through `stated_iso`, not through feedparser's `*_parsed` values:
+feedparser turns `2024/09/20 13:47` and `2024年09月20日 13:47` into the 1st of November of that
+year (measured with feedparser 6), and it silently reads a zone-less time as UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import time as dtime
+from email.utils import parsedate_to_datetime
+
+BEIJING = timezone(timedelta(hours=8))  # China, Hong Kong, Macau, Taiwan, Singapore: all +08:00
+
+_DATE_RE = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)\s*日?"
+    r"(?:(?:T|\s*)(\d{1,2})\s*[:：时時]\s*(\d{2})(?:\s*[:：分]\s*(\d{2}))?(?:\.\d+)?"
+    r"(?:\s*[(（]?\s*(Z|[+-]\d{2}:?\d{2}|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d{2})?|UTC|GMT|"
+    r"北京时间|北京時間|台北時間|Beijing time)(?![A-Za-z]))?)?"
+)
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_EN_DATE_RES = (
+    re.compile(rf"\b{_MON}\s+(\d{{1,2}}),?\s+((?:19|20)\d{{2}})\b", re.I),  # Sep 20, 2024
+    re.compile(rf"\b(\d{{1,2}})\s+{_MON},?\s+((?:19|20)\d{{2}})\b", re.I),  # 20 Sep 2024
+)
+_CHINESE_DATE_RE = re.compile(r"\d\s*[年月日时時分]")
+# Java's Date.toString and many Chinese CMSes write China Standard Time as "CST", which
+# RFC 822 (and email.utils) read as US Central time, 14 hours off.
+_CST_RE = re.compile(r"\bCST\b")
+
+
+@dataclass(frozen=True)
+class When:
+    """A date as the page states it: the day, maybe a time, maybe a UTC offset."""
+
+    day: date
+    clock: dtime | None = None
+    tz: tzinfo | None = None
+
+    def iso(self, local: tzinfo | None) -> str:
+        """ISO 8601: the day alone without a time; a time without a zone is taken in `local`
+        (None leaves it naive). A stated offset is kept, not converted: the publisher's day
+        (the first ten characters) stays the day the publisher printed."""
+        if self.clock is None:
+            return self.day.isoformat()
+        return datetime.combine(self.day, self.clock, self.tz or local).isoformat()
+
+    def instant(self) -> datetime | None:
+        """The moment as an aware datetime (a zone-less time taken as UTC); None for a day."""
+        if self.clock is None:
+            return None
+        return datetime.combine(self.day, self.clock, self.tz or UTC)
+
+
+def parse_date(raw: str | None) -> When | None:
+    """The first date stated in `raw` (ISO, Chinese, slashed, RFC 2822 or English month forms)."""
+    if not raw:
+        return None
+    match = _DATE_RE.search(raw)
+    if match:
+        return _when_from_match(match)
+    if ":" in raw:
+        try:
+            stamp = parsedate_to_datetime(raw.strip())
+        except (TypeError, ValueError, IndexError):
+            stamp = None
+        if stamp is not None and plausible(stamp.date()):
+            return When(stamp.date(), stamp.time().replace(microsecond=0), stamp.tzinfo)
+    return _english_date(raw)
+
+
+def has_date(line: str) -> bool:
+    """`line` states a day in numbers (`2024-09-20`, `2024年9月20日`) or in English words."""
+    return bool(_DATE_RE.search(line) or _english_date(line))
+
+
+def stated_iso(raw: str | None, chinese_source: bool) -> str | None:
+    """A feed's or sitemap's date as ISO 8601, or None when `raw` states none.
+
+    The rule for a time without a zone: Beijing time (+08:00) when the date is written with
+    Chinese characters (年月日时分) or `chinese_source` says the feed or sitemap declares a
+    Chinese language or title, as extraction does for Chinese pages; otherwise UTC (+00:00),
+    which is what RFC 822 says of a missing zone and what feed readers assume. A stated zone
+    is kept as stated, and "CST" from a Chinese source is China Standard Time. A day without
+    a time stays a day.
+    """
+    when = parse_date(raw)
+    if when is None or raw is None:
+        return None
+    chinese = chinese_source or bool(_CHINESE_DATE_RE.search(raw))
+    if chinese and when.clock is not None and _CST_RE.search(raw):
+        when = replace(when, tz=BEIJING)
+    return when.iso(BEIJING if chinese else UTC)
+
+
+def plausible(day: date) -> bool:
+    """A publication day: not before 1990, not more than two days ahead of today."""
+    return date(1990, 1, 1) <= day <= datetime.now(UTC).date() + timedelta(days=2)
+
+
+def _when_from_match(match: re.Match[str]) -> When | None:
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        the_day = date(int(year), int(month), int(day))
+        clock = dtime(int(hour), int(minute), int(second or 0)) if hour else None
+    except ValueError:
+        return None
+    if not plausible(the_day):
+        return None
+    return When(the_day, clock, _zone(zone))
+
+
+def _zone(text: str | None) -> tzinfo | None:
+    if not text:
+        return None
+    text = re.sub(r"\s+", "", text.upper())
+    if text in ("北京时间", "北京時間", "台北時間", "BEIJINGTIME"):
+        return BEIJING
+    if text in ("Z", "UTC", "GMT"):
+        return UTC
+    m = re.search(r"([+-])(\d{1,2}):?(\d{2})?$", text)
+    if not m or int(m.group(2)) > 14:
+        return None
+    delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+    return timezone(-delta if m.group(1) == "-" else delta)
+
+
+def _english_date(raw: str) -> When | None:
+    for pattern in _EN_DATE_RES:
+        m = pattern.search(raw)
+        if not m:
+            continue
+        first, second, year = m.groups()
+        mon, dd = (first, second) if pattern is _EN_DATE_RES[0] else (second, first)
+        try:
+            the_day = date(int(year), _MONTHS.index(mon[:3].lower()) + 1, int(dd))
+        except ValueError:
+            continue
+        if plausible(the_day):
+            return When(the_day)
+    return None

@@ -112,10 +112,12 @@ _AUTHOR_RE = re.compile(
 _SOURCE_RE = re.compile(
     r"(?:来源|來源|稿源|出处|出處)\s*[:：]\s*([^\s|｜/()（）【】\[\]<>,，。;；]{2,30})"
 )
-_LABEL_STOP_RE = re.compile(
-    r"(?:来源|來源|作者|记者|記者|编辑|編輯|责编|責編|时间|時間|日期|发布|發佈|發布|点击|點擊|"
-    r"浏览|瀏覽|阅读|閱讀|人气|人氣|报道|報導|摄影|攝影|字号|字號).*$"
+# Labels of byline fields (source, author, editor, time, views, ...), in both scripts.
+BYLINE_LABELS = (
+    "来源|來源|作者|记者|記者|编辑|編輯|责编|責編|时间|時間|日期|发布|發佈|發布|点击|點擊|"
+    "浏览|瀏覽|阅读|閱讀|人气|人氣|报道|報導|摄影|攝影|字号|字號"
 )
+_LABEL_STOP_RE = re.compile(f"(?:{BYLINE_LABELS}).*$")
 _NOT_A_SOURCE = frozenset(
     "本站 本网 本網 网络 網絡 網路 互联网 互聯網 网友 網友 原创 原創 综合 綜合 未知".split()
 )

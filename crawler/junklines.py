@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.bylines import has_date
+from crawler.bylines import BYLINE_LABELS, has_date
 from crawler.textnorm import CJK_SENTENCE_RE, SENTENCE_END_RE, clean_spaces, squash, strip_pinyin
 
 _DISCLAIMER_RE = re.compile(
@@ -35,10 +35,7 @@ _TOOL_RE = re.compile(
     re.I,
 )
 _SEPARATORS_RE = re.compile(r"[\s|｜/【】\[\]()（）·•:：,，、>»›<«]+")
-_BYLINE_LABEL_RE = re.compile(
-    r"来源|來源|作者|记者|記者|编辑|編輯|浏览|瀏覽|点击|點擊|阅读|閱讀|人气|人氣|发布|發佈|發布|"
-    r"时间|時間|日期"
-)
+_BYLINE_LABEL_RE = re.compile(BYLINE_LABELS)
 _LEAD_LABEL_RE = re.compile(
     r"^[(（]?(?:责任编辑|責任編輯|编辑|編輯|责编|責編|(?:文章)?来源|(?:文章)?來源)\s*[:：]"
 )

@@ -388,13 +388,13 @@ def test_kill_9_mid_crawl_and_mid_ingest_then_restart_completes_the_corpus(
             assert d.proc.wait(timeout=150) == -signal.SIGKILL, d.stderr()[-2000:]
             children = [pid for (pid,) in q(corpus, "SELECT pid FROM runs WHERE pid != ?", (d.pid,))]
             wait_until(lambda children=children: not any(alive(pid) for pid in children),
-                       "the orphaned crawl to die with the daemon", timeout=10)
+                       "the orphaned crawl to die with the daemon", timeout=30)
             cut_short += [i for (i,) in q(corpus, "SELECT id FROM runs WHERE status = 'running'")]
     assert len(cut_short) >= 2
     killed_runs = one(corpus, "SELECT count(*) FROM runs")
     with DaemonProcess(settings) as d:
         wait_until(lambda: any(r[0] > killed_runs and r[1] == "ok" for r in ended_runs(corpus)),
-                   "a complete run after the kills", timeout=60, daemon=d)
+                   "a complete run after the kills", timeout=150, daemon=d)
         assert d.terminate() == 0
     assert_complete_and_clean(site, corpus)
     statuses = dict(q(corpus, "SELECT id, status FROM runs"))

@@ -1,0 +1,1 @@
+"""topicwatch: watch the web for new coverage of your topics (see README.md)."""

@@ -1,322 +1,243 @@
-"""`topicwatch` command line.  Errors become one clean line on stderr and an exit code:
-2 invalid settings, 3 corpus locked by another daemon, 4 nothing could be fetched."""
+"""`topicwatch`: the command line (click), and the place where the stages are put together.
+
+Errors become one clean line on stderr and an exit code (crawler/errors.py): 1 other errors,
+2 invalid settings, 3 corpus locked by another daemon, 4 nothing could be fetched.  Commands
+from other packages plug in through the `topicwatch.commands` entry-point group: jobs/ adds
+`daemon` and `status` that way, so the crawler never imports the daemon that depends on it.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import time
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
+import click
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
+from crawler.console import Progress, err, out, print_summary
 from crawler.errors import ConfigError, TopicwatchError
-from crawler.extract import NotAnArticle
 
 DEFAULT_SETTINGS = "settings.toml"
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+PLUGIN_GROUP = "topicwatch.commands"
 
 
-def _settings_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--settings", default=DEFAULT_SETTINGS, metavar="PATH",
-                   help=f"the settings file (default: {DEFAULT_SETTINGS})")
+class CommandError(click.ClickException):
+    """A TopicwatchError as click shows it: `error: <message>` and the error's exit code."""
+
+    def __init__(self, error: TopicwatchError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+    def show(self, file: Any = None) -> None:
+        err.print(f"error: {self.message}", markup=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="topicwatch",
-        description="Watch news sites, feeds, sitemaps and news searches for new coverage of "
-                    "your topics; keep each article once in a SQLite corpus.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class TopicwatchGroup(click.Group):
+    """The command group: built-in commands plus those registered under PLUGIN_GROUP, and
+    TopicwatchError turned into CommandError wherever a command raises it."""
 
-    p = sub.add_parser("crawl", help="crawl the sources once and add new articles to the corpus",
-                       description="Crawl the enabled sources (or those named) once, then ingest "
-                                   "what was found: deduplicate and append new articles.")
-    _settings_arg(p)
-    p.add_argument("--source", action="append", default=[], metavar="NAME",
-                   help="crawl only this source (repeatable)")
-    p.add_argument("--topic", action="append", default=[], metavar="NAME",
-                   help="match only this topic (repeatable)")
-    p.add_argument("--no-ingest", action="store_true",
-                   help="leave what was found in the spool (the daemon ingests it)")
-    p.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--trigger", default="crawl", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
-    p.set_defaults(func=cmd_crawl)
+    def _plugins(self) -> dict[str, metadata.EntryPoint]:
+        return {ep.name: ep for ep in metadata.entry_points(group=PLUGIN_GROUP)}
 
-    p = sub.add_parser("ingest", help="deduplicate and append what is waiting in the spool",
-                       description="Drain the spool into the corpus (crawl and the daemon do this "
-                                   "themselves; use it after a crawl with --no-ingest).")
-    _settings_arg(p)
-    p.set_defaults(func=cmd_ingest)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
 
-    p = sub.add_parser("sources", help="list the configured sources")
-    _settings_arg(p)
-    p.set_defaults(func=cmd_sources)
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugins := self._plugins()):
+            command = plugins[name].load()
+        return command
 
-    p = sub.add_parser("topics", help="list the configured topics and their terms",
-                       description="List the configured topics, or with --explain show how each "
-                                   "topic scores one page.")
-    _settings_arg(p)
-    p.add_argument("--explain", metavar="URL_OR_FILE",
-                   help="fetch one page (or read a saved HTML file), extract it and show each "
-                        "topic's score, the terms found and why it did or did not match")
-    p.set_defaults(func=cmd_topics)
-
-    p = sub.add_parser("settings", help="print every setting with its default and meaning")
-    p.set_defaults(func=cmd_settings)
-
-    p = sub.add_parser("browse", help="browse the corpus in Datasette (read-only)",
-                       description="Start Datasette on the corpus with topicwatch's metadata, "
-                                   "Chinese-aware search and Atom feeds. Read-only; safe while "
-                                   "the daemon writes.")
-    _settings_arg(p)
-    p.add_argument("--port", type=int, default=8001, help="port to listen on (default: 8001)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default: 127.0.0.1, this machine only)")
-    p.set_defaults(func=cmd_browse)
-
-    p = sub.add_parser("export", help="write articles as JSON lines or CSV",
-                       description="Export the corpus's articles, oldest first.")
-    _settings_arg(p)
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default: jsonl)")
-    p.add_argument("--since", metavar="DATE", help="only articles first stored at or after DATE (YYYY-MM-DD or ISO time)")
-    p.add_argument("--topic", metavar="NAME", help="only articles matching this topic")
-    p.add_argument("--output", metavar="FILE", help="write here instead of standard output")
-    p.set_defaults(func=cmd_export)
-
-    _add_later_commands(sub)
-    return parser
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TopicwatchError as e:
+            raise CommandError(e) from e
 
 
-def _add_later_commands(sub) -> None:
-    """Commands whose modules import heavier dependencies: imported only when run."""
-    from crawler.cli_more import add_commands
-
-    add_commands(sub, _settings_arg)
+def settings_option(f: Any) -> Any:
+    return click.option("--settings", "settings_path", default=DEFAULT_SETTINGS, metavar="PATH",
+                        help=f"the settings file (default: {DEFAULT_SETTINGS})")(f)
 
 
-# ---------------------------------------------------------------- commands
+@click.group(cls=TopicwatchGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                    "max_content_width": 100})
+@click.version_option(package_name="topicwatch", prog_name="topicwatch",
+                      message="%(prog)s %(version)s")
+def cli() -> None:
+    """Watch news sites, feeds, sitemaps and news searches for new coverage of your topics;
+    keep each article once in a SQLite corpus."""
 
-def cmd_crawl(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
-    selected = settings.select_sources(args.source)
+
+# ---------------------------------------------------------------- crawling
+
+@cli.command(short_help="crawl the sources once and add new articles to the corpus")
+@settings_option
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="crawl only this source (repeatable)")
+@click.option("--topic", "topics", multiple=True, metavar="NAME", help="match only this topic (repeatable)")
+@click.option("--no-ingest", is_flag=True, help="leave what was found in the spool (the daemon ingests it)")
+@click.option("--run-id", type=int, hidden=True, help="record into this run (the daemon's)")
+@click.option("--trigger", default="crawl", hidden=True, help="what started the run")
+@click.option("-v", "--verbose", is_flag=True, help="show Scrapy's log")
+def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...], no_ingest: bool,
+          run_id: int | None, trigger: str, verbose: bool) -> None:
+    """Crawl the enabled sources (or those named) once, then ingest what was found:
+    deduplicate and append new articles."""
+    settings = load_settings(settings_path)
+    selected = settings.select_sources(sources)
     if not selected:
         raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
-    settings.select_topics(args.topic)
-    from crawler.crawl import run_crawl
+    settings.select_topics(topics)
+    from crawler.fetch.crawl import run_crawl
 
-    progress = Progress(enabled=not args.no_ingest or sys.stderr.isatty())
+    progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
     err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}")
     try:
-        result = run_crawl(settings, args.source, args.topic, run_id=args.run_id,
-                           trigger=args.trigger, ingest=not args.no_ingest,
-                           log_level="INFO" if args.verbose else "WARNING",
+        result = run_crawl(settings, sources, topics, run_id=run_id, trigger=trigger,
+                           ingest=not no_ingest, log_level="INFO" if verbose else "WARNING",
                            on_progress=progress.crawl, on_ingest=progress.ingest)
     finally:
         progress.stop()
-    print_summary(settings.corpus_path, result.run_id)
-    return 0
+    _summary(settings.corpus_path, result.run_id)
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
-    from crawler import store
-    from crawler.ingest import Ingester
+def _summary(corpus: Path, run_id: int) -> None:
+    from crawler.store import corpus as corpus_table
+    from crawler.store import runs
+    from crawler.store.db import open_db
 
-    db = store.open_db(settings.corpus_path)
-    stats = Ingester(db, settings.dedup).ingest()
+    db = open_db(corpus)
+    print_summary(runs.get_run(db, run_id), runs.source_results(db, run_id), corpus_table.counts(db))
+
+
+@cli.command(short_help="deduplicate and append what is waiting in the spool")
+@settings_option
+def ingest(settings_path: str) -> None:
+    """Drain the spool into the corpus (crawl and the daemon do this themselves; use it after
+    a crawl with --no-ingest)."""
+    settings = load_settings(settings_path)
+    from crawler.store.db import open_db
+    from crawler.store.ingest import Ingester
+
+    stats = Ingester(open_db(settings.corpus_path), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
-    return 0
 
 
-def cmd_sources(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
-    table = Table("name", "kind", "enabled", "url(s)", "language", title=f"sources in {args.settings}")
+# ---------------------------------------------------------------- configuration
+
+@cli.command(short_help="list the configured sources")
+@settings_option
+def sources(settings_path: str) -> None:
+    """List the sources configured in the settings file: kind, URLs, language, enabled."""
+    settings = load_settings(settings_path)
+    table = Table("name", "kind", "enabled", "url(s)", "language", title=f"sources in {settings_path}")
     for s in settings.sources:
         table.add_row(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()), s.language or "")
     out.print(table)
-    return 0
 
 
-def cmd_topics(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
-    if args.explain:
-        return explain_topics(settings, args.explain)
-    table = Table("name", "min score", "term groups", "require", "exclude", title=f"topics in {args.settings}")
+@cli.command(short_help="list the configured topics and their terms")
+@settings_option
+@click.option("--explain", metavar="URL_OR_FILE",
+              help="fetch one page (or read a saved HTML file), extract it and show each topic's "
+                   "score, the terms found and why it did or did not match")
+def topics(settings_path: str, explain: str | None) -> None:
+    """List the configured topics, or with --explain show how each topic scores one page."""
+    settings = load_settings(settings_path)
+    if explain:
+        from crawler.explain import explain_page
+
+        explain_page(settings, explain)
+        return
+    table = Table("name", "min score", "term groups", "require", "exclude", title=f"topics in {settings_path}")
     for t in settings.topics:
         groups = "all articles (keep_all)" if t.keep_all else "\n".join(" / ".join(g) for g in t.terms)
         table.add_row(t.name, f"{t.min_score:g}", groups,
                       "\n".join(" / ".join(g) for g in t.require), ", ".join(t.exclude))
     out.print(table)
-    return 0
 
 
-def explain_topics(settings, target: str) -> int:
-    """Why a page would be kept or not: the per-group hits behind every topic's verdict."""
-    from crawler import extract, topics
-
-    article = extract.extract(_fetch_page(settings, target))
-    out.print(f"{article.title}  ({article.language or '?'}"
-              f"{', ' + article.script if article.script else ''}, {len(article.text)} characters)")
-    table = Table("topic", "matched", "score / min", "terms found (title, text)", "require", "excluded by")
-    for topic in settings.topics:
-        e = topics.explain(article, topic)
-        found = ", ".join(f"{g['terms'][0]} ({g['title']}, {g['text']})" for g in e["groups"] if g["score"])
-        missing = [" / ".join(r["terms"]) for r in e["require"] if not r["found"]]
-        table.add_row(topic.name, "yes" if e["matched"] else "no", f"{e['score']:g} / {e['min_score']:g}",
-                      found, "missing: " + "; ".join(missing) if missing else "ok", ", ".join(e["excluded_by"]))
-    out.print(table)
-    return 0
-
-
-def _fetch_page(settings, target: str):
-    """One page for --explain: a saved file, or a single GET with the configured user agent."""
-    import urllib.error
-    import urllib.request
-
-    from crawler.decode import decode_body
-    from crawler.records import Page
-
-    path = Path(target)
-    if path.is_file():
-        body, ctype, url = path.read_bytes(), None, path.resolve().as_uri()
-    else:
-        request = urllib.request.Request(target, headers={"User-Agent": settings.crawl.user_agent})
-        try:
-            with urllib.request.urlopen(request, timeout=settings.crawl.timeout) as response:
-                body = response.read(settings.crawl.max_page_bytes)
-                ctype, url = response.headers.get("Content-Type"), response.geturl()
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            raise TopicwatchError(f"{target}: cannot fetch: {e}") from None
-    html, _ = decode_body(body, ctype)
-    return Page(url=url, source="explain", html=html)
-
-
-def cmd_settings(args: argparse.Namespace) -> int:
+@cli.command("settings", short_help="print every setting with its default and meaning")
+def settings_reference() -> None:
+    """Print every key settings.toml accepts, with its default and meaning."""
     table = Table("section", "key", "default", "meaning")
     for section, key, default, help_ in describe_settings():
         table.add_row(section, key, json.dumps(default, ensure_ascii=False), help_)
     out.print(table)
-    return 0
 
 
-def _existing_corpus(settings):
+# ---------------------------------------------------------------- reading the corpus
+
+def existing_corpus(settings: Any) -> Any:
     """The corpus, migrated; an error (not a new empty file) when it does not exist yet."""
-    from crawler import store
+    from crawler.store.db import open_db
 
     if not settings.corpus_path.exists():
         raise TopicwatchError(f"no corpus at {settings.corpus_path} yet: run `topicwatch crawl` first "
                               f"(or check [corpus] path in {settings.path})")
-    return store.open_db(settings.corpus_path)
+    return open_db(settings.corpus_path)
 
 
-def cmd_browse(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
+@cli.command(short_help="browse the corpus in Datasette (read-only)")
+@settings_option
+@click.option("--port", type=int, default=8001, show_default=True, help="port to listen on")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to bind (127.0.0.1: this machine only)")
+def browse(settings_path: str, port: int, host: str) -> None:
+    """Start Datasette on the corpus with topicwatch's metadata, Chinese-aware search and Atom
+    feeds. Read-only; safe while the daemon writes."""
+    settings = load_settings(settings_path)
     from crawler.browse.serve import serve
 
-    _existing_corpus(settings)
-    err.print(f"serving {settings.corpus_path} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    serve(settings.corpus_path, host=args.host, port=args.port,
+    existing_corpus(settings)
+    err.print(f"serving {settings.corpus_path} at http://{host}:{port}/ (Ctrl-C stops)")
+    serve(settings.corpus_path, host=host, port=port,
           topics={t.name: t.description for t in settings.topics})
-    return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
-    from crawler.export import export
+@cli.command(short_help="write articles as JSON lines or CSV")
+@settings_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="output format")
+@click.option("--since", metavar="DATE", help="only articles first stored at or after DATE (YYYY-MM-DD or ISO time)")
+@click.option("--topic", metavar="NAME", help="only articles matching this topic")
+@click.option("--output", metavar="FILE", help="write here instead of standard output")
+def export(settings_path: str, fmt: str, since: str | None, topic: str | None, output: str | None) -> None:
+    """Export the corpus's articles, oldest first."""
+    settings = load_settings(settings_path)
+    from crawler.browse.export import export as write_export
+    from crawler.store.corpus import has_topic
 
-    db = _existing_corpus(settings)
-    if args.topic and args.topic not in {t.name for t in settings.topics} and not db.execute(
-        "SELECT 1 FROM articles, json_each(articles.topics) WHERE value = ? LIMIT 1", [args.topic]
-    ).fetchone():
+    db = existing_corpus(settings)
+    if topic and topic not in {t.name for t in settings.topics} and not has_topic(db, topic):
         known = ", ".join(t.name for t in settings.topics)
-        raise TopicwatchError(f"--topic {args.topic}: no such topic in {settings.path} or the corpus (known: {known})")
-    if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
-            n = export(db, args.format, f, since=args.since, topic=args.topic)
+        raise TopicwatchError(f"--topic {topic}: no such topic in {settings.path} or the corpus (known: {known})")
+    if output:
+        with open(output, "w", newline="", encoding="utf-8") as f:
+            n = write_export(db, fmt, f, since=since, topic=topic)
     else:
-        n = export(db, args.format, sys.stdout, since=args.since, topic=args.topic)
+        n = write_export(db, fmt, sys.stdout, since=since, topic=topic)
     err.print(f"exported {n} article(s)")
-    return 0
-
-
-# ---------------------------------------------------------------- display
-
-class Progress:
-    """fetched / extracted / matched / new, live on a terminal, a line every 10 s otherwise."""
-
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.live = None
-        self.text = ""
-        if enabled and self.tty:
-            from rich.live import Live
-
-            self.live = Live("", console=err, refresh_per_second=4, transient=True)
-            self.live.start()
-
-    def _show(self, text: str) -> None:
-        self.text = text
-        if self.live:
-            self.live.update(text)
-        elif self.enabled and time.monotonic() - self.last > 10:
-            self.last = time.monotonic()
-            err.print(text)
-
-    def crawl(self, s) -> None:
-        self._show(f"fetched {s.fetched}  extracted {s.extracted}  matched {s.matched}  "
-                   f"skipped {s.skipped}  errors {s.errors}  not modified {s.not_modified}")
-
-    def ingest(self, s) -> None:
-        self._show(f"ingesting: new {s.new}  duplicates {s.duplicates}")
-
-    def stop(self) -> None:
-        if self.live:
-            self.live.stop()
-
-
-def print_summary(corpus: Path, run_id: int) -> None:
-    from crawler import store
-
-    db = store.open_db(corpus)
-    run = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    table = Table("source", "fetched", "not modified", "new", "errors", "ok",
-                  title=f"run {run_id}: {run['status']}")
-    for row in db.query("SELECT * FROM source_runs WHERE run_id = ? ORDER BY source", [run_id]):
-        table.add_row(row["source"], str(row["fetched"]), str(row["not_modified"]), str(row["new"]),
-                      str(row["errors"]), "yes" if row["ok"] else "NO")
-    out.print(table)
-    out.print(
-        f"fetched {run['fetched']}, extracted {run['extracted']}, matched {run['matched']}, "
-        f"new {run['new']}, duplicates {run['duplicates']}, skipped {run['skipped']}, "
-        f"errors {run['errors']}, not modified {run['not_modified']}"
-    )
-    c = store.counts(db)
-    out.print(f"corpus: {c['articles']} articles, {c['copies']} copies, {c['stories']} stories")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """The `topicwatch` entry point: runs the command, returns its exit code."""
     try:
-        return args.func(args) or 0
-    except TopicwatchError as e:
-        err.print(f"error: {e}", markup=False)
+        result = cli.main(args=argv, prog_name="topicwatch", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        return 130
+    except click.ClickException as e:
+        e.show()
         return e.exit_code
-    except NotAnArticle as e:
-        err.print(f"error: not an article ({e.reason})", markup=False)
-        return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

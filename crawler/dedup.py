@@ -1,7 +1,7 @@
 """Dedup: one identity per article, at three levels of looseness.
 
-1. `canonical_url`: the URL an article is known by (the page's declared canonical when it stays
-   on the same site, as `sources.site_of` decides; cleaned of fragments and tracking parameters).
+1. `crawler.text.urls.canonical_url`: the URL an article is known by (the page's declared
+   canonical when it stays on the same site; cleaned of fragments and tracking parameters).
 2. `content_hash`: sha1 of the normalised text, so a repost in the other script or with other
    whitespace and punctuation is an exact copy.
 3. `NearDupIndex`: MinHash signatures over character shingles of the normalised text, found by
@@ -15,86 +15,14 @@ datasketch's (affine32 scheme, seed 1; a test checks), so stored signatures stay
 from __future__ import annotations
 
 import hashlib
-import re
 import struct
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import numpy as np
-from courlan import normalize_url
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from crawler.sources import site_of
-from crawler.textnorm import normalise_for_hash
-
-# --------------------------------------------------------------------------- canonical URLs
-
-# Query parameters that say how a reader arrived, never which article it is.  An explicit list
-# rather than courlan's tracker regex: that one also drops `cid`, `eid`, `uid`, `ga*`, `gl*`,
-# `aff*` and `ref*`, and `show.php?cid=123` is an article id on many Chinese CMS sites.
-_TRACKER_PREFIXES = ("utm_", "mtm_", "pk_", "mc_", "itm_", "hmsr", "hmpl", "hmcu", "hmkw",
-                     "hmci", "_hs", "at_", "ns_", "vero_", "oly_")
-_TRACKERS = frozenset("""
-    fbclid gclid dclid gbraid wbraid msclkid yclid twclid ttclid igshid igsh _ga _gl
-    spm scm from share share_from share_source share_token shareid isappinstalled wfr
-    tt_from tt_medium ref ref_src ref_url referrer referer source src_type rss feature
-    ncid ocid cmpid xtor ito smid sr_share bd_vid wt_mc wt.mc_id chksm scene sessionid
-""".split())
-
-
-def canonical_url(url: str, declared: str | None = None) -> str:
-    """The identity of an article URL: `declared` (rel=canonical / og:url) when it is an
-    absolute http(s) URL on the same site and not the site's home page, else `url`; then
-    cleaned (see `clean_url`)."""
-    return clean_url(declared if _trust_declared(url, declared) else url)
-
-
-def _trust_declared(url: str, declared: str | None) -> bool:
-    """Sites declare canonicals that point elsewhere (syndication partners) or at their home
-    page (a template bug that would make every article one); trust neither."""
-    if not declared:
-        return False
-    d, u = urlsplit(declared.strip()), urlsplit(url.strip())
-    if d.scheme.lower() not in ("http", "https") or not d.hostname:
-        return False
-    if d.path in ("", "/") and not d.query and u.path not in ("", "/"):
-        return False
-    return site_of(declared) == site_of(url)
-
-
-def clean_url(url: str) -> str:
-    """Lowercase scheme and host, no default port, no fragment (except `#!` routes), no
-    tracking parameters, remaining parameters sorted, path case kept, an empty path is "/"."""
-    parts = urlsplit(url.strip())
-    fragment = parts.fragment if parts.fragment.startswith("!") else ""
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
-    try:
-        base = normalize_url(base)  # courlan: case, default port, // and /../ in paths, quoting
-    except (ValueError, AttributeError):
-        base = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
-    b = urlsplit(base)
-    path = _upper_escapes(b.path or "/")
-    return urlunsplit((b.scheme, b.netloc, path, _clean_query(parts.query), fragment))
-
-
-def _clean_query(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    kept = sorted((k, v) for k, v in pairs if not _is_tracker(k))
-    return urlencode(kept, quote_via=quote)
-
-
-def _is_tracker(name: str) -> bool:
-    n = name.lower()
-    return n in _TRACKERS or n.startswith(_TRACKER_PREFIXES)
-
-
-_ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
-
-
-def _upper_escapes(path: str) -> str:
-    return _ESCAPE_RE.sub(lambda m: m.group(0).upper(), path)
-
+from crawler.text.normalise import normalise_for_hash
 
 # --------------------------------------------------------------------------- exact copies
 
@@ -132,8 +60,7 @@ class Signature(LeanMinHash):
 
     @classmethod
     def of(cls, hashvalues: np.ndarray, shingle_size: int) -> Signature:
-        sig = object.__new__(cls)
-        sig._initialize_slots(SEED, hashvalues, SCHEME)  # copies the values
+        sig = cls(seed=SEED, hashvalues=hashvalues, scheme=SCHEME)  # copies the values
         sig.shingle_size = shingle_size
         return sig
 

@@ -1,16 +1,81 @@
 """The records that flow between stages: the one contract between modules.
 
-sources -> `Entry` -> fetch -> `Page` -> extract -> `Article` -> topics -> `Match`
--> spool (`SpoolItem`) -> ingest (dedup + store).
+sources -> `Entry` -> fetch -> `Fetched` -> analyse (decode -> `Page` -> extract -> `Article`
+-> topics -> `Match`) -> `Verdict` -> spool (`SpoolItem`) -> ingest (dedup + store).
 
-Frozen dataclasses: a stage returns new records, never mutates what it was given.
+Frozen dataclasses: a stage returns new records, never mutates what it was given.  The
+enums name what the tables store as text: `RunStatus` (`runs.status`), `Outcome`
+(`pages.outcome`: what became of a URL, which decides whether it is fetched again) and
+`SkipReason` (`skipped.reason`, with `http_reason()` for HTTP errors).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    NOTHING_FETCHED = "nothing-fetched"  # every source failed
+    INTERRUPTED = "interrupted"  # stopped by a signal, or its process died
+    FAILED = "failed"  # the crawl process crashed
+
+
+class Outcome(StrEnum):
+    """What became of a fetched URL (`pages.outcome`)."""
+
+    OK = "ok"  # a feed, sitemap or listing read in full: its validators are kept
+    NOT_MODIFIED = "not-modified"
+    SPOOLED = "spooled"
+    STORED = "stored"
+    COPY = "copy"
+    OFF_TOPIC = "off-topic"
+    NOT_ARTICLE = "not-article"
+    TOO_OLD = "too-old"
+    REDIRECTED = "redirected"
+    RETRY = "retry"  # failed for a reason worth another try in a later run
+
+
+# Outcomes of an article URL after which it is never fetched again.
+FINAL_OUTCOMES = frozenset({Outcome.SPOOLED, Outcome.STORED, Outcome.COPY, Outcome.OFF_TOPIC,
+                            Outcome.NOT_ARTICLE, Outcome.TOO_OLD, Outcome.REDIRECTED})
+
+
+class SkipReason(StrEnum):
+    """Why a page was not stored (`skipped.reason`); HTTP errors are `http_reason(status)`."""
+
+    OFF_TOPIC = "off-topic"
+    TOO_OLD = "too-old"
+    NOT_HTML = "not-html"
+    EMPTY = "empty"
+    TOO_SHORT = "too-short"
+    LIST_PAGE = "list-page"
+    ERROR_PAGE = "error-page"
+    ROBOTS = "robots-disallowed"
+    TIMEOUT = "timeout"
+    DNS = "dns"
+    REFUSED = "connection-refused"
+    TOO_LARGE = "too-large"
+    FETCH_ERROR = "fetch-error"
+    IGNORED = "ignored"
+    PROCESSING_ERROR = "processing-error"
+    BAD_FEED = "bad-feed"
+    BAD_SITEMAP = "bad-sitemap"
+    BAD_LISTING = "bad-listing"
+    BAD_SEARCH = "bad-search"
+
+
+def http_reason(status: int) -> str:
+    return f"http-{status}"
+
+
+# Reasons that describe a page turned away, not a source failing (health ignores them).
+NOT_ERRORS = (SkipReason.OFF_TOPIC, "not-article", SkipReason.TOO_OLD, SkipReason.NOT_HTML,
+              "dropped", SkipReason.ROBOTS)
 
 
 @dataclass(frozen=True)
@@ -22,6 +87,25 @@ class Entry:
     title: str | None = None
     published: str | None = None  # ISO 8601 when the feed or sitemap states it
     found_on: str | None = None  # the feed / sitemap / listing URL
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An article response as it came off the network: what `analyse` turns into a verdict.
+
+    Bytes, not text: decoding is part of the work done off the downloading thread."""
+
+    url: str  # final URL after redirects
+    source: str
+    body: bytes
+    content_type: str | None = None
+    status: int = 200
+    requested_url: str | None = None  # the URL asked for, when a redirect moved it
+    entry: Entry | None = None
+    language_hint: str | None = None
+    encoding: str | None = None  # the source's forced encoding, when configured
+    via: str | None = None  # the kind of source that led here: feed, sitemap, listing, search
+    fetched_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +184,19 @@ class SpoolItem:
         )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What became of one fetched page: an item for the spool, or a skip with its reason.
+
+    `article` is set whenever extraction succeeded (an off-topic page has one too)."""
+
+    item: SpoolItem | None = None
+    article: Article | None = None
+    reason: str | None = None  # a SkipReason when the page is not kept
+    detail: str = ""
+    outcome: str | None = None  # the page's Outcome when it is not kept
+
+
 @dataclass
 class RunStats:
     """Counters of one run; mutable because a crawl counts as it goes."""
@@ -124,3 +221,15 @@ class RunStats:
 
     def as_row(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTERS + ("not_modified",)}
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, int], prefix: str = "") -> RunStats:
+        """Counters from a flat mapping such as Scrapy's stats: `<prefix><counter>` for the
+        run, `<prefix>source/<name>/<counter>` per source."""
+        stats = cls(**{k: counts.get(prefix + k, 0) for k in cls.COUNTERS + ("not_modified",)})
+        head = prefix + "source/"
+        for key, value in counts.items():
+            if key.startswith(head):
+                name, _, counter = key[len(head):].rpartition("/")
+                stats.per_source.setdefault(name, {})[counter] = value
+        return stats

@@ -31,7 +31,7 @@ from typing import Any
 
 from crawler.config import Topic
 from crawler.records import Article, Match
-from crawler.textnorm import HAN, fold, fold_term, strip_pinyin
+from crawler.text.normalise import HAN, fold, fold_term, strip_pinyin
 
 _HAN_RE = re.compile(f"[{HAN}]")
 _WORD_RE = re.compile(r"[0-9a-z\u00c0-\u024f]+")

@@ -1,60 +1,51 @@
-"""Commands of the daemon side: status and daemon.
-
-Each command has its own `add_<name>_command` and `cmd_<name>` pair, so they merge cleanly.
-jobs/ is imported inside `cmd_daemon` only: crawler never depends on jobs at import time.
-"""
+"""Commands of the daemon side, plugged into `topicwatch` through the `topicwatch.commands`
+entry-point group (see crawler/cli.py): `topicwatch daemon` and `topicwatch status`."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 from typing import Any
 
+import click
+from rich.table import Table
 
-def add_commands(sub, settings_arg) -> None:
-    add_status_command(sub, settings_arg)
-    add_daemon_command(sub, settings_arg)
-
-
-# ---------------------------------------------------------------- status
-
-def add_status_command(sub, settings_arg) -> None:
-    p = sub.add_parser("status", help="schedules, latest runs, corpus totals and flagged sources",
-                       description="Show the daemon's schedules with their last and next runs, the "
-                                   "latest runs with their counts, corpus totals and the sources "
-                                   "flagged as failing or quiet.")
-    settings_arg(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    p.set_defaults(func=cmd_status)
+from crawler.cli import existing_corpus, settings_option
+from crawler.config import load_settings
+from crawler.console import out
+from crawler.store import health
+from jobs.lock import lock_holder
+from jobs.state import status_report
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from crawler import health, store
-    from crawler.config import load_settings
-    from crawler.errors import TopicwatchError
-    from jobs.lock import lock_holder  # a read-only probe of the daemon's lock file
-
-    settings = load_settings(args.settings)
-    if not settings.corpus_path.exists():
-        raise TopicwatchError(f"no corpus at {settings.corpus_path} yet: run `topicwatch crawl` "
-                              "or start `topicwatch daemon`")
-    db = store.open_db(settings.corpus_path)
-    health.ensure_daemon_tables(db)
-    health.ensure_health_views(db, settings)
-    report = health.status_report(db, settings, lock_holder(settings.corpus_path))
-    if args.json:
+@click.command(short_help="schedules, latest runs, corpus totals and flagged sources")
+@settings_option
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of tables")
+def status(settings_path: str, as_json: bool) -> None:
+    """Show the daemon's schedules with their last and next runs, the latest runs with their
+    counts, corpus totals and the sources flagged as failing or quiet."""
+    settings = load_settings(settings_path)
+    db = existing_corpus(settings)
+    health.refresh_source_settings(db, settings)
+    report = status_report(db, settings, lock_holder(settings.corpus_path))
+    if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         _print_status(report)
-    return 0
+
+
+@click.command(short_help="crawl on the [[schedules]] of settings.toml until stopped")
+@settings_option
+def daemon(settings_path: str) -> int:
+    """Run the [[schedules]] of settings.toml: each crawl in a child process, then ingest. One
+    daemon per corpus (exit 3 when another holds <corpus>.lock). SIGTERM or Ctrl-C stops it
+    cleanly after ingesting what the crawl in flight found."""
+    from jobs.daemon import run_daemon
+
+    return run_daemon(load_settings(settings_path))
 
 
 def _print_status(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from crawler.cli import out
-
     d = report["daemon"]
     out.print(f"corpus {report['corpus']} (times in UTC); daemon "
               + (f"running (pid {d['pid']})" if d["running"] else "not running"))
@@ -81,8 +72,6 @@ def _print_status(report: dict[str, Any]) -> None:
 
 def _print_flagged(flagged: list[dict[str, Any]]) -> None:
     """One line per flagged source, the reason first (tables wrap it on narrow terminals)."""
-    from crawler.cli import out
-
     if not flagged:
         out.print("no flagged sources")
         return
@@ -111,22 +100,3 @@ def _when(iso: str | None, relative: bool = True) -> str:
 def _last_line(text: str | None, width: int = 50) -> str:
     lines = (text or "").strip().splitlines()
     return lines[-1][:width] if lines else ""
-
-
-# ---------------------------------------------------------------- daemon
-
-def add_daemon_command(sub, settings_arg) -> None:
-    p = sub.add_parser("daemon", help="crawl on the [[schedules]] of settings.toml until stopped",
-                       description="Run the [[schedules]] of settings.toml: each crawl in a child "
-                                   "process, then ingest. One daemon per corpus (exit 3 when "
-                                   "another holds <corpus>.lock). SIGTERM or Ctrl-C stops it "
-                                   "cleanly after ingesting what the crawl in flight found.")
-    settings_arg(p)
-    p.set_defaults(func=cmd_daemon)
-
-
-def cmd_daemon(args: argparse.Namespace) -> int:
-    from crawler.config import load_settings
-    from jobs.daemon import run_daemon
-
-    return run_daemon(load_settings(args.settings))

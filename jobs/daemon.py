@@ -28,17 +28,18 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlite_utils import Database
 
-from crawler import dedup, health, store
+from crawler import dedup
 from crawler.config import Schedule, Settings
 from crawler.errors import ConfigError, NothingFetched
-from crawler.ingest import Ingester, IngestStats
+from crawler.records import RunStatus
+from crawler.store import corpus, health, runs, schedules
+from crawler.store.db import now, open_db
+from crawler.store.ingest import Ingester, IngestStats
 from jobs.lock import CorpusLock
 from jobs.runner import ChildResult, crawl_command, run_child
 from jobs.schedule import build_trigger, missed_run
 
 log = logging.getLogger("topicwatch.daemon")
-
-DIE_AT_ENV = "TOPICWATCH_TEST_DIE_AT"
 
 
 def run_daemon(settings: Settings) -> int:
@@ -100,7 +101,7 @@ class Daemon:
         self.settings = settings
         self.settings_path = settings.path.resolve()
         self.schedules: dict[str, Schedule] = {s.name: s for s in settings.schedules}
-        self.db: Database = store.open_db(settings.corpus_path)
+        self.db: Database = open_db(settings.corpus_path)
         self.ingester: Ingester | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.due: queue.Queue[str] = queue.Queue()
@@ -110,7 +111,6 @@ class Daemon:
         self.stop_signals = 0  # set by the signal handler only: no locks there
         self.indexed_upto = 0  # highest minhashes.article_id in the in-memory index
         self.forwarded = False
-        self.die_at = _DieAt.from_env()
 
     # ------------------------------------------------------------ life cycle
 
@@ -126,13 +126,12 @@ class Daemon:
 
     def open(self) -> None:
         """Shape the corpus, close the runs a killed process left open, load the LSH index."""
-        health.ensure_daemon_tables(self.db)
-        health.ensure_health_views(self.db, self.settings)
-        n = store.mark_interrupted_runs(self.db)
+        health.refresh_source_settings(self.db, self.settings)
+        n = runs.mark_interrupted_runs(self.db)
         if n:
             log.warning("%d run(s) left 'running' by a stopped process marked interrupted", n)
-        health.settle_schedule_states(self.db, list(self.schedules))
-        self.indexed_upto = self._max_minhash_id()
+        schedules.settle_schedule_states(self.db, list(self.schedules))
+        self.indexed_upto = corpus.last_signature_id(self.db)
         self.ingester = Ingester(self.db, self.settings.dedup)
 
     def install_signal_handlers(self) -> None:
@@ -155,7 +154,7 @@ class Daemon:
         grace = self.settings.daemon.misfire_grace_seconds
         self.scheduler = BackgroundScheduler(job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": grace})
-        states = health.schedule_states(self.db)
+        states = schedules.schedule_states(self.db)
         now = dt.datetime.now(dt.UTC)
         for s in self.settings.schedules:
             last = _parse_time(states.get(s.name, {}).get("last_run"))
@@ -211,27 +210,27 @@ class Daemon:
         if self.stop_signals:
             return
         sources = [s.name for s in self.settings.select_sources(schedule.sources)]
-        run_id = store.start_run(self.db, f"schedule:{schedule.name}", sources, pid=os.getpid())
-        health.record_schedule_state(self.db, schedule.name, last_run=store.now(),
-                                     last_run_id=run_id, last_status="running", last_error=None)
+        run_id = runs.start_run(self.db, f"schedule:{schedule.name}", sources, pid=os.getpid())
+        schedules.record_schedule_state(self.db, schedule.name, last_run=now(), last_run_id=run_id,
+                                        last_status=RunStatus.RUNNING, last_error=None)
         log.info("run %d (schedule %s): crawling %d source(s)", run_id, schedule.name, len(sources))
         self.forwarded = False
         try:
             result = run_child(crawl_command(self.settings_path, run_id, schedule),
-                               on_start=self._child_started, poll=lambda: self.die_at.crawl(self.db, run_id))
+                               on_start=self._child_started)
             self.child = None
             status, error = self.settle_run(run_id, result, sources)
             self.ingest(f"run {run_id}")
         except Exception as e:
-            status, error = "failed", f"the daemon failed during the cycle: {type(e).__name__}: {e}"
-            store.finish_run(self.db, run_id, status, error)
-            health.record_schedule_state(self.db, schedule.name, last_status=status, last_error=error)
+            status, error = RunStatus.FAILED, f"the daemon failed during the cycle: {type(e).__name__}: {e}"
+            runs.finish_run(self.db, run_id, status, error)
+            schedules.record_schedule_state(self.db, schedule.name, last_status=status, last_error=error)
             raise
-        health.record_schedule_state(self.db, schedule.name, last_status=status, last_error=error)
+        schedules.record_schedule_state(self.db, schedule.name, last_status=status, last_error=error)
         self.save_next_runs()
-        row = self.db.execute("SELECT new, duplicates FROM runs WHERE id = ?", [run_id]).fetchone()
+        run = runs.get_run(self.db, run_id)
         log.info("run %d (schedule %s): %s, %d new, %d duplicates", run_id, schedule.name,
-                 status, row[0], row[1])
+                 status, run["new"], run["duplicates"])
 
     def _child_started(self, proc: subprocess.Popen) -> None:
         self.child = proc
@@ -241,29 +240,27 @@ class Daemon:
     def settle_run(self, run_id: int, result: ChildResult, sources: list[str]) -> tuple[str, str | None]:
         """The run's final status; a crashed child's run becomes 'failed' with its stderr, and
         each of its sources gets a failed source_runs row (health counts it)."""
-        status = self.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
+        status = runs.get_run(self.db, run_id)["status"]
         if self.forwarded:
             error = "the daemon was stopped during the crawl; what was spooled was ingested"
-            store.finish_run(self.db, run_id, "interrupted", error)
-            return "interrupted", error
-        if result.returncode == 0 and status != "running":
+            runs.finish_run(self.db, run_id, RunStatus.INTERRUPTED, error)
+            return RunStatus.INTERRUPTED, error
+        if result.returncode == 0 and status != RunStatus.RUNNING:
             return status, None
-        if result.returncode == NothingFetched.exit_code and status == "nothing-fetched":
-            store.finish_run(self.db, run_id, status, result.stderr_tail or None)
+        if result.returncode == NothingFetched.exit_code and status == RunStatus.NOTHING_FETCHED:
+            runs.finish_run(self.db, run_id, status, result.stderr_tail or None)
             return status, result.stderr_tail
         error = f"crawl process {result.describe}: {result.stderr_tail}".strip()
         log.error("run %d failed: %s", run_id, error)
         with self.db.atomic():
-            store.finish_run(self.db, run_id, "failed", error)
-            done = {r[0] for r in self.db.execute("SELECT source FROM source_runs WHERE run_id = ?", [run_id])}
-            for name in sorted(set(sources) - done):
-                store.record_source_run(self.db, run_id, name, {}, ok=False)
-        return "failed", error
+            runs.finish_run(self.db, run_id, RunStatus.FAILED, error)
+            runs.record_failed_sources(self.db, run_id, sources)
+        return RunStatus.FAILED, error
 
     def ingest(self, label: str) -> IngestStats:
         assert self.ingester is not None
         self.catch_up_index()
-        stats = self.ingester.ingest(progress=self.die_at.ingest)
+        stats = self.ingester.ingest()
         if stats.new or stats.duplicates:
             log.info("%s: ingested %d new, %d duplicates", label, stats.new, stats.duplicates)
         return stats
@@ -273,17 +270,12 @@ class Daemon:
         brought up to date, by this daemon (re-adding replaces) or by another process such as a
         manual `topicwatch crawl`, whose articles the index would otherwise never see."""
         assert self.ingester is not None
-        rows = self.db.execute("SELECT article_id, signature FROM minhashes WHERE article_id > ? "
-                               "ORDER BY article_id", [self.indexed_upto]).fetchall()
-        for article_id, blob in rows:
+        for article_id, blob in list(corpus.signatures(self.db, self.indexed_upto)):
             try:
                 self.ingester.index.add(article_id, dedup.sig_from_bytes(blob))
             except ValueError:  # made under other settings: left to the ingester's own start-up
                 pass
             self.indexed_upto = article_id
-
-    def _max_minhash_id(self) -> int:
-        return self.db.execute("SELECT COALESCE(max(article_id), 0) FROM minhashes").fetchone()[0]
 
     def save_next_runs(self) -> None:
         if self.scheduler is None:
@@ -291,33 +283,9 @@ class Daemon:
         for name in self.schedules:
             job = self.scheduler.get_job(name)
             when = job.next_run_time if job else None
-            health.record_schedule_state(
+            schedules.record_schedule_state(
                 self.db, name, next_run=when.astimezone(dt.UTC).isoformat(timespec="seconds") if when else None)
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
-
-
-class _DieAt:
-    """Test hook: TOPICWATCH_TEST_DIE_AT=crawl:N kills the daemon with SIGKILL once the crawl
-    in flight has spooled N items; ingest:N once this process has ingested N items."""
-
-    def __init__(self, phase: str | None, n: int):
-        self.phase, self.n, self.ingested = phase, n, 0
-
-    @classmethod
-    def from_env(cls) -> _DieAt:
-        phase, _, n = os.environ.get(DIE_AT_ENV, "").partition(":")
-        return cls(phase or None, int(n or 0))
-
-    def crawl(self, db: Database, run_id: int) -> None:
-        if self.phase == "crawl":
-            spooled = db.execute("SELECT count(*) FROM spool WHERE run_id = ?", [run_id]).fetchone()[0]
-            if spooled >= self.n:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    def ingest(self, stats: IngestStats) -> None:
-        self.ingested += 1
-        if self.phase == "ingest" and self.ingested >= self.n:
-            os.kill(os.getpid(), signal.SIGKILL)

@@ -68,10 +68,9 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
-def run_child(cmd: list[str], on_start: Callable[[subprocess.Popen], None] | None = None,
-              poll: Callable[[], None] | None = None) -> ChildResult:
+def run_child(cmd: list[str], on_start: Callable[[subprocess.Popen], None] | None = None) -> ChildResult:
     """Run `cmd`, keeping the last lines of its stderr; `on_start` gets the process (to forward
-    signals), `poll` is called about every 0.1 s while it runs."""
+    signals)."""
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
@@ -80,13 +79,7 @@ def run_child(cmd: list[str], on_start: Callable[[subprocess.Popen], None] | Non
         )
         if on_start:
             on_start(proc)
-        while True:
-            try:
-                proc.wait(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                if poll:
-                    poll()
+        proc.wait()
         err.seek(0)
         tail = _tail(err.read())
     return ChildResult(proc.returncode, tail)

@@ -1,5 +1,12 @@
-"""Shared pytest fixtures. The fixture news site starts in ~20 ms, so it is function-scoped:
-each test gets a fresh request log and unmodified pages and feeds."""
+"""Shared pytest fixtures.
+
+- `site`: the three-host fixture news site on 127.0.0.1/.2/.3 (tests/fixturesite/), fresh for
+  each test (it starts in ~20 ms): its own request log, unmodified pages and feeds.
+- `site_settings`: settings.toml for crawling it into tmp_path/corpus.db, without topics.
+- `db`: a new, migrated corpus file in tmp_path, opened with the store's own `open_db`.
+- `corpus`: a small real corpus built once per session with the store's own write functions
+  (tests/corpus_factory.py), for the tests that only read: browse, search, export, browser.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from corpus_factory import Corpus, build_corpus
 from fixturesite import FixtureSite
+from sqlite_utils import Database
+
+from crawler.store.db import open_db
 
 
 @pytest.fixture
@@ -24,3 +35,17 @@ def site_settings(site: FixtureSite, tmp_path: Path) -> Path:
     path = tmp_path / "settings.toml"
     path.write_text(site.settings_toml(tmp_path / "corpus.db"), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A new corpus file, created and migrated by the store."""
+    database = open_db(tmp_path / "corpus.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """A small real corpus, shared by the tests that only read it."""
+    return build_corpus(tmp_path_factory.mktemp("corpus") / "corpus.db")

@@ -16,8 +16,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler import store
-from crawler.textnorm import detect_script, normalise_for_hash
+from crawler.store import corpus as store_corpus
+from crawler.store import runs
+from crawler.store.db import open_db
+from crawler.text.normalise import detect_script, normalise_for_hash
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 MIDNIGHT = NOW.replace(hour=0, minute=0, second=0)
@@ -96,30 +98,29 @@ def _add_runs(db) -> int:
     """Three runs: `broken` fails in all of them (flagged), `ithome-tw` only in the last."""
     run_ids = []
     for n in range(3):
-        run_id = store.start_run(db, "test", ["36kr", "ithome-tw", "broken"])
-        store.record_source_run(db, run_id, "36kr", {"fetched": 5, "new": 2 - n % 2}, ok=True)
-        store.record_source_run(db, run_id, "ithome-tw", {"fetched": 3, "new": 1}, ok=n < 2)
-        store.record_source_run(db, run_id, "broken", {"errors": 1}, ok=False)
-        store.finish_run(db, run_id, "ok")
+        run_id = runs.start_run(db, "test", ["36kr", "ithome-tw", "broken"])
+        runs.record_source_run(db, run_id, "36kr", {"fetched": 5, "new": 2 - n % 2}, ok=True)
+        runs.record_source_run(db, run_id, "ithome-tw", {"fetched": 3, "new": 1}, ok=n < 2)
+        runs.record_source_run(db, run_id, "broken", {"errors": 1}, ok=False)
+        runs.finish_run(db, run_id, "ok")
         run_ids.append(run_id)
     return run_ids[-1]
 
 
 def build_corpus(path: Path) -> Corpus:
     """Write the corpus to `path` with store.open_db and the store's insert functions."""
-    db = store.open_db(path)
+    db = open_db(path)
     run_id = _add_runs(db)
     ids: dict[str, int] = {}
     stories: dict[str, int] = {}
     for key, spec in ARTICLES.items():
         with db.atomic():
-            ids[key] = store.insert_article(db, _row(key, spec, run_id))
-            story = stories["qwen"] if key == "qwen_echo" else store.new_story(
+            ids[key] = store_corpus.insert_article(db, _row(key, spec, run_id))
+            story = stories["qwen"] if key == "qwen_echo" else store_corpus.new_story(
                 db, ids[key], spec["title"], spec["first_seen"])
             stories.setdefault(key, story)
-            db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story, ids[key]])
-            store.refresh_story(db, story)
-    store.insert_copy(db, url="https://www.163.example/tech/9009", source="163-tech",
+            store_corpus.set_story(db, ids[key], story)
+    store_corpus.insert_copy(db, url="https://www.163.example/tech/9009", source="163-tech",
                       article_id=ids["qwen"], kind="exact", title=ARTICLES["qwen"]["title"],
                       run_id=run_id)
     db.close()

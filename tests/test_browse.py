@@ -12,14 +12,11 @@ import yaml
 from corpus_factory import ARTICLES, build_corpus
 from datasette.app import Datasette
 
-from crawler import store
 from crawler.browse.article import marked_html
 from crawler.browse.serve import METADATA_PATH, make_datasette
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return build_corpus(tmp_path_factory.mktemp("browse") / "corpus.db")
+from crawler.store import corpus as corpus_store
+from crawler.store import schema
+from crawler.store.db import now, open_db
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +61,7 @@ DESCRIBED = {  # table -> columns whose description the metadata must carry
 
 def test_daemon_and_health_tables_are_described(ds, corpus):
     tables = get(ds, "/-/metadata.json").json()["databases"]["corpus"]["tables"]
-    db = store.open_db(corpus.path)
+    db = open_db(corpus.path)
     try:
         health_columns = set(db["source_health"].columns_dict)
         for name, cols in DESCRIBED.items():
@@ -98,7 +95,7 @@ def test_facets(ds):
 
 def test_internal_tables_hidden(ds):
     tables = {t["name"]: t["hidden"] for t in get(ds, "/corpus.json").json()["tables"]}
-    for name in ("spool", "minhashes", "pages", "_migrations", "articles_fts", "articles_fts_data"):
+    for name in ("spool", "minhashes", "pages", "_sqlite_migrations", "articles_fts", "articles_fts_data"):
         assert tables[name] is True, name
     for name in ("articles", "copies", "stories", "runs", "skipped"):
         assert tables[name] is False, name
@@ -209,8 +206,8 @@ def test_latest_runs(ds):
 
 
 def test_the_schema_brings_the_source_health_view(corpus):
-    db = store.open_db(corpus.path)
-    store.ensure_db_shape(db)
+    db = open_db(corpus.path)
+    schema.ensure_db_shape(db)
     assert "source_health" in db.view_names()
     assert "flag_reason" in db["source_health"].columns_dict
     db.close()
@@ -298,12 +295,12 @@ def test_reads_what_the_store_writes_meanwhile_and_cannot_write(tmp_path):
     served = make_datasette(live.path)
     assert served.databases["corpus"].is_mutable  # never immutable mode
     assert len(rows(served, "/corpus/articles.json?_col=id")) == len(ARTICLES)
-    db = store.open_db(live.path)
+    db = open_db(live.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store.insert_article(db, {
+    corpus_store.insert_article(db, {
         "url": "https://later.example/1", "canonical_url": "https://later.example/1",
         "source": "later", "title": "后来写入的文章", "text": "守护进程稍后写入：算力。",
-        "topics": json.dumps(["compute"]), "content_hash": "later", "first_seen": store.now()})
+        "topics": json.dumps(["compute"]), "content_hash": "later", "first_seen": now()})
     assert len(rows(served, "/corpus/articles.json?_col=id")) == len(ARTICLES) + 1
     assert len(rows(served, "/corpus/search.json?q=守护进程")) == 1
     db.close()

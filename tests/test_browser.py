@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 import pytest
-from corpus_factory import ARTICLES, build_corpus
+from corpus_factory import ARTICLES
 from playwright.sync_api import expect, sync_playwright
 
 pytestmark = pytest.mark.browser
@@ -39,8 +39,7 @@ def wait_until_up(url: str, server: subprocess.Popen, seconds: float = 30) -> No
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory):
-    corpus = build_corpus(tmp_path_factory.mktemp("browser") / "corpus.db")
+def base_url(corpus):
     port = free_port()
     code = f"from crawler.browse.serve import serve; serve({str(corpus.path)!r}, port={port})"
     server = subprocess.Popen([sys.executable, "-c", code],

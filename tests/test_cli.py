@@ -6,39 +6,52 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from click.testing import CliRunner
 from fixturesite import manifest, shipped_topics
+from test_docs import commands
 from test_e2e_crawl import ROOT
 
-from crawler.cli import build_parser
+from crawler.cli import cli
+from crawler.store.db import open_db
 
 
 def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`python -m crawler ...` in a real process: crawls (one Twisted reactor per process),
+    exit codes as a shell sees them, signals."""
     return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
 
 
-def commands() -> list[str]:
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    return list(sub.choices)
+def invoke(*args: str) -> Any:
+    """The command in this process, through click's CliRunner."""
+    return CliRunner().invoke(cli, list(args), prog_name="topicwatch")
 
 
-@pytest.mark.parametrize("command", commands())
+@pytest.mark.parametrize("command", sorted(commands()))
 def test_every_command_has_help(command):
-    proc = run(command, "--help")
-    assert proc.returncode == 0
-    assert "usage: topicwatch " + command in proc.stdout
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage: topicwatch " + command in result.output
+
+
+def test_help_and_version_in_a_real_process():
+    proc = run("--help")
+    assert proc.returncode == 0 and "daemon" in proc.stdout and "crawl" in proc.stdout
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("topicwatch ")
 
 
 def test_sources_topics_and_settings_list_what_is_configured():
-    sources = run("sources", "--settings", str(ROOT / "settings.toml"))
-    assert sources.returncode == 0 and "36kr" in sources.stdout and "bing-news-zh" in sources.stdout
-    topics = run("topics", "--settings", str(ROOT / "settings.toml"))
-    assert topics.returncode == 0 and "open-vs-closed" in topics.stdout and "开源" in topics.stdout
-    settings = run("settings")
-    assert settings.returncode == 0 and "max_age_days" in settings.stdout
+    sources = invoke("sources", "--settings", str(ROOT / "settings.toml"))
+    assert sources.exit_code == 0 and "36kr" in sources.output and "bing-news-zh" in sources.output
+    topics = invoke("topics", "--settings", str(ROOT / "settings.toml"))
+    assert topics.exit_code == 0 and "open-vs-closed" in topics.output and "开源" in topics.output
+    settings = invoke("settings")
+    assert settings.exit_code == 0 and "max_age_days" in settings.output
 
 
 def test_nothing_fetched_exits_4(tmp_path):
@@ -136,41 +149,43 @@ def test_browse_and_export_refuse_a_missing_corpus(tmp_path):
     s = tmp_path / "settings.toml"
     s.write_text(f'[corpus]\npath = "{tmp_path / "nope.db"}"\n', encoding="utf-8")
     for command in (["browse", "--port", "9"], ["export"]):
-        proc = run(*command, "--settings", str(s))
-        assert proc.returncode == 1
-        assert "no corpus at" in proc.stderr and "Traceback" not in proc.stderr
+        result = invoke(*command, "--settings", str(s))
+        assert result.exit_code == 1
+        assert "no corpus at" in result.stderr
     assert not (tmp_path / "nope.db").exists()
+    proc = run("export", "--settings", str(s))  # and as a shell sees it
+    assert proc.returncode == 1 and "no corpus at" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_export_of_an_unknown_topic_is_an_error(tmp_path):
-    from crawler import store
-
-    store.open_db(tmp_path / "c.db").close()
+    
+    open_db(tmp_path / "c.db").close()
     s = tmp_path / "settings.toml"
     s.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[[topics]]\nname = "agi"\nterms = ["AGI"]\n',
                  encoding="utf-8")
-    proc = run("export", "--settings", str(s), "--topic", "agl")
-    assert proc.returncode == 1 and "--topic agl: no such topic" in proc.stderr
-    assert "known: agi" in proc.stderr.replace("\n", "")
-    ok = run("export", "--settings", str(s), "--topic", "agi")
-    assert ok.returncode == 0 and "exported 0 article(s)" in ok.stderr
+    result = invoke("export", "--settings", str(s), "--topic", "agl")
+    assert result.exit_code == 1 and "--topic agl: no such topic" in result.stderr
+    assert "known: agi" in result.stderr.replace("\n", "")
+    ok = invoke("export", "--settings", str(s), "--topic", "agi")
+    assert ok.exit_code == 0 and "exported 0 article(s)" in ok.stderr
 
 
 def test_topics_explain_shows_why_a_page_matches_or_not(site, tmp_path):
     settings = tmp_path / "settings.toml"
     settings.write_text(site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics(), encoding="utf-8")
     on = next(e for e in manifest.expect("article") if e.host == "a")
-    proc = run("topics", "--settings", str(settings), "--explain", site.url(on.host, on.path))
-    assert proc.returncode == 0, proc.stderr
-    assert on.title in proc.stdout and "yes" in proc.stdout
+    result = invoke("topics", "--settings", str(settings), "--explain", site.url(on.host, on.path))
+    assert result.exit_code == 0, result.output
+    assert on.title in result.stdout and "yes" in result.stdout
     off = manifest.expect("off_topic")[0]
     page = tmp_path / "saved.html"
     page.write_bytes(site.respond(off.host, off.path, {})[2])
-    proc = run("topics", "--settings", str(settings), "--explain", str(page))
-    assert proc.returncode == 0, proc.stderr
-    assert off.title in proc.stdout
-    assert "yes" not in proc.stdout.split(off.title, 1)[1]
-    assert run("topics", "--settings", str(settings), "--explain", "http://127.0.0.1:9/x").returncode == 1
+    result = invoke("topics", "--settings", str(settings), "--explain", str(page))
+    assert result.exit_code == 0, result.output
+    assert off.title in result.stdout
+    assert "yes" not in result.stdout.split(off.title, 1)[1]
+    gone = invoke("topics", "--settings", str(settings), "--explain", "http://127.0.0.1:9/x")
+    assert gone.exit_code == 1 and "cannot fetch" in gone.stderr
 
 
 def test_a_malformed_link_in_a_feed_does_not_stop_the_rest(site, tmp_path):

@@ -38,6 +38,14 @@ def spooled_or_stored(db_path: Path) -> int:
             return -1
 
 
+def mid_crawl(site: FixtureSite, db_path: Path, items: int) -> bool:
+    """The moment to kill: with 0, as soon as the server saw the crawl's first request
+    (robots.txt and feeds in flight); else once `items` are spooled or stored."""
+    if items == 0:
+        return bool(site.requests)
+    return spooled_or_stored(db_path) >= items
+
+
 @pytest.mark.parametrize("kill_after_items", [0, 2, 6])
 def test_kill_9_mid_crawl_then_rerun_completes_without_duplicates(tmp_path, kill_after_items):
     with FixtureSite(slow_seconds=5.0) as site:
@@ -45,11 +53,10 @@ def test_kill_9_mid_crawl_then_rerun_completes_without_duplicates(tmp_path, kill
         db_path = tmp_path / "corpus.db"
         settings.write_text(site.settings_toml(db_path) + "\n" + shipped_topics(), encoding="utf-8")
         proc = start_crawl(settings)
-        deadline = time.monotonic() + 60
-        while spooled_or_stored(db_path) < kill_after_items and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while not mid_crawl(site, db_path, kill_after_items) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if kill_after_items == 0:
-            time.sleep(0.3)  # mid-fetch: robots.txt and feeds in flight
+        assert proc.poll() is None, "the crawl ended before the kill"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL

@@ -1,6 +1,8 @@
 """The daemon as a user runs it: `python -m crawler daemon` in a real process, a real SQLite
 corpus, the fixture site over real HTTP, schedules a few seconds apart.  Kills are real
-SIGKILLs; `TOPICWATCH_TEST_DIE_AT` only chooses the moment (jobs/daemon.py `_DieAt`)."""
+SIGKILLs, sent by the test once the corpus shows the crawl it waits for; only a kill in the
+middle of an ingest (hundreds of commits a second) is timed from inside, by
+`TOPICWATCH_CRASH_AT` (crawler/faults.py)."""
 
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ import opencc
 import pytest
 from fixturesite import ArticleSpec, FixtureSite, build, manifest
 
-from crawler import health, store
+from crawler import faults
 from crawler.config import Schedule, load_settings
 from crawler.cron import standard_crontab
-from jobs.daemon import DIE_AT_ENV, setup_logging
+from crawler.store import schedules as schedule_store
+from crawler.store.db import open_db
+from jobs.daemon import setup_logging
 from jobs.runner import crawl_command
 from jobs.schedule import build_trigger, missed_run
 
@@ -336,6 +340,7 @@ def repost_of(original: ArticleSpec) -> ArticleSpec:
     )
 
 
+@pytest.mark.slow
 def test_new_articles_once_reposts_join_their_story_and_an_unchanged_site_costs_304s(
         site: FixtureSite, tmp_path: Path) -> None:
     settings = write_settings(site, tmp_path, f'[[schedules]]\nname = "clean"\n{EVERY_3S}'
@@ -378,13 +383,25 @@ def test_new_articles_once_reposts_join_their_story_and_an_unchanged_site_costs_
     assert one(corpus, "PRAGMA integrity_check") == "ok"
 
 
+# A run whose crawl process (not the daemon) holds it and has spooled at least n items.
+CRAWL_IN_FLIGHT = ("SELECT r.id FROM runs r WHERE r.status = 'running' AND r.pid != ? "
+                   "AND (SELECT count(*) FROM spool s WHERE s.run_id = r.id) >= ?")
+
+
+@pytest.mark.slow
 def test_kill_9_mid_crawl_and_mid_ingest_then_restart_completes_the_corpus(
         site: FixtureSite, tmp_path: Path) -> None:
     settings = write_settings(site, tmp_path, f'[[schedules]]\nname = "all"\n{EVERY_3S}')
     corpus = tmp_path / "corpus.db"
     cut_short = []  # runs whose crawl was in flight at the kill
     for point in ("crawl:2", "ingest:3", "crawl:0", "ingest:1"):
-        with DaemonProcess(settings, env={DIE_AT_ENV: point}) as d:
+        phase, n = point.split(":")
+        env = {faults.ENV: point} if phase == "ingest" else {}
+        with DaemonProcess(settings, env=env) as d:
+            if phase == "crawl":  # once the crawl in flight has spooled n items
+                wait_until(lambda d=d, n=int(n): q(corpus, CRAWL_IN_FLIGHT, (d.pid, n)),
+                           f"a crawl that spooled {n} item(s)", timeout=150, daemon=d)
+                d.proc.kill()
             assert d.proc.wait(timeout=150) == -signal.SIGKILL, d.stderr()[-2000:]
             children = [pid for (pid,) in q(corpus, "SELECT pid FROM runs WHERE pid != ?", (d.pid,))]
             wait_until(lambda children=children: not any(alive(pid) for pid in children),
@@ -401,6 +418,7 @@ def test_kill_9_mid_crawl_and_mid_ingest_then_restart_completes_the_corpus(
     assert {statuses[i] for i in cut_short} == {"interrupted"}
 
 
+@pytest.mark.slow
 def test_sigterm_mid_crawl_stops_the_child_ingests_and_exits_0(site: FixtureSite, tmp_path: Path) -> None:
     settings = write_settings(site, tmp_path, f'[[schedules]]\nname = "all"\n{EVERY_3S}')
     corpus = tmp_path / "corpus.db"
@@ -427,6 +445,7 @@ def status_json(settings: Path) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_one_daemon_per_corpus_and_a_kill_9_leaves_no_stale_lock(site: FixtureSite, tmp_path: Path) -> None:
     settings = write_settings(site, tmp_path, '[[schedules]]\nname = "yearly"\ncron = "0 0 1 1 *"\n')
     with DaemonProcess(settings) as first:
@@ -451,6 +470,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_failing_and_crashing_crawls_are_recorded_and_the_daemon_goes_on(
         site: FixtureSite, tmp_path: Path) -> None:
     dead = f'[[sources]]\nname = "dead"\nkind = "feed"\nurl = "http://127.0.0.1:{closed_port()}/feed.xml"\n'
@@ -505,6 +525,7 @@ def test_failing_and_crashing_crawls_are_recorded_and_the_daemon_goes_on(
 RUN_LINE = re.compile(r"run (\d+) \(schedule tick\): (crawling|[a-z-]+, \d+ new)")
 
 
+@pytest.mark.slow
 def test_a_schedule_firing_during_its_own_run_is_skipped_and_the_log_file_has_it_all(
         site: FixtureSite, tmp_path: Path) -> None:
     """Every second, a crawl that takes longer (its one page answers after 5 s, its timeout is
@@ -538,6 +559,7 @@ def test_a_schedule_firing_during_its_own_run_is_skipped_and_the_log_file_has_it
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(runs))
 
 
+@pytest.mark.slow
 def test_a_run_missed_while_stopped_runs_once_at_start_up(site: FixtureSite, tmp_path: Path) -> None:
     schedules = ('[[schedules]]\nname = "hourly"\ninterval_minutes = 60\nsources = ["island-atom"]\n\n'
                  '[[schedules]]\nname = "two-hourly"\ninterval_minutes = 120\nsources = ["island-atom"]\n')
@@ -545,10 +567,9 @@ def test_a_run_missed_while_stopped_runs_once_at_start_up(site: FixtureSite, tmp
     corpus = tmp_path / "corpus.db"
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     hourly_last, two_last = now - dt.timedelta(minutes=62), now - dt.timedelta(minutes=150)
-    db = store.open_db(corpus)
-    health.ensure_daemon_tables(db)
-    health.record_schedule_state(db, "hourly", last_run=hourly_last.isoformat(), last_status="ok")
-    health.record_schedule_state(db, "two-hourly", last_run=two_last.isoformat(), last_status="ok")
+    db = open_db(corpus)
+    schedule_store.record_schedule_state(db, "hourly", last_run=hourly_last.isoformat(), last_status="ok")
+    schedule_store.record_schedule_state(db, "two-hourly", last_run=two_last.isoformat(), last_status="ok")
     db.close()
     with DaemonProcess(settings) as d:
         wait_until(lambda: ended_runs(corpus, "schedule:hourly"), "the missed hourly run", daemon=d)
@@ -565,9 +586,9 @@ def test_a_run_missed_while_stopped_runs_once_at_start_up(site: FixtureSite, tmp
 def test_the_daemon_index_sees_articles_another_process_stored(tmp_path: Path) -> None:
     """A manual `topicwatch crawl` ingests with its own index; the daemon's long-lived index
     must still find that article when a near copy of it arrives."""
-    from crawler.ingest import Ingester
     from crawler.records import Article, Match, SpoolItem
-    from crawler.spool import SqliteSpool
+    from crawler.store.ingest import Ingester
+    from crawler.store.spool import SqliteSpool
     from jobs.daemon import Daemon
 
     path = tmp_path / "settings.toml"
@@ -584,7 +605,7 @@ def test_the_daemon_index_sees_articles_another_process_stored(tmp_path: Path) -
     def item(url: str, body: str) -> SpoolItem:
         return SpoolItem(Article(url=url, source="s", title="t", text=body), (Match("t", 3.0, ("大模型",)),))
 
-    other = store.open_db(settings.corpus_path)  # another process's connection and index
+    other = open_db(settings.corpus_path)  # another process's connection and index
     SqliteSpool(other).put(item("http://e/original", text))
     Ingester(other, settings.dedup).ingest()
     SqliteSpool(other).put(item("http://e/repost", text + "轉載時加上的一句評語，說明原文出處。"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.decode import (
+from crawler.text.charset import (
     decode_body,
     http_charset,
     meta_charset,

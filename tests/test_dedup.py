@@ -19,16 +19,14 @@ from crawler.config import DedupSettings
 from crawler.dedup import (
     NearDupIndex,
     Signature,
-    canonical_url,
-    clean_url,
     content_hash,
     minhash_values,
     shingle_hashes,
     sig_from_bytes,
     sig_to_bytes,
 )
-from crawler.sources import site_of
-from crawler.textnorm import to_traditional
+from crawler.text.normalise import to_traditional
+from crawler.text.urls import canonical_url, clean_url, site_of
 
 ZH_A = """在今年的云栖大会上,阿里云智能集团董事长吴泳铭用了将近四十分钟谈算力。他说,过去一年公司新建的AI算力几乎一上线就被客户订满,需求增长的速度远远超过了机房建设的速度。按照他的估算,下一代先进模型的训练投入将以百亿美元计,能够承担这种成本的公司屈指可数。
 吴泳铭认为,大模型的竞争已经从参数规模转向推理效率。同样一张GPU卡,调度得当与否,能服务的请求数量可以相差好几倍。因此阿里云今年把相当一部分研发力量放在推理框架、模型压缩和集群调度上,而不是一味追求更大的模型。

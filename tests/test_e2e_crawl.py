@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fixturesite import FixtureSite, manifest, shipped_topics
 
-from crawler import search
+from crawler.store import fts
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -183,7 +183,7 @@ def test_full_text_index_finds_chinese_and_english(crawled):
     def find(q: str) -> set[str]:
         return {r["title"] for r in crawled.rows(
             "SELECT a.title FROM articles_fts f JOIN articles a ON a.id = f.rowid WHERE articles_fts MATCH ?",
-            search.fts_query(q))}
+            fts.fts_query(q))}
 
     assert any("算力" in t for t in find("算力"))
     assert any("開源" in t for t in find("开源")), "Simplified finds Traditional"

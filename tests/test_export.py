@@ -8,16 +8,16 @@ import io
 import json
 
 import pytest
-from corpus_factory import ARTICLES, MIDNIGHT, NOW, build_corpus
+from corpus_factory import ARTICLES, MIDNIGHT, NOW
 from sqlite_utils import Database
 
+from crawler.browse.export import COLUMNS, export, since_bound
 from crawler.errors import TopicwatchError
-from crawler.export import COLUMNS, export, since_bound
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    corpus = build_corpus(tmp_path_factory.mktemp("export") / "corpus.db")
+def shared(corpus):
+    """The shared corpus (conftest), opened through sqlite-utils as export opens it."""
     return Database(corpus.path)
 
 
@@ -37,8 +37,8 @@ def oldest_first(*keys: str) -> list[str]:
     return [ARTICLES[k]["title"] for k in sorted(keys, key=lambda k: ARTICLES[k]["first_seen"])]
 
 
-def test_jsonl_everything_oldest_first_with_json_values(db):
-    records = jsonl(db)
+def test_jsonl_everything_oldest_first_with_json_values(shared):
+    records = jsonl(shared)
     assert titles(records) == oldest_first(*ARTICLES)
     hant = next(r for r in records if r["source"] == "ithome-tw")
     assert list(hant) == list(COLUMNS)
@@ -47,27 +47,27 @@ def test_jsonl_everything_oldest_first_with_json_values(db):
     assert hant["text"] == ARTICLES["hant"]["text"]
 
 
-def test_since_a_date(db):
-    records = jsonl(db, since=MIDNIGHT.date().isoformat())
+def test_since_a_date(shared):
+    records = jsonl(shared, since=MIDNIGHT.date().isoformat())
     assert titles(records) == oldest_first("qwen", "qwen_echo", "compute")
 
 
-def test_since_a_time_with_an_offset_is_compared_in_utc(db):
+def test_since_a_time_with_an_offset_is_compared_in_utc(shared):
     # the first_seen of `qwen_echo`, written in UTC+8: it and what came after it
     local = NOW.astimezone(dt.timezone(dt.timedelta(hours=8)))
     bound = since_bound(ARTICLES["qwen_echo"]["first_seen"])
     assert since_bound(local.isoformat()) == NOW.isoformat()
-    assert titles(jsonl(db, since=bound)) == oldest_first("qwen_echo", "compute")
+    assert titles(jsonl(shared, since=bound)) == oldest_first("qwen_echo", "compute")
 
 
-def test_topic_filter(db):
-    assert titles(jsonl(db, topic="compute")) == oldest_first("english", "hant", "compute")
-    assert jsonl(db, topic="no-such-topic") == []
+def test_topic_filter(shared):
+    assert titles(jsonl(shared, topic="compute")) == oldest_first("english", "hant", "compute")
+    assert jsonl(shared, topic="no-such-topic") == []
 
 
-def test_csv_round_trip(db):
+def test_csv_round_trip(shared):
     out = io.StringIO(newline="")
-    assert export(db, "csv", out, topic="open-source") == 3
+    assert export(shared, "csv", out, topic="open-source") == 3
     rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     assert [r["title"] for r in rows] == oldest_first("hant", "qwen", "qwen_echo")
     assert rows[1]["text"] == ARTICLES["qwen"]["text"]  # multi-line text survives
@@ -75,11 +75,11 @@ def test_csv_round_trip(db):
 
 
 @pytest.mark.parametrize("since", ["yesterday", "2024-13-01", "2024/05/01"])
-def test_bad_since_is_a_clean_error(db, since):
+def test_bad_since_is_a_clean_error(shared, since):
     with pytest.raises(TopicwatchError, match="--since"):
-        export(db, "jsonl", io.StringIO(), since=since)
+        export(shared, "jsonl", io.StringIO(), since=since)
 
 
-def test_unknown_format(db):
+def test_unknown_format(shared):
     with pytest.raises(TopicwatchError, match="jsonl, csv"):
-        export(db, "xml", io.StringIO())
+        export(shared, "xml", io.StringIO())

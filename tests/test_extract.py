@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from crawler.decode import decode_body
-from crawler.extract import NotAnArticle, _parse, _strip_site_suffix, extract
-from crawler.htmlprep import prepare
-from crawler.junklines import drop_junk_lines
+from crawler.extract import NotAnArticle, extract
+from crawler.extract.core import _parse, _strip_site_suffix
+from crawler.extract.htmlprep import prepare
+from crawler.extract.junklines import drop_junk_lines
 from crawler.records import Article, Page
+from crawler.text.charset import decode_body
 
 PAGES = Path(__file__).parent / "pages"
 FIXTURES = sorted(p.stem for p in PAGES.glob("*.html"))

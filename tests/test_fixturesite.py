@@ -143,7 +143,9 @@ def test_slow_path_is_slow_and_shutdown_is_quick() -> None:
         assert 0.5 <= time.monotonic() - started < 2
         pending = threading.Thread(target=lambda: _swallow(get, site, *manifest.SLOW, timeout=10))
         pending.start()
-        time.sleep(0.2)  # the second request is now sleeping in the server
+        deadline = time.monotonic() + 10
+        while len(site.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the second request is sleeping in the server
     finally:
         started = time.monotonic()
         site.stop()

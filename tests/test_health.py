@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from crawler import cli, health, store
+from crawler import cli
 from crawler.config import Settings, load_settings
+from crawler.store import corpus as corpus_store
+from crawler.store import health, pages, runs, schedules, schema
+from crawler.store.db import open_db
 
 SETTINGS = """
 [corpus]
@@ -61,16 +64,12 @@ def write_settings(tmp_path: Path, threshold: int = 3) -> Settings:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return write_settings(tmp_path)
-
-
-@pytest.fixture
-def db(settings: Settings) -> Database:
-    db = store.open_db(settings.corpus_path)
-    health.ensure_daemon_tables(db)
-    health.ensure_health_views(db, settings)
-    return db
+def settings(tmp_path: Path, db: Database) -> Settings:
+    """The settings above; their thresholds copied into the conftest corpus (tmp_path/corpus.db,
+    the settings' own corpus), as a crawl or the daemon does at start."""
+    loaded = write_settings(tmp_path)
+    health.refresh_source_settings(db, loaded)
+    return loaded
 
 
 def ago(days: float) -> str:
@@ -83,14 +82,14 @@ _article_seq = iter(range(1, 10_000))
 def run(db: Database, source: str, ok: bool, days_ago: float = 0.0, *, new: int = 0,
         reasons: tuple[str, ...] = (), error: str | None = None) -> int:
     """One finished run of `source`, `days_ago` days old, with `new` articles and skipped rows."""
-    run_id = store.start_run(db, "test", [source])
-    store.record_source_run(db, run_id, source, {"fetched": 1, "errors": int(not ok)}, ok=ok)
-    store.finish_run(db, run_id, "ok" if ok else "failed", error)
+    run_id = runs.start_run(db, "test", [source])
+    runs.record_source_run(db, run_id, source, {"fetched": 1, "errors": int(not ok)}, ok=ok)
+    runs.finish_run(db, run_id, "ok" if ok else "failed", error)
     for reason in reasons:
-        store.record_skipped(db, f"http://x/{reason}", source, reason, detail="detail", run_id=run_id)
+        pages.record_skipped(db, f"http://x/{reason}", source, reason, detail="detail", run_id=run_id)
     for _ in range(new):
         n = next(_article_seq)
-        store.insert_article(db, {"url": f"http://x/{n}", "canonical_url": f"http://x/{n}",
+        corpus_store.insert_article(db, {"url": f"http://x/{n}", "canonical_url": f"http://x/{n}",
                                   "source": source, "title": "t", "text": "大模型", "content_hash": str(n),
                                   "first_seen": ago(days_ago), "run_id": run_id})
     db.execute("UPDATE source_runs SET new = ?, at = ? WHERE run_id = ?", [new, ago(days_ago), run_id])
@@ -101,7 +100,7 @@ def row(db: Database, source: str) -> dict:
     return next(r for r in health.source_health(db) if r["source"] == source)
 
 
-def test_consecutive_failures_flag_a_source_at_the_threshold(db: Database) -> None:
+def test_consecutive_failures_flag_a_source_at_the_threshold(db: Database, settings: Settings) -> None:
     run(db, "wire", ok=True, new=1)
     run(db, "wire", ok=False)
     run(db, "wire", ok=False)
@@ -117,14 +116,14 @@ def test_consecutive_failures_flag_a_source_at_the_threshold(db: Database) -> No
     assert r["last_success"] >= r["last_error"]
 
 
-def test_the_error_reason_is_the_source_failure_not_an_article_skip(db: Database) -> None:
+def test_the_error_reason_is_the_source_failure_not_an_article_skip(db: Database, settings: Settings) -> None:
     run(db, "wire", ok=False, reasons=("off-topic", "http-503", "not-article"))
     assert row(db, "wire")["last_error_reason"] == "http-503: detail"
     run(db, "wire", ok=False, error="crawl process exit 2: error: settings.toml: not valid TOML")
     assert row(db, "wire")["last_error_reason"].endswith("not valid TOML")  # no skipped rows
 
 
-def test_quiet_sources_are_flagged_after_their_quiet_days(db: Database) -> None:
+def test_quiet_sources_are_flagged_after_their_quiet_days(db: Database, settings: Settings) -> None:
     run(db, "wire", ok=True, days_ago=5, new=1)
     run(db, "wire", ok=True, days_ago=0.5)
     r = row(db, "wire")
@@ -137,7 +136,7 @@ def test_quiet_sources_are_flagged_after_their_quiet_days(db: Database) -> None:
     assert row(db, "wire")["flagged"] == 0
 
 
-def test_a_source_that_never_brought_anything_is_quiet_since_its_first_run(db: Database) -> None:
+def test_a_source_that_never_brought_anything_is_quiet_since_its_first_run(db: Database, settings: Settings) -> None:
     run(db, "wire", ok=True, days_ago=3)
     run(db, "wire", ok=True)
     r = row(db, "wire")
@@ -157,16 +156,15 @@ def test_disabled_and_removed_sources_show_history_but_are_never_flagged(db: Dat
 
 def test_thresholds_follow_the_settings_and_default_without_them(tmp_path: Path) -> None:
     settings = write_settings(tmp_path, threshold=3)
-    db = store.open_db(settings.corpus_path)
-    health.ensure_health_views(db)  # never refreshed: the defaults of crawler/config.py
+    db = open_db(settings.corpus_path)  # never refreshed: the defaults of crawler/config.py
     run(db, "wire", ok=False, new=0)
     run(db, "wire", ok=False)
-    assert row(db, "wire")["failure_threshold"] == health.DEFAULT_FAILURE_THRESHOLD == 3
+    assert row(db, "wire")["failure_threshold"] == schema.DEFAULT_FAILURE_THRESHOLD == 3
     assert row(db, "wire")["flagged"] == 0
-    health.ensure_health_views(db, write_settings(tmp_path, threshold=2))
+    health.refresh_source_settings(db, write_settings(tmp_path, threshold=2))
     r = row(db, "wire")
     assert (r["failure_threshold"], r["quiet_days"], r["flagged"]) == (2, 2.0, 1)
-    health.ensure_health_views(db, write_settings(tmp_path, threshold=3))  # idempotent, reversible
+    health.refresh_source_settings(db, write_settings(tmp_path, threshold=3))  # idempotent, reversible
     assert row(db, "wire")["flagged"] == 0
 
 
@@ -188,15 +186,15 @@ def test_source_health_is_a_view_datasette_can_serve(db: Database, settings: Set
     assert [(r["source"], r["flag_reason"]) for r in rows] == [("wire", "failed 3 runs in a row")]
 
 
-def test_schedule_state_round_trip_and_settling_after_a_kill(db: Database) -> None:
+def test_schedule_state_round_trip_and_settling_after_a_kill(db: Database, settings: Settings) -> None:
     run_id = run(db, "wire", ok=False)
-    health.record_schedule_state(db, "wires", last_run=ago(0), last_run_id=run_id, last_status="running")
-    health.record_schedule_state(db, "wires", next_run=ago(-1))
-    health.record_schedule_state(db, "dropped", last_status="ok")
+    schedules.record_schedule_state(db, "wires", last_run=ago(0), last_run_id=run_id, last_status="running")
+    schedules.record_schedule_state(db, "wires", next_run=ago(-1))
+    schedules.record_schedule_state(db, "dropped", last_status="ok")
     with pytest.raises(ValueError):
-        health.record_schedule_state(db, "wires", bogus=1)
-    health.settle_schedule_states(db, ["wires", "nightly"])
-    states = health.schedule_states(db)
+        schedules.record_schedule_state(db, "wires", bogus=1)
+    schedules.settle_schedule_states(db, ["wires", "nightly"])
+    states = schedules.schedule_states(db)
     assert set(states) == {"wires"}
     assert states["wires"]["last_status"] == "failed"  # the run's own final status
     assert states["wires"]["next_run"] == ago(-1)[:13] + states["wires"]["next_run"][13:]
@@ -205,7 +203,7 @@ def test_schedule_state_round_trip_and_settling_after_a_kill(db: Database) -> No
 def test_status_json_and_tables(db: Database, settings: Settings, capsys: pytest.CaptureFixture) -> None:
     for _ in range(3):
         run(db, "wire", ok=False, reasons=("timeout",))
-    health.record_schedule_state(db, "wires", last_run=ago(0.01), last_run_id=3, last_status="failed",
+    schedules.record_schedule_state(db, "wires", last_run=ago(0.01), last_run_id=3, last_status="failed",
                                  next_run=ago(-0.02))
     assert cli.main(["status", "--settings", str(settings.path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from crawler import store, textnorm
 from crawler.config import DedupSettings
-from crawler.ingest import Ingester
 from crawler.records import Article, Match, SpoolItem
-from crawler.spool import SqliteSpool
+from crawler.store import runs, schema
+from crawler.store.db import open_db
+from crawler.store.ingest import Ingester
+from crawler.store.spool import SqliteSpool
+from crawler.text.normalise import to_traditional
 
 BASE = (
     "阿里云在云栖大会上宣布开源新一代通义千问模型，覆盖从五亿到七百二十亿参数的多个规格。"
@@ -34,7 +36,7 @@ def item(url: str, text: str, source: str = "s1", title: str = "标题", run_id:
 
 @pytest.fixture
 def db(tmp_path):
-    d = store.open_db(tmp_path / "corpus.db")
+    d = open_db(tmp_path / "corpus.db")
     yield d
     d.close()
 
@@ -53,12 +55,15 @@ def count(db, table: str) -> int:
 def test_schema_is_idempotent_and_wal(tmp_path):
     path = tmp_path / "c.db"
     for _ in range(3):
-        d = store.open_db(path)
-        store.ensure_db_shape(d)
+        d = open_db(path)
+        schema.ensure_db_shape(d)
         assert d.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         d.close()
-    d = store.open_db(path)
-    assert [r[0] for r in d.execute("SELECT name FROM _migrations")] == [m[0] for m in store.MIGRATIONS]
+    d = open_db(path)
+    applied = [r[0] for r in d.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'topicwatch'")]
+    assert applied == [m.name for m in schema.MIGRATIONS.applied(d)] == [m.name for m in schema.MIGRATIONS._migrations]
+    assert not schema.MIGRATIONS.pending(d)
+    assert "_migrations" not in d.table_names()  # topicwatch 0.1's own table is retired
 
 
 def test_new_articles_get_a_story_and_an_index_row(db):
@@ -71,7 +76,7 @@ def test_new_articles_get_a_story_and_an_index_row(db):
 
 def test_same_text_in_the_other_script_is_a_copy(db):
     ingest(db, item("http://a.test/1", BASE))
-    stats = ingest(db, item("http://b.test/x", textnorm.to_traditional(BASE), source="s2"))
+    stats = ingest(db, item("http://b.test/x", to_traditional(BASE), source="s2"))
     assert (stats.new, stats.duplicates) == (0, 1)
     copy = next(db.query("SELECT * FROM copies"))
     assert copy["kind"] == "exact" and copy["source"] == "s2" and copy["article_id"] == 1
@@ -113,7 +118,7 @@ def test_ingesting_the_same_item_twice_adds_nothing(db):
 
 def test_near_duplicate_index_is_rebuilt_from_the_file(db, tmp_path):
     ingest(db, item("http://a.test/1", BASE))
-    fresh = store.open_db(tmp_path / "corpus.db")  # a new process would start like this
+    fresh = open_db(tmp_path / "corpus.db")  # a new process would start like this
     SqliteSpool(fresh).put(item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
     Ingester(fresh, DedupSettings(near_threshold=0.5)).ingest()
     assert len({r[0] for r in fresh.execute("SELECT story_id FROM articles")}) == 1
@@ -132,8 +137,8 @@ def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
 
 
 def test_run_counters_are_updated_in_the_items_transaction(db):
-    run_id = store.start_run(db, "test", ["s1"])
-    store.record_source_run(db, run_id, "s1", {"fetched": 2}, ok=True)
+    run_id = runs.start_run(db, "test", ["s1"])
+    runs.record_source_run(db, run_id, "s1", {"fetched": 2}, ok=True)
     ingest(db, item("http://a.test/1", BASE, run_id=run_id), item("http://b.test/1", BASE, run_id=run_id))
     run = next(db.query("SELECT new, duplicates FROM runs WHERE id = ?", [run_id]))
     assert (run["new"], run["duplicates"]) == (1, 1)
@@ -146,20 +151,20 @@ def test_two_processes_ingesting_at_once_both_succeed(tmp_path):
     import sys
 
     path = tmp_path / "corpus.db"
-    db = store.open_db(path)
+    db = open_db(path)
     spool = SqliteSpool(db)
     for n in range(120):
         spool.put(item(f"http://a.test/{n}", f"第{n}篇。" + (BASE if n % 2 else OTHER) * (1 + n % 3) + str(n)))
     db.close()
     code = (
-        "import sys; from crawler import store; from crawler.config import DedupSettings;"
-        "from crawler.ingest import Ingester;"
-        "Ingester(store.open_db(sys.argv[1]), DedupSettings()).ingest()"
+        "import sys; from crawler.store.db import open_db; from crawler.config import DedupSettings;"
+        "from crawler.store.ingest import Ingester;"
+        "Ingester(open_db(sys.argv[1]), DedupSettings()).ingest()"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
-    db = store.open_db(path)
+    db = open_db(path)
     assert count(db, "spool") == 0
     assert count(db, "articles") + count(db, "copies") == 120

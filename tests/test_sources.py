@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,23 +14,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.sources import (
+from crawler.errors import SourceError
+from crawler.sources.feeds import parse_feed
+from crawler.sources.listings import listing_links, looks_like_article, section_links
+from crawler.sources.news_search import expand_search, search_queries
+from crawler.sources.rules import LinkRules
+from crawler.sources.sitemaps import (
     SitemapPage,
-    SourceError,
     default_sitemap_urls,
-    expand_search,
-    is_site_root,
-    is_too_old,
-    listing_links,
-    looks_like_article,
-    parse_feed,
     parse_sitemap,
     robots_sitemaps,
-    robots_url,
-    search_queries,
-    section_links,
-    site_of,
 )
+from crawler.text.dates import is_too_old
+from crawler.text.urls import is_site_root, robots_url, site_of
 
 FEED_URL = "https://news.example.cn/rss/tech.xml"
 
@@ -192,7 +187,7 @@ def test_not_a_feed_raises(body):
     with pytest.raises(SourceError) as info:
         parse_feed(body, FEED_URL, "example")
     assert info.value.url == FEED_URL
-    assert "not a feed" in info.value.reason
+    assert "not a feed" in info.value.detail
 
 
 # ---------------------------------------------------------------- sitemaps
@@ -391,7 +386,7 @@ CN_HOME = """<!DOCTYPE html>
 
 
 def test_listing_heuristic_chinese_portal():
-    entries = listing_links(CN_HOME, "https://www.example.com.cn/", "cn", allow=(), deny=())
+    entries = listing_links(CN_HOME, "https://www.example.com.cn/", "cn")
     assert [e.url for e in entries] == [
         "https://www.example.com.cn/2024/0920/123456.shtml",
         "https://www.example.com.cn/news/20240920/abc.html",
@@ -419,7 +414,7 @@ EN_HOME = """<html><head><title>Example Tech</title></head><body>
 
 
 def test_listing_heuristic_english():
-    entries = listing_links(EN_HOME, "https://www.example.com/", "en", allow=(), deny=())
+    entries = listing_links(EN_HOME, "https://www.example.com/", "en")
     assert [(e.url, e.title) for e in entries] == [
         ("https://www.example.com/2024/09/20/some-long-slug-about-ai", "Some long story about AI chips"),
         ("https://www.example.com/news/openai-ships-new-reasoning-model", "OpenAI ships a new reasoning model"),
@@ -452,9 +447,9 @@ def test_article_url_shapes(url, expected):
 
 
 def test_listing_allow_and_deny():
-    allow = [re.compile(r"/20\d\d/\d{4}/\d+\.shtml$"), re.compile(r"passport\.")]
-    deny = [re.compile(r"tech\.example\.com\.cn"), re.compile(r"login")]
-    entries = listing_links(CN_HOME, "https://www.example.com.cn/", "cn", allow=allow, deny=deny)
+    rules = LinkRules.of(allow=(r"/20\d\d/\d{4}/\d+\.shtml$", r"passport\."),
+                         deny=(r"tech\.example\.com\.cn", r"login"))
+    entries = listing_links(CN_HOME, "https://www.example.com.cn/", "cn", rules)
     assert [e.url for e in entries] == [
         "https://www.example.com.cn/2024/0920/123456.shtml",
         "https://www.example.com.cn/2024/0918/111222.shtml",
@@ -464,8 +459,8 @@ def test_listing_allow_and_deny():
 
 
 def test_listing_deny_without_allow():
-    deny = [re.compile(r"/article/")]
-    urls = [e.url for e in listing_links(CN_HOME, "https://www.example.com.cn/", "cn", (), deny)]
+    rules = LinkRules.of(deny=(r"/article/",))
+    urls = [e.url for e in listing_links(CN_HOME, "https://www.example.com.cn/", "cn", rules)]
     assert "https://www.example.com.cn/article/98765" not in urls
     assert "https://www.example.com.cn/news/20240920/abc.html" in urls
 
@@ -475,19 +470,19 @@ def test_listing_base_href_and_xml_declaration():
 <html><head><base href="https://cdn.example.net/site/"></head><body>
 <a href="2024/09/20/relative-article-about-model-pricing">Model pricing story</a>
 </body></html>"""
-    [entry] = listing_links(html, "https://cdn.example.net/", "x", (), ())
+    [entry] = listing_links(html, "https://cdn.example.net/", "x")
     assert entry.url == "https://cdn.example.net/site/2024/09/20/relative-article-about-model-pricing"
 
 
 def test_listing_localhost_same_host():
     html = '<a href="/2024/09/20/local-test-article">Local</a><a href="http://127.0.0.2/2024/09/20/x-y-z-w">Other</a>'
-    entries = listing_links(html, "http://127.0.0.1:8765/", "local", (), ())
+    entries = listing_links(html, "http://127.0.0.1:8765/", "local")
     assert [e.url for e in entries] == ["http://127.0.0.1:8765/2024/09/20/local-test-article"]
 
 
 def test_listing_empty_html():
-    assert listing_links("", "https://www.example.com/", "x", (), ()) == []
-    assert listing_links("   ", "https://www.example.com/", "x", (), ()) == []
+    assert listing_links("", "https://www.example.com/", "x") == []
+    assert listing_links("   ", "https://www.example.com/", "x") == []
 
 
 # ---------------------------------------------------------------- search feeds
@@ -695,7 +690,7 @@ def test_site_of_works_offline_and_writes_no_cache(tmp_path):
         "def refuse(*a, **k): raise OSError('network used')\n"
         "socket.socket.connect = refuse; socket.create_connection = refuse\n"
         "socket.getaddrinfo = refuse\n"
-        "from crawler.sources import site_of\n"
+        "from crawler.text.urls import site_of\n"
         "print(site_of('https://news.qq.com/a'), site_of('https://a.b.bbc.co.uk/x'))\n"
     )
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),

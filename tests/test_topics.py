@@ -6,7 +6,7 @@ import pytest
 
 from crawler.config import Topic, load_settings
 from crawler.records import Article
-from crawler.textnorm import to_traditional
+from crawler.text.normalise import to_traditional
 from crawler.topics import explain, group_score, match_topics, parse_term
 
 BODY_ZH = (

@@ -1,24 +1,23 @@
 """What an article's page shows: the article itself, its copies and its story's other articles.
 
-Everything is read in one `db.execute_fn` call (one read connection, one snapshot) and turned
-into plain values and `Markup` for `templates/row.html`.
+Everything is read in one `db.execute_fn` call (`crawler.store.queries.read_article`: one read
+connection, one snapshot) and turned into plain values and `Markup` for `templates/row.html`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
-from crawler import search
+from crawler.store import fts
 
 
 def marked_html(text: str) -> Markup:
-    """Escape `text` but keep the `<mark>` tags `search.mark`/`search.snippet` put in it
+    """Escape `text` but keep the `<mark>` tags `fts.mark`/`fts.snippet` put in it
     (they drop any literal mark tag of the text itself, so only theirs remain)."""
     html = str(escape(text))
     return Markup(html.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
@@ -30,7 +29,7 @@ def paragraphs_html(text: str | None, query: str = "") -> Markup:
     out = []
     for line in (text or "").splitlines():
         if line.strip():
-            marked = search.mark(line, search.match_spans(line, query)) if query else line
+            marked = fts.mark(line, fts.match_spans(line, query)) if query else line
             out.append(f"<p>{marked_html(marked.strip())}</p>")
     return Markup("\n".join(out))
 
@@ -38,12 +37,6 @@ def paragraphs_html(text: str | None, query: str = "") -> Markup:
 def web_link(url: str | None) -> str | None:
     """Only http(s) URLs become links: a crawled page must not smuggle in `javascript:`."""
     return url if url and url.startswith(("http://", "https://")) else None
-
-
-def _rows(conn: sqlite3.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
-    cur = conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def _topics(article: dict[str, Any], topic_url: Callable[[str], str]) -> list[dict[str, Any]]:
@@ -55,26 +48,6 @@ def _topics(article: dict[str, Any], topic_url: Callable[[str], str]) -> list[di
     ]
 
 
-def read_article(conn: sqlite3.Connection, article_id: int) -> dict[str, Any] | None:
-    """The article row, its copies, its story and the story's other articles."""
-    found = _rows(conn, "SELECT * FROM articles WHERE id = ?", article_id)
-    if not found:
-        return None
-    article = found[0]
-    article["copies"] = _rows(
-        conn, "SELECT source, url, kind, first_seen FROM copies WHERE article_id = ? "
-        "ORDER BY first_seen", article_id)
-    sid = article.get("story_id")
-    article["story"] = (_rows(conn, "SELECT * FROM stories WHERE id = ?", sid) or [None])[0]
-    article["siblings"] = _rows(
-        conn, "SELECT id, title, source, url, first_seen FROM articles "
-        "WHERE story_id = ? AND id != ? ORDER BY first_seen", sid, article_id)
-    article["story_copies"] = _rows(
-        conn, "SELECT source, url, kind, first_seen FROM copies "
-        "WHERE story_id = ? AND article_id != ? ORDER BY first_seen", sid, article_id)
-    return article
-
-
 def page_context(article: dict[str, Any], query: str, urls: Any, database: str) -> dict[str, Any]:
     """Template values for one article; `urls` is `datasette.urls`."""
     table = urls.table(database, "articles")
@@ -82,7 +55,7 @@ def page_context(article: dict[str, Any], query: str, urls: Any, database: str) 
     article["link"] = web_link(article["url"])
     article["text_html"] = paragraphs_html(article.get("text"), query)
     article["title_html"] = marked_html(
-        search.mark(article["title"] or "", search.match_spans(article["title"], query)))
+        fts.mark(article["title"] or "", fts.match_spans(article["title"], query)))
     for other in article["siblings"]:
         other["href"] = urls.row(database, "articles", str(other["id"]))
     for copy in article["copies"] + article["story_copies"]:

@@ -12,18 +12,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any, TextIO
 
 from sqlite_utils import Database
 
 from crawler.errors import TopicwatchError
+from crawler.store.corpus import EXPORT_COLUMNS as COLUMNS
+from crawler.store.corpus import select_articles
 
-COLUMNS = (
-    "id", "url", "canonical_url", "source", "title", "author", "published", "published_day",
-    "language", "script", "site_name", "description", "original_source", "text", "topics",
-    "matched_terms", "scores", "story_id", "first_seen",
-)
 JSON_COLUMNS = ("topics", "matched_terms", "scores")
 FORMATS = ("jsonl", "csv")
 
@@ -45,21 +41,6 @@ def since_bound(since: str) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def select_articles(db: Database, since: str | None = None, topic: str | None = None) -> Iterator[dict[str, Any]]:
-    """The articles to export, oldest first."""
-    where, params = [], {}
-    if since:
-        where.append("first_seen >= :since")
-        params["since"] = since_bound(since)
-    if topic:
-        where.append("EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE value = :topic)")
-        params["topic"] = topic
-    sql = f"SELECT {', '.join(COLUMNS)} FROM articles"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return db.query(sql + " ORDER BY first_seen, id", params)
-
-
 def _jsonl_row(row: dict[str, Any]) -> str:
     for col in JSON_COLUMNS:
         row[col] = json.loads(row[col]) if row[col] else None
@@ -70,7 +51,7 @@ def export(db: Database, fmt: str, out: TextIO, since: str | None = None, topic:
     """Write the articles to `out` as `fmt` ("jsonl" or "csv"); returns the rows written."""
     if fmt not in FORMATS:
         raise TopicwatchError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
-    rows = select_articles(db, since, topic)
+    rows = select_articles(db, since_bound(since) if since else None, topic)
     written = 0
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=COLUMNS)

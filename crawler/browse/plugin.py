@@ -25,9 +25,9 @@ from datasette.utils.asgi import NotFound, Request, Response
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
-from crawler import search
 from crawler.browse import article as article_page
 from crawler.browse import atom
+from crawler.store import fts, queries
 
 TEMPLATES = Path(__file__).with_name("templates")
 EXCERPT_CHARS = 200
@@ -66,11 +66,11 @@ def prepare_connection(conn):
 
 def _match_expression(query: str | None) -> str:
     """An FTS5 expression for `query`; `""` (matches nothing) when nothing is searchable."""
-    return search.fts_query(query or "") or '""'
+    return fts.fts_query(query or "") or '""'
 
 
 def _snippet(text: str | None, query: str | None) -> str:
-    return search.snippet(text, query or "")
+    return fts.snippet(text, query or "")
 
 
 @hookimpl
@@ -105,7 +105,7 @@ def filters_from_request(request, database, table, datasette):
         if not query:
             return FilterArguments([], extra_context=shown)
         return FilterArguments(
-            ["id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :topicwatch_match)"],
+            [queries.SEARCH_FILTER],
             {"topicwatch_match": _match_expression(query)},
             [f'search matches "{query}"'],
             shown,
@@ -131,9 +131,9 @@ def _list_cell(value: str, column: str) -> Markup:
     """A cell of the articles list: the passage that matched, or the start of the text."""
     query = _state()["search"]
     if column == "title":
-        return article_page.marked_html(search.mark(value, search.match_spans(value, query)))
+        return article_page.marked_html(fts.mark(value, fts.match_spans(value, query)))
     if query:
-        return article_page.marked_html(search.snippet(value, query, EXCERPT_CHARS))
+        return article_page.marked_html(fts.snippet(value, query, EXCERPT_CHARS))
     short = " ".join(value.split())
     return Markup(escape(short if len(short) <= EXCERPT_CHARS else short[:EXCERPT_CHARS] + "…"))
 
@@ -146,7 +146,7 @@ def _query_cell(row, value: str, column: str, database: str, datasette) -> Marku
         query = _state().get("args", {}).get("q", "")
         if query:
             href += "?q=" + quote(query)
-        title = search.mark(value, search.match_spans(value, query))
+        title = fts.mark(value, fts.match_spans(value, query))
         return Markup(f'<a href="{escape(href)}">{article_page.marked_html(title)}</a>')
     if column == "feed" and value.startswith("/-/topicwatch/atom/"):
         return Markup(f'<a href="{escape(datasette.urls.path(value))}">Atom feed</a>')
@@ -178,23 +178,13 @@ async def _article(datasette, database: str, request) -> dict[str, Any] | None:
     except (KeyError, ValueError):
         return None
     db = datasette.get_database(database)
-    found = await db.execute_fn(lambda conn: article_page.read_article(conn, article_id))
+    found = await db.execute_fn(lambda conn: queries.read_article(conn, article_id))
     if found is None:
         return None
     return article_page.page_context(found, request.args.get("q", ""), datasette.urls, database)
 
 
 # ---------------------------------------------------------------- Atom feeds
-
-FEED_SQL = """
-SELECT id, url, canonical_url, source, title, author, published, description,
-       substr(text, 1, 600) AS text, topics, first_seen
-FROM articles
-WHERE :topic = '' OR EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE value = :topic)
-ORDER BY first_seen DESC, id DESC
-LIMIT :limit
-"""
-
 
 @hookimpl
 def register_routes(datasette):
@@ -215,12 +205,12 @@ async def atom_feed(datasette, request):
     """The newest articles, of one topic or of all, as Atom 1.0."""
     database = await _corpus_database(datasette)
     topic = request.url_vars.get("topic", "")
-    rows = await datasette.get_database(database).execute(
-        FEED_SQL, {"topic": topic, "limit": FEED_LIMIT})
+    rows = await datasette.get_database(database).execute_fn(
+        lambda conn: queries.feed_rows(conn, topic, FEED_LIMIT))
     table = datasette.urls.table(database, "articles")
     listing = f"{table}?topics__arraycontains={quote(topic)}" if topic else table
     xml = atom.feed_xml(
-        [dict(r) for r in rows],
+        rows,
         feed_id=f"tag:topicwatch,2024:feed/{topic or 'all'}",
         title=f"topicwatch: new articles on {topic}" if topic else "topicwatch: new articles",
         self_url=request.url,

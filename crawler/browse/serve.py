@@ -17,7 +17,7 @@ from urllib.parse import quote
 import yaml
 from datasette.app import Datasette
 
-from crawler import store
+from crawler.store.db import open_db
 
 METADATA_PATH = Path(__file__).with_name("metadata.yml")
 DEFAULT_DATABASE = "corpus"  # the database name metadata.yml is written for
@@ -69,7 +69,7 @@ def make_datasette(db_path: str | Path, metadata_path: str | Path | None = None,
 
 def prepare_corpus(db_path: str | Path) -> None:
     """Create or migrate the corpus and its views before Datasette reads it."""
-    store.open_db(db_path).close()  # open_db creates and migrates tables and views
+    open_db(db_path).close()  # open_db creates and migrates tables and views
 
 
 def serve(db_path: str | Path, metadata_path: str | Path | None = None,

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 import lxml.html
 
 # BEIJING and has_date are re-exported: extract and junklines reach them through this module.
-from crawler.dates import BEIJING as BEIJING
-from crawler.dates import When, parse_date, plausible
-from crawler.dates import has_date as has_date
-from crawler.textnorm import CJK_SENTENCE_RE, HAN, squash
+from crawler.text.dates import BEIJING as BEIJING
+from crawler.text.dates import When, parse_date, plausible
+from crawler.text.dates import has_date as has_date
+from crawler.text.normalise import CJK_SENTENCE_RE, HAN, squash
 
 # -- dates --------------------------------------------------------------------------------------
 

@@ -30,24 +30,16 @@ import trafilatura
 from lxml import etree
 from trafilatura.settings import Document
 
-from crawler import bylines
-from crawler.htmlprep import prepare, visible_lines
-from crawler.junklines import clean_text
+from crawler.errors import NotAnArticle
+from crawler.extract import bylines
+from crawler.extract.htmlprep import prepare, visible_lines
+from crawler.extract.junklines import clean_text
 from crawler.records import Article, Page
-from crawler.textnorm import HAN, clean_spaces, detect_script, squash, strip_pinyin
+from crawler.text.normalise import HAN, clean_spaces, detect_script, squash, strip_pinyin
 
 MIN_HAN_CHARS = 200  # a Chinese article has at least this many Han characters of main text
 MIN_WORDS = 80  # an article in another language has at least this many words
 _LIST_LINK_SHARE = 0.5  # main text made mostly of the page's link texts: a list page
-
-
-class NotAnArticle(Exception):
-    """The page is not an article; `reason` is one of empty, too-short, list-page, error-page."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 def extract(page: Page) -> Article:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import lxml.html
 from lxml import etree
 
-from crawler.textnorm import clean_spaces, strip_pinyin
+from crawler.text.normalise import clean_spaces, strip_pinyin
 
 _CONTAINER_TAGS = tuple(
     "div td th article section body center blockquote font span main form dd li".split()

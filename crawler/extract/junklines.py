@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import re
 
-from crawler.bylines import BYLINE_LABELS, has_date
-from crawler.textnorm import CJK_SENTENCE_RE, SENTENCE_END_RE, clean_spaces, squash, strip_pinyin
+from crawler.extract.bylines import BYLINE_LABELS, has_date
+from crawler.text.normalise import (
+    CJK_SENTENCE_RE,
+    SENTENCE_END_RE,
+    clean_spaces,
+    squash,
+    strip_pinyin,
+)
 
 _DISCLAIMER_RE = re.compile(
     r"^[【\[（(]?\s*(?:免责声明|免責聲明|版权声明|版權聲明|特别声明|特別聲明|disclaimer)\s*[】\]）)]?\s*[:：]?",

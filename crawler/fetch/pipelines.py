@@ -1,90 +1,100 @@
-"""Item pipelines: thin adapters from Scrapy to the extract, topics and spool stages.
+"""Item pipelines: thin adapters from Scrapy to `crawler.analyse` and the spool.
 
-Each drop is a typed `DropItem` carrying a reason, so per-reason counts appear in the crawl
-stats and each dropped page becomes a `skipped` row (see TopicSpider.item_dropped).
+A page turned away is dropped with a typed `DropItem` carrying its reason and outcome, so
+per-reason counts appear in the crawl stats and the fetch state records a `skipped` row.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from crawler import extract, sources, topics
-from crawler.records import Page, SpoolItem
+from crawler.analyse import analyse
+from crawler.fetch import signals as tw_signals
+from crawler.fetch.settings import config_of
+from crawler.records import Fetched, Outcome, SkipReason, SpoolItem, Verdict
+from crawler.store.db import open_db
+from crawler.store.spool import SqliteSpool
+
+PREFIX = "topicwatch/"
 
 
 class Dropped(DropItem):
-    reason = "dropped"
-    outcome = "not-article"
+    """A page turned away; `reason` is its `skipped.reason`, `outcome` its `pages.outcome`."""
 
-    def __init__(self, message: str, reason: str | None = None):
-        super().__init__(message)
-        if reason:
-            self.reason = reason
+    def __init__(self, verdict: Verdict, url: str):
+        super().__init__(f"{url}: {verdict.reason}" + (f" ({verdict.detail})" if verdict.detail else ""))
+        self.reason = verdict.reason
+        self.outcome = verdict.outcome or Outcome.NOT_ARTICLE
 
 
 class NotAnArticle(Dropped):
-    reason = "not-article"
+    pass
 
 
 class TooOld(Dropped):
-    reason = "too-old"
-    outcome = "too-old"
+    pass
 
 
 class NotOnTopic(Dropped):
-    reason = "off-topic"
-    outcome = "off-topic"
+    pass
+
+
+class ProcessingError(Dropped):
+    pass
+
+
+_DROPS = {SkipReason.TOO_OLD: TooOld, SkipReason.OFF_TOPIC: NotOnTopic,
+          SkipReason.PROCESSING_ERROR: ProcessingError}
 
 
 class _Stage:
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Any):
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler):
+    def from_crawler(cls, crawler: Any) -> Any:
         return cls(crawler)
 
-    @property
-    def ctx(self):
-        return self.crawler.spider.ctx
+    def count(self, counter: str, source: str) -> None:
+        self.crawler.stats.inc_value(PREFIX + counter)
+        self.crawler.stats.inc_value(f"{PREFIX}source/{source}/{counter}")
 
 
-class ExtractPipeline(_Stage):
-    def process_item(self, item: Page) -> SpoolItem:
-        try:
-            article = extract.extract(item)
-        except extract.NotAnArticle as e:
-            raise NotAnArticle(f"{item.url}: {e.reason}", reason=e.reason) from None
-        entry = item.entry
-        if entry and not article.published and entry.published:
-            article = dataclasses.replace(article, published=entry.published)
-        self.ctx.bump("extracted", item.source)
-        return SpoolItem(article=article, matches=(), run_id=self.ctx.run_id,
-                         requested_url=item.requested_url)
+class AnalysePipeline(_Stage):
+    """Fetched page -> SpoolItem (decode, extract, age limit, topics), or a typed drop."""
 
-
-class TooOldPipeline(_Stage):
-    def process_item(self, item: SpoolItem) -> SpoolItem:
-        max_age = self.ctx.settings.crawl.max_age_days
-        if sources.is_too_old(item.article.published, max_age):
-            raise TooOld(f"{item.article.url}: published {item.article.published}")
-        return item
-
-
-class TopicPipeline(_Stage):
-    def process_item(self, item: SpoolItem) -> SpoolItem:
-        matches = topics.match_topics(item.article, self.ctx.topics)
-        if not matches:
-            raise NotOnTopic(f"{item.article.url}: matches no topic")
-        self.ctx.bump("matched", item.article.source)
-        return SpoolItem(article=item.article, matches=matches, run_id=item.run_id,
-                         requested_url=item.requested_url)
+    def process_item(self, item: Fetched) -> SpoolItem:
+        plan = self.crawler.spider.plan
+        verdict = analyse(item, plan.topics, plan.settings.crawl.max_age_days)
+        if verdict.article is not None:
+            self.count("extracted", item.source)
+        if verdict.item is None:
+            raise _DROPS.get(verdict.reason, NotAnArticle)(verdict, item.url)
+        self.count("matched", item.source)
+        return verdict.item
 
 
 class SpoolPipeline(_Stage):
+    """Each matched item into the spool, tagged with the run."""
+
+    spool: SqliteSpool
+    run_id: int
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SpoolPipeline:
+        stage = cls(crawler)
+        crawler.signals.connect(stage.run_opened, signal=tw_signals.run_opened)
+        return stage
+
+    def run_opened(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.spool = SqliteSpool(open_db(config_of(self.crawler.settings).corpus_path))
+
     def process_item(self, item: SpoolItem) -> SpoolItem:
-        self.ctx.spool.put(item)
+        item = SpoolItem(article=item.article, matches=item.matches, run_id=self.run_id,
+                         requested_url=item.requested_url)
+        self.spool.put(item)
         return item
+

@@ -1,52 +1,62 @@
-"""Extensions."""
+"""`RunRecorder`: the extension that gives every crawl its `runs` row, however it was started.
+
+On `spider_opened` it closes the runs a killed process left open, copies the sources' health
+thresholds, and starts the run (or adopts the one the daemon started) and announces it with
+`run_opened`.  On `spider_closed` it writes the counters and per-source results, ingests the
+spool when `TOPICWATCH_INGEST` is on, and ends the run with the status
+`crawler.store.runs.final_status` decides from how the crawl closed.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import os
+from typing import Any
 
 from scrapy import signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
-from scrapy.extensions.throttle import AutoThrottle
+
+from crawler.fetch import signals as tw_signals
+from crawler.records import RunStats
+from crawler.store import health, runs
+from crawler.store.db import open_db
+from crawler.store.ingest import Ingester, IngestStats
+
+PREFIX = "topicwatch/"
 
 
-class IngestAtClose:
-    """`scrapy crawl topicwatch` ingests its spool when the spider closes.
-
-    `topicwatch crawl` and the daemon ingest themselves (with progress and their own LSH
-    index) and switch this off with TOPICWATCH_INGEST_AT_CLOSE = False."""
-
-    def __init__(self, crawler: Crawler):
+class RunRecorder:
+    def __init__(self, crawler: Any):
         self.crawler = crawler
+        self.db = None
+        self.run_id: int | None = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> IngestAtClose:
-        if not crawler.settings.getbool("TOPICWATCH_INGEST_AT_CLOSE", True):
-            raise NotConfigured
-        ext = cls(crawler)
-        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        return ext
+    def from_crawler(cls, crawler: Any) -> RunRecorder:
+        recorder = cls(crawler)
+        crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        return recorder
 
-    def spider_closed(self, spider, reason: str) -> None:
-        from crawler import store
-        from crawler.ingest import Ingester
+    def spider_opened(self, spider: Any) -> None:
+        plan = spider.plan
+        self.db = open_db(plan.settings.corpus_path)
+        health.refresh_source_settings(self.db, plan.settings)
+        runs.mark_interrupted_runs(self.db)
+        if plan.run_id is None:
+            self.run_id = runs.start_run(self.db, plan.trigger, [s.name for s in plan.sources],
+                                         pid=os.getpid())
+        else:
+            self.run_id = plan.run_id
+            runs.adopt_run(self.db, plan.run_id, os.getpid())
+        self.crawler.signals.send_catch_log(tw_signals.run_opened, run_id=self.run_id)
 
-        ctx = spider.ctx
-        Ingester(ctx.db, ctx.settings.dedup).ingest()
-        store.finish_run(ctx.db, ctx.run_id, "ok" if reason == "finished" else "interrupted",
-                         None if reason == "finished" else f"spider closed: {reason}")
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        plan = spider.plan
+        stats = RunStats.from_counts(self.crawler.stats.get_stats(), PREFIX)
+        runs.record_crawl(self.db, self.run_id, stats, [s.name for s in plan.sources])
+        if self.crawler.settings.getbool("TOPICWATCH_INGEST"):
+            Ingester(self.db, plan.settings.dedup).ingest(progress=self._ingest_progress)
+        runs.finish_run(self.db, self.run_id, runs.final_status(reason, stats),
+                        None if reason == "finished" else f"the crawl stopped early: {reason}")
 
-
-class PoliteAutoThrottle(AutoThrottle):
-    """AutoThrottle that never lowers a host's delay below its robots.txt Crawl-delay.
-
-    AutoThrottle adjusts a slot's delay after each response, and the slot releases its queued
-    requests right then, before any middleware sees them again; so the floor belongs here."""
-
-    def _adjust_delay(self, slot, latency: float, response) -> None:
-        super()._adjust_delay(slot, latency, response)
-        delays = self.crawler.__dict__.get("topicwatch_crawl_delays", {})
-        floor = delays.get(urlsplit(response.url).hostname or "")
-        if floor:
-            slot.delay = max(slot.delay, floor)
-            slot.jitter = 0.0
+    def _ingest_progress(self, stats: IngestStats) -> None:
+        self.crawler.signals.send_catch_log(tw_signals.ingest_progress, stats=stats)

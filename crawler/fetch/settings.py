@@ -1,37 +1,39 @@
-"""Scrapy settings: the module named in scrapy.cfg, and `scrapy_settings()` which derives the
-real values from settings.toml so that `topicwatch crawl` and `scrapy crawl topicwatch` agree."""
+"""Scrapy settings: the module scrapy.cfg names, and `scrapy_settings()`, the one function that
+turns settings.toml into Scrapy settings.
+
+`TopicSpider.update_settings` applies `scrapy_settings()` at the "spider" priority whichever way
+the crawl was started, so `topicwatch crawl` and `scrapy crawl topicwatch` fetch alike; a
+`scrapy crawl -s KEY=VALUE` (the "cmdline" priority) still wins.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from crawler.config import Settings
+from crawler.config import Settings, load_settings
 
 BOT_NAME = "topicwatch"
-SPIDER_MODULES = ["crawler.scrapy_app.spider"]
-NEWSPIDER_MODULE = "crawler.scrapy_app.spider"
+SPIDER_MODULES = ["crawler.fetch.spider"]
+NEWSPIDER_MODULE = "crawler.fetch.spider"
 ROBOTSTXT_OBEY = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
-TOPICWATCH_SETTINGS = "settings.toml"
+TOPICWATCH_SETTINGS = "settings.toml"  # the settings.toml to read (`-s TOPICWATCH_SETTINGS=PATH`)
+TOPICWATCH_INGEST = True  # ingest the spool when the crawl closes (the daemon ingests itself)
 
 ITEM_PIPELINES = {
-    "crawler.scrapy_app.pipelines.ExtractPipeline": 100,
-    "crawler.scrapy_app.pipelines.TooOldPipeline": 150,
-    "crawler.scrapy_app.pipelines.TopicPipeline": 200,
-    "crawler.scrapy_app.pipelines.SpoolPipeline": 300,
+    "crawler.fetch.pipelines.AnalysePipeline": 100,
+    "crawler.fetch.pipelines.SpoolPipeline": 300,
+}
+SPIDER_MIDDLEWARES = {
+    # after HttpErrorMiddleware (50): it sees the responses that reach the spider
+    "crawler.fetch.state.FetchState": 100,
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.scrapy_app.middlewares.RobotsTxtMiddleware": 100,
-    # after RobotsTxtMiddleware (100): robots.txt is parsed by then
-    "crawler.scrapy_app.middlewares.CrawlDelayMiddleware": 110,
+    "crawler.fetch.politeness.RobotsPolicy": 100,
 }
-EXTENSIONS = {
-    "crawler.scrapy_app.extensions.IngestAtClose": 500,
-    "scrapy.extensions.throttle.AutoThrottle": None,
-    "crawler.scrapy_app.extensions.PoliteAutoThrottle": 0,
-}
+EXTENSIONS = {"crawler.fetch.run.RunRecorder": 500}
 # Scrapy's default duplicate filter grows without bound on long crawls (scrapy/scrapy#5307);
 # a run's requests are bounded by its sources, and seen article URLs are filtered against the
 # corpus before any request is made, so the in-memory filter stays small.
@@ -39,21 +41,13 @@ DUPEFILTER_CLASS = "scrapy.dupefilters.RFPDupeFilter"
 HTTPERROR_ALLOW_ALL = False
 REDIRECT_ENABLED = True
 COOKIES_ENABLED = False
-LOG_FORMATTER = "crawler.scrapy_app.logformatter.QuietLogFormatter"
+LOG_FORMATTER = "crawler.fetch.logformatter.QuietLogFormatter"
 
 
-def scrapy_settings(s: Settings, **extra: Any) -> dict[str, Any]:
-    """Scrapy settings for one crawl described by topicwatch settings `s`."""
+def scrapy_settings(s: Settings) -> dict[str, Any]:
+    """Scrapy settings for a crawl described by settings.toml `s` (its `[crawl]` table)."""
     c = s.crawl
     return {
-        "BOT_NAME": BOT_NAME,
-        "SPIDER_MODULES": SPIDER_MODULES,
-        "ITEM_PIPELINES": ITEM_PIPELINES,
-        "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
-        "EXTENSIONS": EXTENSIONS,
-        "TELNETCONSOLE_ENABLED": False,
-        "COOKIES_ENABLED": False,
-        "LOG_FORMATTER": LOG_FORMATTER,
         "ROBOTSTXT_OBEY": c.obey_robots,
         "USER_AGENT": c.user_agent,
         "CONCURRENT_REQUESTS": c.concurrency,
@@ -65,6 +59,18 @@ def scrapy_settings(s: Settings, **extra: Any) -> dict[str, Any]:
         "RETRY_TIMES": c.retries,
         "DOWNLOAD_MAXSIZE": c.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,
-        "TOPICWATCH_SETTINGS": str(s.path),
-        **extra,
+        "TOPICWATCH_CONFIG": s,
     }
+
+
+def base_settings(s: Settings, **extra: Any) -> dict[str, Any]:
+    """Everything this module sets, for a CrawlerProcess started from code; the spider adds
+    `scrapy_settings(s)` on top, as it does for `scrapy crawl`."""
+    names = [n for n in globals() if n.isupper()]
+    return {**{n: globals()[n] for n in names}, "TOPICWATCH_SETTINGS": str(s.path),
+            "TOPICWATCH_CONFIG": s, **extra}
+
+
+def config_of(settings: Any) -> Settings:
+    """The loaded settings.toml of a crawl: given by the caller, else read from its path."""
+    return settings.get("TOPICWATCH_CONFIG") or load_settings(settings.get("TOPICWATCH_SETTINGS"))

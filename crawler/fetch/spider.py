@@ -1,274 +1,186 @@
-"""The one spider: turns configured sources into article pages.
+"""The one spider: configured sources -> feed, sitemap and listing requests -> article
+requests -> `Fetched` items.
 
-It only fetches and routes; parsing is `crawler.sources`, decoding `crawler.decode`, and
-everything after the fetch happens in the item pipelines.
+It only navigates.  What is known about URLs (fetched before? validators? retries?) is the
+fetch-state middleware's (crawler/fetch/state.py); parsing is crawler/sources; everything after
+the fetch happens in the item pipelines.  A feed, sitemap or listing that cannot be read raises
+`SourceError` from its callback, and a download that fails is announced with the
+`fetch_failed` signal: the fetch state records both.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy import signals
-from scrapy.exceptions import (
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-)
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.defer import CancelledError
-from twisted.internet.error import (
-    ConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError,
-)
 from twisted.python.failure import Failure
 
-from crawler import dedup, store
-from crawler import sources as src_mod
-from crawler.config import Source, load_settings
-from crawler.decode import decode_body
-from crawler.records import Entry, Page
-from crawler.scrapy_app.context import CrawlContext, Validators
+from crawler.config import Settings, Source, Topic
+from crawler.fetch import signals
+from crawler.fetch.settings import config_of, scrapy_settings
+from crawler.records import Entry, Fetched
+from crawler.sources import feeds, listings, news_search, sitemaps
+from crawler.sources.rules import LinkRules
+from crawler.store.db import now
+from crawler.text.charset import decode_body
+from crawler.text.dates import is_too_old
+from crawler.text.urls import canonical_url, is_site_root
 
-HTML_TYPES = ("text/html", "application/xhtml", "text/plain", "")
-FINAL_HTTP_ERRORS = (404, 410, 451)
-RETRY_RUNS = 3  # runs in which an article page that failed transiently is tried
+LISTING_KINDS = ("feed", "sitemap", "listing", "search")
+
+
+@dataclass(frozen=True)
+class CrawlPlan:
+    """What one crawl does: the settings, the sources and topics it was asked for, and the
+    run it records into (None: a new run) with the trigger that started it."""
+
+    settings: Settings
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+    run_id: int | None = None
+    trigger: str = "scrapy crawl"
+
+    def source(self, name: str) -> Source:
+        return next(s for s in self.sources if s.name == name)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """Spider arguments arrive as `-a source=a,b` strings or as lists from code."""
+    if isinstance(value, str):
+        return tuple(n.strip() for n in value.split(",") if n.strip())
+    return tuple(value or ())
 
 
 class TopicSpider(scrapy.Spider):
-    name = "topicwatch"
+    """`scrapy crawl topicwatch [-a source=A,B] [-a topic=T] [-s TOPICWATCH_SETTINGS=PATH]`."""
 
-    def __init__(self, ctx: CrawlContext | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.ctx = ctx
+    name = "topicwatch"
+    plan: CrawlPlan
 
     @classmethod
-    def from_crawler(cls, crawler, *args, ctx: CrawlContext | None = None, **kwargs):
-        if ctx is None:  # `scrapy crawl topicwatch -a source=NAME -a topic=NAME`
-            settings = load_settings(crawler.settings.get("TOPICWATCH_SETTINGS"))
-            names = [n for n in kwargs.pop("source", "").split(",") if n]
-            topics = [n for n in kwargs.pop("topic", "").split(",") if n]
-            ctx = CrawlContext.open(settings, names, topics, trigger="scrapy crawl")
-        spider = super().from_crawler(crawler, *args, ctx=ctx, **kwargs)
-        crawler.signals.connect(spider.closed_ctx, signal=signals.spider_closed)
-        crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
-        crawler.signals.connect(spider.item_error, signal=signals.item_error)
-        crawler.signals.connect(spider.spider_error, signal=signals.spider_error)
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        settings.setdict(scrapy_settings(config_of(settings)), priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, source: Any = "", topic: Any = "",
+                     run_id: Any = None, trigger: str = "scrapy crawl", **kwargs: Any) -> TopicSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        config = config_of(crawler.settings)
+        spider.plan = CrawlPlan(config, config.select_sources(_names(source)),
+                                config.select_topics(_names(topic)),
+                                int(run_id) if run_id else None, trigger)
         return spider
 
     # ------------------------------------------------------------ start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for source in self.ctx.sources:
+        for source in self.plan.sources:
             for request in self.source_requests(source):
                 yield request
-        # article pages that failed transiently in earlier runs: feeds may no longer list them
-        names = [s.name for s in self.ctx.sources]
-        for url, source_name in store.retry_urls(self.ctx.db, names, RETRY_RUNS):
-            self.ctx.remember(url)
-            yield scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
-                                 meta={"tw_kind": "article", "tw_source": source_name,
-                                       "tw_parents": ()})
 
     def source_requests(self, source: Source) -> Iterator[scrapy.Request]:
         for url in source.all_urls():
-            if source.kind == "sitemap" and src_mod.is_site_root(url):
-                robots = urljoin(url, "/robots.txt")
-                yield scrapy.Request(robots, callback=self.parse_robots, errback=self.on_error,
-                                     meta={"tw_kind": "robots", "tw_source": source.name,
-                                           "tw_parents": (), "tw_base": url},
-                                     dont_filter=True)
+            if source.kind == "sitemap" and is_site_root(url):
+                yield scrapy.Request(urljoin(url, "/robots.txt"), callback=self.parse_robots,
+                                     errback=self.on_error, dont_filter=True,
+                                     meta=_meta("robots", source, (), tw_base=url))
             elif source.kind == "search":
-                queries = source.queries or src_mod.search_queries(self.ctx.topics)
-                for feed_url in src_mod.expand_search(url, queries):
+                queries = source.queries or news_search.search_queries(self.plan.topics)
+                for feed_url in news_search.expand_search(url, queries):
                     yield self.listing_request(feed_url, source, "search", ())
             else:
                 yield self.listing_request(url, source, source.kind, ())
 
     def listing_request(self, url: str, source: Source, kind: str, parents: tuple,
                         depth: int = 1) -> scrapy.Request:
-        """A conditional GET of a feed, sitemap or listing page."""
-        etag, last_modified = store.get_validators(self.ctx.db, url)
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        return scrapy.Request(
-            url, headers=headers, callback=self.parse_listing_page, errback=self.on_error,
-            meta={"tw_kind": kind, "tw_source": source.name, "tw_parents": parents,
-                  "tw_depth": depth, "handle_httpstatus_list": [304]},
-        )
+        """A feed, sitemap or listing page (the fetch state makes it a conditional GET)."""
+        meta = _meta(kind, source, parents, tw_depth=depth, handle_httpstatus_list=[304])
+        return scrapy.Request(url, callback=self.parse_listing_page, errback=self.on_error, meta=meta)
 
     # ------------------------------------------------------------ feeds, sitemaps, listings
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        meta = response.meta
-        source = self.ctx.source(meta["tw_source"])
+        source = self.plan.source(response.meta["tw_source"])
         text = response.text if response.status == 200 else ""
-        urls = src_mod.robots_sitemaps(text, meta["tw_base"]) or src_mod.default_sitemap_urls(meta["tw_base"])
-        for url in urls:
+        base = response.meta["tw_base"]
+        for url in sitemaps.robots_sitemaps(text, base) or sitemaps.default_sitemap_urls(base):
             yield self.listing_request(url, source, "sitemap", ())
 
     def parse_listing_page(self, response: Response) -> Iterator[scrapy.Request]:
-        meta = response.meta
-        source = self.ctx.source(meta["tw_source"])
-        self.ctx.mark_source(source.name, ok=True)
         if response.status == 304:
-            self.ctx.bump("not_modified", source.name)
-            store.record_page(self.ctx.db, response.url, meta["tw_kind"], source.name, status=304,
-                              outcome="not-modified", run_id=self.ctx.run_id)
             return
-        self.ctx.bump("fetched", source.name)
-        self.ctx.validators[response.url] = Validators(
-            meta["tw_kind"], source.name, response.status,
-            _header(response, "ETag"), _header(response, "Last-Modified"),
-        )
+        meta = response.meta
+        source = self.plan.source(meta["tw_source"])
         parents = (*meta["tw_parents"], response.url)
-        try:
-            entries, more = self.entries_of(response, source)
-        except src_mod.SourceError as e:
-            self.ctx.mark_source(source.name, ok=False)
-            self.ctx.skip(response.url, source.name, "bad-" + meta["tw_kind"], detail=str(e),
-                          status=response.status, counter="errors")
-            return
+        entries, more = self.entries_of(response, source)
         for url in more:
             yield self.listing_request(url, source, "sitemap", parents)
         if meta["tw_kind"] == "listing" and meta.get("tw_depth", 1) < source.depth:
-            html, _ = decode_body(response.body, _header(response, "Content-Type"), source.encoding or None)
-            for url in src_mod.section_links(html, response.url):
-                yield self.listing_request(url, source, "listing", parents, depth=meta["tw_depth"] + 1)
+            for url in listings.section_links(_text(response, source), response.url):
+                yield self.listing_request(url, source, "listing", parents, meta["tw_depth"] + 1)
         for entry in entries:
-            request = self.article_request(entry, source, parents)
+            request = self.article_request(entry, source, parents, meta["tw_kind"])
             if request is not None:
                 yield request
 
     def entries_of(self, response: Response, source: Source) -> tuple[list[Entry], list[str]]:
         kind = response.meta["tw_kind"]
-        ctype = _header(response, "Content-Type")
+        language = source.language or None
         if kind in ("feed", "search"):
-            return src_mod.parse_feed(response.body, response.url, source.name, ctype,
-                                      language=source.language or None), []
+            ctype = _header(response, "Content-Type")
+            return feeds.parse_feed(response.body, response.url, source.name, ctype, language), []
         if kind == "sitemap":
-            page = src_mod.parse_sitemap(response.body, response.url, source.name,
-                                         language=source.language or None)
+            page = sitemaps.parse_sitemap(response.body, response.url, source.name, language=language)
             return page.entries, page.sitemaps
-        html, _ = decode_body(response.body, ctype, source.encoding or None)
-        allow = [re.compile(p) for p in source.allow]
-        deny = [re.compile(p) for p in source.deny]
-        return src_mod.listing_links(html, response.url, source.name, allow, deny), []
+        rules = LinkRules.of(source.allow, source.deny)
+        return listings.listing_links(_text(response, source), response.url, source.name, rules), []
 
-    def article_request(self, entry: Entry, source: Source, parents: tuple) -> scrapy.Request | None:
-        url = dedup.canonical_url(entry.url)  # tracking parameters and fragments dropped
+    def article_request(self, entry: Entry, source: Source, parents: tuple,
+                        via: str) -> scrapy.Request | None:
+        url = canonical_url(entry.url)  # tracking parameters and fragments dropped
         if urlsplit(url).scheme not in ("http", "https"):
             return None
-        if any(re.search(p, url) for p in source.deny) or (
-            source.allow and source.kind != "listing" and not any(re.search(p, url) for p in source.allow)
-        ):
+        rules = LinkRules.of(source.allow, source.deny)
+        if rules.denies(url) or (source.kind != "listing" and not rules.allows(url)):
             return None
-        if src_mod.is_too_old(entry.published, self.ctx.settings.crawl.max_age_days):
-            self.ctx.bump("skipped", source.name)
+        if is_too_old(entry.published, self.plan.settings.crawl.max_age_days):
+            self.crawler.stats.inc_value("topicwatch/skipped")
+            self.crawler.stats.inc_value(f"topicwatch/source/{source.name}/skipped")
             return None
-        if self.ctx.is_known(url):
-            return None
-        limit = self.ctx.settings.crawl.max_articles_per_source
-        if limit and self.ctx.requested.get(source.name, 0) >= limit:
-            self.ctx.failed_parents.update(parents)  # not done with it: no 304 next time
-            return None
-        self.ctx.requested[source.name] = self.ctx.requested.get(source.name, 0) + 1
-        self.ctx.remember(url)
-        return scrapy.Request(
-            url, callback=self.parse_article, errback=self.on_error,
-            meta={"tw_kind": "article", "tw_source": source.name, "tw_parents": parents,
-                  "tw_entry": entry},
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
+                              meta=_meta("article", source, parents, tw_entry=entry, tw_via=via))
+
+    # ------------------------------------------------------------ articles and failures
+
+    def parse_article(self, response: Response) -> Iterator[Fetched]:
+        meta = response.meta
+        source = self.plan.source(meta["tw_source"])
+        yield Fetched(
+            url=response.url, source=source.name, body=response.body,
+            content_type=_header(response, "Content-Type"), status=response.status,
+            requested_url=(meta.get("redirect_urls") or [None])[0], entry=meta.get("tw_entry"),
+            language_hint=source.language or None, encoding=source.encoding or None,
+            via=meta.get("tw_via"), fetched_at=now(),
         )
 
-    # ------------------------------------------------------------ articles
-
-    def parse_article(self, response: Response) -> Iterator[Page]:
-        meta = response.meta
-        source = self.ctx.source(meta["tw_source"])
-        self.ctx.bump("fetched", source.name)
-        requested = (meta.get("redirect_urls") or [None])[0]
-        for old in meta.get("redirect_urls") or []:
-            store.record_page(self.ctx.db, old, "article", source.name,
-                              status=(meta.get("redirect_reasons") or [301])[0],
-                              outcome="redirected", run_id=self.ctx.run_id)
-        ctype = (_header(response, "Content-Type") or "").split(";")[0].strip().lower()
-        if not any(ctype.startswith(t) for t in HTML_TYPES if t) and ctype:
-            self.ctx.skip(response.url, source.name, "not-html", detail=ctype,
-                          status=response.status, outcome="not-article")
-            return
-        html, encoding = decode_body(response.body, _header(response, "Content-Type"),
-                                     source.encoding or None)
-        yield Page(url=response.url, source=source.name, html=html, status=response.status,
-                   encoding=encoding, requested_url=requested, entry=meta.get("tw_entry"),
-                   language_hint=source.language or None, fetched_at=store.now())
-
-    # ------------------------------------------------------------ errors and signals
+    def retry_request(self, url: str, source_name: str) -> scrapy.Request:
+        """An article page that failed transiently in an earlier run (feeds may no longer
+        list it); the fetch state adds these after the sources' own requests."""
+        meta = _meta("article", self.plan.source(source_name), ())
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, meta=meta)
 
     def on_error(self, failure: Failure) -> None:
-        request = failure.request
-        meta = request.meta
-        source = meta.get("tw_source")
-        kind = meta.get("tw_kind", "article")
-        reason, status = _reason(failure)
-        if reason == "robots-disallowed":
-            if kind == "article":
-                self.ctx.bump("skipped", source)
-            else:  # the source itself is off limits: say so
-                self.ctx.skip(request.url, source, reason)
-                self.ctx.mark_source(source, ok=False)
-            return
-        final = status in FINAL_HTTP_ERRORS or reason == "too-large"
-        self.ctx.skip(request.url, source, reason, detail=failure.getErrorMessage()[:300],
-                      status=status, outcome="not-article" if kind == "article" and final else None,
-                      counter="errors")
-        if kind != "article":
-            self.ctx.mark_source(source, ok=False)
-        elif not final:
-            store.record_retry(self.ctx.db, request.url, source, status, self.ctx.run_id)
+        self.crawler.signals.send_catch_log(signals.fetch_failed, request=failure.request,
+                                            failure=failure)
 
-    def item_dropped(self, item, response, exception, spider=None) -> None:
-        """Pipelines drop items with typed reasons; each becomes a `skipped` row."""
-        reason = getattr(exception, "reason", type(exception).__name__)
-        outcome = getattr(exception, "outcome", "not-article")
-        page = getattr(item, "article", item)
-        url, source = getattr(page, "url", response.url), getattr(page, "source", None)
-        self.ctx.skip(url, source, reason,
-                      detail=str(exception)[:300], status=response.status, outcome=outcome)
-        requested = getattr(item, "requested_url", None)
-        if requested and requested != url:
-            store.record_page(self.ctx.db, requested, "article", source, status=response.status,
-                              outcome=outcome, run_id=self.ctx.run_id)
 
-    def spider_error(self, failure: Failure, response: Response, spider=None) -> None:
-        """A callback raised: whatever that page listed may be missing, so its feed or
-        sitemap must not be answered with a 304 next run."""
-        meta = response.meta
-        self.ctx.failed_parents.update((*meta.get("tw_parents", ()), response.url))
-        self.ctx.skip(response.url, meta.get("tw_source"), "processing-error",
-                      detail=failure.getErrorMessage()[:300], status=response.status, counter="errors")
-        if meta.get("tw_kind") != "article":
-            self.ctx.mark_source(meta.get("tw_source"), ok=False)
-
-    def item_error(self, item, response: Response, spider=None, failure: Failure | None = None) -> None:
-        """A pipeline raised on a page (a bug, not a verdict): try the page again next run."""
-        meta = response.meta
-        self.ctx.failed_parents.update(meta.get("tw_parents", ()))
-        detail = failure.getErrorMessage()[:300] if failure else None
-        self.ctx.skip(response.url, meta.get("tw_source"), "processing-error", detail=detail,
-                      status=response.status, counter="errors")
-        store.record_retry(self.ctx.db, response.url, meta.get("tw_source"), response.status, self.ctx.run_id)
-
-    def closed_ctx(self, spider, reason: str) -> None:
-        self.ctx.close(finished=reason == "finished")
+def _meta(kind: str, source: Source, parents: tuple, **extra: Any) -> dict[str, Any]:
+    return {"tw_kind": kind, "tw_source": source.name, "tw_parents": parents, **extra}
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -276,20 +188,5 @@ def _header(response: Response, name: str) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def _reason(failure: Failure) -> tuple[str, int | None]:
-    if failure.check(HttpError):
-        status = failure.value.response.status
-        return f"http-{status}", status
-    if failure.check(IgnoreRequest):
-        msg = failure.getErrorMessage().lower()
-        return ("robots-disallowed" if "robots" in msg else "ignored"), None
-    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
-        return "timeout", None
-    if failure.check(DNSLookupError):
-        return "dns", None
-    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
-        return "connection-refused", None
-    if failure.check(DownloadCancelledError, CancelledError):
-        # Scrapy cancels a download that passes DOWNLOAD_MAXSIZE
-        return "too-large", None
-    return "fetch-error", None
+def _text(response: Response, source: Source) -> str:
+    return decode_body(response.body, _header(response, "Content-Type"), source.encoding or None)[0]

@@ -1,23 +1,64 @@
-"""What one crawl shares between its spider, pipelines and extensions."""
+"""`FetchState`: the one owner of what is known about URLs during a crawl, like
+scrapy-deltafetch.  A spider middleware, so it sees every request the spider makes and every
+response it gets:
+
+- never fetch an article twice: a request for a URL already stored, copied, spooled or judged
+  (its canonical form too) is dropped before it is made; so is one past the source's
+  `max_articles_per_source`;
+- conditional GET: feed, sitemap and listing requests carry the validators saved last time;
+  new validators are saved only when the crawl finished and nothing under that page failed
+  (a killed run never hides articles behind a 304 next time);
+- failures and refusals become `skipped` rows and page outcomes: final ones (404, too large,
+  not an article) are never fetched again, transient ones (5xx, timeouts, processing errors)
+  are retried in the next `RETRY_RUNS` runs;
+- the run's counters, in Scrapy's stats (`topicwatch/<counter>`, `topicwatch/source/<name>/...`).
+
+It writes through crawler/store/pages.py, on its own connection to the corpus.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from sqlite_utils import Database
+from scrapy import Request, signals
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.python.failure import Failure
 
-from crawler import dedup, health, store
-from crawler.config import Settings, Source, Topic
-from crawler.records import RunStats
-from crawler.spool import SqliteSpool
+from crawler.errors import SourceError
+from crawler.fetch import signals as tw_signals
+from crawler.fetch.settings import config_of
+from crawler.records import Outcome, SkipReason, http_reason
+from crawler.store import pages
+from crawler.store.db import open_db
+from crawler.text.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
+LISTING_KINDS = ("feed", "sitemap", "listing", "search")
+FINAL_HTTP_ERRORS = (404, 410, 451)
+RETRY_RUNS = 3  # runs in which an article page that failed transiently is tried
+PREFIX = "topicwatch/"
 
-@dataclass
+
+@dataclass(frozen=True)
 class Validators:
     kind: str
     source: str
@@ -26,79 +67,228 @@ class Validators:
     last_modified: str | None
 
 
-@dataclass
-class CrawlContext:
-    """One crawl's state: settings, the corpus connection, counters and URL memory."""
-
-    settings: Settings
-    sources: tuple[Source, ...]
-    topics: tuple[Topic, ...]
-    db: Database
-    run_id: int
-    spool: SqliteSpool
-    stats: RunStats = field(default_factory=RunStats)
-    known: set[str] = field(default_factory=set)
-    # feed/sitemap/listing validators, stored only when everything under them went through
-    validators: dict[str, Validators] = field(default_factory=dict)
-    failed_parents: set[str] = field(default_factory=set)
-    requested: dict[str, int] = field(default_factory=dict)  # article requests per source
-    on_progress: Callable[[RunStats], None] | None = None
+class FetchState:
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.db = None
+        self.run_id: int | None = None
+        self.known: set[str] = set()
+        self.validators: dict[str, Validators] = {}
+        self.incomplete: set[str] = set()  # listing pages under which something failed
+        self.requested: Counter[str] = Counter()  # article requests per source this run
 
     @classmethod
-    def open(cls, settings: Settings, source_names=(), topic_names=(), run_id: int | None = None,
-             trigger: str = "crawl") -> CrawlContext:
-        sources = settings.select_sources(source_names)
-        topics = settings.select_topics(topic_names)
-        db = store.open_db(settings.corpus_path)
-        health.refresh_source_settings(db, settings)  # thresholds for the source_health view
-        store.mark_interrupted_runs(db)
-        if run_id is None:
-            run_id = store.start_run(db, trigger, [s.name for s in sources], pid=os.getpid())
-        else:
-            db.execute("UPDATE runs SET pid = ? WHERE id = ?", [os.getpid(), run_id])
-        ctx = cls(settings=settings, sources=sources, topics=topics, db=db, run_id=run_id,
-                  spool=SqliteSpool(db))
-        ctx.known = store.known_article_urls(db)
-        return ctx
+    def from_crawler(cls, crawler: Any) -> FetchState:
+        state = cls(crawler)
+        for handler, signal in ((state.run_opened, tw_signals.run_opened),
+                                (state.fetch_failed, tw_signals.fetch_failed),
+                                (state.item_dropped, signals.item_dropped),
+                                (state.item_error, signals.item_error),
+                                (state.spider_closed, signals.spider_closed)):
+            crawler.signals.connect(handler, signal=signal)
+        return state
 
-    def source(self, name: str) -> Source:
-        return next(s for s in self.sources if s.name == name)
+    def run_opened(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.db = open_db(config_of(self.crawler.settings).corpus_path)
+        self.known = pages.known_article_urls(self.db)
 
-    def is_known(self, url: str) -> bool:
-        return url in self.known or dedup.canonical_url(url) in self.known
+    # ------------------------------------------------------------ requests
 
-    def remember(self, url: str) -> None:
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for request in start:
+            if (routed := self.route(request)) is not None:
+                yield routed
+        spider = self.crawler.spider
+        names = [s.name for s in spider.plan.sources]
+        for url, source in pages.retry_urls(self.db, names, RETRY_RUNS):
+            self.known.add(url)
+            yield spider.retry_request(url, source)
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        for item in result:
+            if (routed := self.route(item)) is not None:
+                yield routed
+
+    async def process_spider_output_async(self, response: Response,
+                                          result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for item in result:
+            if (routed := self.route(item)) is not None:
+                yield routed
+
+    def route(self, request: Any) -> Any:
+        """A request as it should be made (with validators), or None when it must not be."""
+        if not isinstance(request, Request):
+            return request
+        kind = request.meta.get("tw_kind")
+        if kind in LISTING_KINDS:
+            return self._conditional(request)
+        if kind == "article":
+            return self._article(request)
+        return request
+
+    def _conditional(self, request: Request) -> Request:
+        etag, last_modified = pages.get_validators(self.db, request.url)
+        if etag:
+            request.headers["If-None-Match"] = etag
+        if last_modified:
+            request.headers["If-Modified-Since"] = last_modified
+        return request
+
+    def _article(self, request: Request) -> Request | None:
+        url, source = request.url, request.meta["tw_source"]
+        if url in self.known or canonical_url(url) in self.known:
+            return None
+        limit = config_of(self.crawler.settings).crawl.max_articles_per_source
+        if limit and self.requested[source] >= limit:
+            self.incomplete.update(request.meta.get("tw_parents", ()))  # no 304 next time
+            return None
+        self.requested[source] += 1
         self.known.add(url)
+        return request
 
-    def bump(self, counter: str, source: str | None = None, n: int = 1) -> None:
-        self.stats.bump(counter, source, n)
-        if self.on_progress:
-            self.on_progress(self.stats)
+    # ------------------------------------------------------------ responses
 
-    def mark_source(self, source: str, ok: bool) -> None:
-        """A feed/sitemap/listing fetch of `source` went through (or 304) or failed."""
-        counters = self.stats.per_source.setdefault(source, {})
-        key = "source_ok" if ok else "source_errors"
-        counters[key] = counters.get(key, 0) + 1
+    def process_spider_input(self, response: Response) -> None:
+        meta = response.meta
+        kind, source = meta.get("tw_kind"), meta.get("tw_source")
+        if kind in LISTING_KINDS:
+            self.mark_source(source, ok=True)
+            if response.status == 304:
+                self.count("not_modified", source)
+                pages.record_page(self.db, response.url, kind, source, status=304,
+                                  outcome=Outcome.NOT_MODIFIED, run_id=self.run_id)
+                return
+            self.count("fetched", source)
+            self.validators[response.url] = Validators(
+                kind, source, response.status, _header(response, "ETag"),
+                _header(response, "Last-Modified"))
+        elif kind == "article":
+            self.count("fetched", source)
+            status = (meta.get("redirect_reasons") or [301])[0]
+            for old in meta.get("redirect_urls") or []:
+                pages.record_page(self.db, old, "article", source, status=status,
+                                  outcome=Outcome.REDIRECTED, run_id=self.run_id)
+
+    def process_spider_exception(self, response: Response, exception: Exception) -> list:
+        """A callback raised: a source document that is not one, or a bug.  Whatever that
+        page listed may be missing, so its parents must not be answered with a 304 next run."""
+        meta = response.meta
+        kind, source = meta.get("tw_kind"), meta.get("tw_source")
+        if isinstance(exception, SourceError):
+            self.skip(response.url, source, f"bad-{kind}", detail=str(exception)[:300],
+                      status=response.status, counter="errors")
+        else:
+            log.error("processing %s failed", response.url, exc_info=exception)
+            self.incomplete.update((*meta.get("tw_parents", ()), response.url))
+            self.skip(response.url, source, SkipReason.PROCESSING_ERROR,
+                      detail=f"{type(exception).__name__}: {exception}"[:300],
+                      status=response.status, counter="errors")
+        if kind != "article":
+            self.mark_source(source, ok=False)
+        return []
+
+    # ------------------------------------------------------------ failures and verdicts
+
+    def fetch_failed(self, request: Request, failure: Failure) -> None:
+        meta = request.meta
+        kind, source = meta.get("tw_kind", "article"), meta.get("tw_source")
+        reason, status = failure_reason(failure)
+        if reason == SkipReason.ROBOTS:
+            if kind == "article":
+                self.count("skipped", source)
+            else:  # the source itself is off limits: say so
+                self.skip(request.url, source, reason)
+                self.mark_source(source, ok=False)
+            return
+        final = status in FINAL_HTTP_ERRORS or reason == SkipReason.TOO_LARGE
+        outcome = Outcome.NOT_ARTICLE if kind == "article" and final else None
+        self.skip(request.url, source, reason, detail=failure.getErrorMessage()[:300],
+                  status=status, outcome=outcome, counter="errors")
+        if kind != "article":
+            self.mark_source(source, ok=False)
+        elif not final:
+            pages.record_retry(self.db, request.url, source, status, self.run_id)
+
+    def item_dropped(self, item: Any, response: Response, exception: Exception) -> None:
+        """A page the pipelines turned away (typed DropItem with a reason and an outcome)."""
+        outcome = getattr(exception, "outcome", Outcome.NOT_ARTICLE)
+        if outcome == Outcome.RETRY:
+            self._retry(item, response, getattr(exception, "reason", SkipReason.PROCESSING_ERROR),
+                        str(exception))
+            return
+        url, source = getattr(item, "url", response.url), getattr(item, "source", None)
+        self.skip(url, source, getattr(exception, "reason", "dropped"),
+                  detail=str(exception)[:300], status=response.status, outcome=outcome)
+        requested = getattr(item, "requested_url", None)
+        if requested and requested != url:
+            pages.record_page(self.db, requested, "article", source, status=response.status,
+                              outcome=outcome, run_id=self.run_id)
+
+    def item_error(self, item: Any, response: Response,
+                   failure: Failure | None = None) -> None:
+        """A pipeline raised on a page (a bug, not a verdict): try the page again next run."""
+        self._retry(item, response, SkipReason.PROCESSING_ERROR,
+                    failure.getErrorMessage() if failure else "")
+
+    def _retry(self, item: Any, response: Response, reason: str, detail: str) -> None:
+        meta = response.meta
+        self.incomplete.update(meta.get("tw_parents", ()))
+        self.skip(response.url, meta.get("tw_source"), reason, detail=detail[:300],
+                  status=response.status, counter="errors")
+        pages.record_retry(self.db, response.url, meta.get("tw_source"), response.status, self.run_id)
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """Keep the validators of what was read in full, only after a clean finish."""
+        if reason != "finished" or self.db is None:
+            return
+        for url, v in self.validators.items():
+            if url not in self.incomplete:
+                pages.record_page(self.db, url, v.kind, v.source, status=v.status, outcome=Outcome.OK,
+                                  run_id=self.run_id, etag=v.etag, last_modified=v.last_modified)
+
+    # ------------------------------------------------------------ records and counters
 
     def skip(self, url: str, source: str | None, reason: str, *, detail: str | None = None,
              status: int | None = None, outcome: str | None = None, counter: str = "skipped") -> None:
-        """Record a page that was not stored, with its reason, and count it."""
-        store.record_skipped(self.db, url, source, reason, detail=detail, status=status, run_id=self.run_id)
+        """Record a page that was not kept, with its reason, and count it."""
+        pages.record_skipped(self.db, url, source, reason, detail=detail, status=status,
+                             run_id=self.run_id)
         if outcome:
-            store.record_page(self.db, url, "article", source, status=status, outcome=outcome, run_id=self.run_id)
-        self.bump(counter, source)
+            pages.record_page(self.db, url, "article", source, status=status, outcome=outcome,
+                              run_id=self.run_id)
+        self.count(counter, source)
 
-    def close(self, finished: bool) -> None:
-        """Write counters, per-source results and (on a clean finish) the validators."""
-        if finished:
-            for url, v in self.validators.items():
-                if url not in self.failed_parents:
-                    store.record_page(self.db, url, v.kind, v.source, status=v.status, outcome="ok",
-                                      run_id=self.run_id, etag=v.etag, last_modified=v.last_modified)
-        store.add_run_counts(self.db, self.run_id, {k: v for k, v in self.stats.as_row().items()
-                                                      if k not in ("new", "duplicates")})
-        for src in self.sources:
-            c = self.stats.per_source.get(src.name, {})
-            ok = bool(c.get("source_ok")) or not c.get("source_errors")
-            store.record_source_run(self.db, self.run_id, src.name, c, ok=ok)
+    def count(self, counter: str, source: str | None = None) -> None:
+        self.stats.inc_value(PREFIX + counter)
+        if source:
+            self.stats.inc_value(f"{PREFIX}source/{source}/{counter}")
+
+    def mark_source(self, source: str, ok: bool) -> None:
+        """A feed/sitemap/listing fetch of `source` went through (or 304) or failed."""
+        self.stats.inc_value(f"{PREFIX}source/{source}/{'source_ok' if ok else 'source_errors'}")
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def failure_reason(failure: Failure) -> tuple[str, int | None]:
+    """The `skipped.reason` of a failed download, and its HTTP status when it had one."""
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return http_reason(status), status
+    if failure.check(IgnoreRequest):
+        robots = "robots" in failure.getErrorMessage().lower()
+        return (SkipReason.ROBOTS if robots else SkipReason.IGNORED), None
+    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
+        return SkipReason.TIMEOUT, None
+    if failure.check(DNSLookupError):
+        return SkipReason.DNS, None
+    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
+        return SkipReason.REFUSED, None
+    if failure.check(DownloadCancelledError, CancelledError):  # past DOWNLOAD_MAXSIZE
+        return SkipReason.TOO_LARGE, None
+    return SkipReason.FETCH_ERROR, None

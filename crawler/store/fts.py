@@ -25,7 +25,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from crawler.textnorm import HAN, fold, to_simplified
+from crawler.text.normalise import HAN, fold, to_simplified
 
 _HAN_RUN = re.compile(f"[{HAN}]+")
 _QUERY_TOKEN = re.compile(r'"[^"]*"?|\S+')

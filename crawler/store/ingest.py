@@ -16,10 +16,13 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from crawler import dedup, store
+from crawler import dedup, faults
 from crawler.config import DedupSettings
-from crawler.records import SpoolItem
-from crawler.spool import Spool, SqliteSpool
+from crawler.records import Outcome, SpoolItem
+from crawler.store import corpus, pages, runs
+from crawler.store.db import now, write_transaction
+from crawler.store.spool import Spool, SqliteSpool
+from crawler.text.urls import canonical_url
 
 
 @dataclass
@@ -44,9 +47,8 @@ class Ingester:
         needs it (seconds and ~11 KB per article at 200,000 articles), so an ingest that
         finds only known URLs and copies never pays for it."""
         if self._index is None:
-            rows = self.db.execute("SELECT article_id, signature FROM minhashes")
             self._index = dedup.NearDupIndex.from_signatures(
-                ((r[0], r[1]) for r in rows),
+                corpus.signatures(self.db),
                 threshold=self.settings.near_threshold,
                 num_perm=self.settings.num_perm,
                 shingle_size=self.settings.shingle_size,
@@ -60,18 +62,19 @@ class Ingester:
         while batch := spool.pending(100):
             for key, item in batch:
                 self._ingest_one(spool, key, item, stats)
+                faults.reached("ingest")
                 if progress:
                     progress(stats)
         return stats
 
     def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:
         added: tuple[int, object] | None = None
-        with store.write_transaction(self.db):
+        with write_transaction(self.db):
             outcome, added = self._store(item)
             spool.remove(key)
             self._count(item, outcome)
-            store.record_page(self.db, item.article.url, "article", item.article.source,
-                              status=200, outcome="copy" if outcome == "copy" else "stored",
+            pages.record_page(self.db, item.article.url, "article", item.article.source,
+                              status=200, outcome=Outcome.COPY if outcome == "copy" else Outcome.STORED,
                               run_id=item.run_id)
         if added:
             self.index.add(*added)
@@ -82,39 +85,34 @@ class Ingester:
 
     def _store(self, item: SpoolItem) -> tuple[str, tuple[int, object] | None]:
         a = item.article
-        canon = dedup.canonical_url(a.url, a.canonical_url)
-        existing = store.find_article_by_url(self.db, canon, a.url, item.requested_url)
+        canon = canonical_url(a.url, a.canonical_url)
+        existing = corpus.find_article_by_url(self.db, canon, a.url, item.requested_url)
         if existing is not None:
             return self._copy(item, existing, "canonical"), None
         content_hash = dedup.content_hash(a.text)
-        existing = store.find_article_by_hash(self.db, content_hash)
+        existing = corpus.find_article_by_hash(self.db, content_hash)
         if existing is not None:
             return self._copy(item, existing, "exact"), None
         sig = self.index.signature(a.text)
-        article_id = store.insert_article(self.db, self._row(item, canon, content_hash))
-        self.db.execute(
-            "INSERT OR REPLACE INTO minhashes (article_id, signature) VALUES (?, ?)",
-            [article_id, dedup.sig_to_bytes(sig)],
-        )
-        story_id = self._story_for(sig, article_id, a.title)
-        self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
-        store.refresh_story(self.db, story_id)
+        article_id = corpus.insert_article(self.db, self._row(item, canon, content_hash))
+        corpus.save_signature(self.db, article_id, dedup.sig_to_bytes(sig))
+        corpus.set_story(self.db, article_id, self._story_for(sig, article_id, a.title))
         return "stored", (article_id, sig)
 
     def _copy(self, item: SpoolItem, article_id: int, kind: str) -> str:
         """Record a copy; "known" when this very URL is already the article or a copy."""
         a = item.article
-        if not store.insert_copy(self.db, url=a.url, source=a.source, article_id=article_id,
-                                 kind=kind, title=a.title, run_id=item.run_id):
+        if not corpus.insert_copy(self.db, url=a.url, source=a.source, article_id=article_id,
+                                  kind=kind, title=a.title, run_id=item.run_id):
             return "known"
         return "copy"
 
     def _story_for(self, sig: object, article_id: int, title: str) -> int:
         for candidate in self.index.query(sig):
-            row = self.db.execute("SELECT story_id FROM articles WHERE id = ?", [candidate]).fetchone()
-            if row and row[0]:
-                return int(row[0])
-        return store.new_story(self.db, article_id, title, store.now())
+            story = corpus.story_of(self.db, candidate)
+            if story:
+                return story
+        return corpus.new_story(self.db, article_id, title, now())
 
     @staticmethod
     def _row(item: SpoolItem, canon: str, content_hash: str) -> dict:
@@ -128,17 +126,14 @@ class Ingester:
             "topics": json.dumps([m.topic for m in item.matches], ensure_ascii=False),
             "matched_terms": json.dumps({m.topic: list(m.terms) for m in item.matches}, ensure_ascii=False),
             "scores": json.dumps({m.topic: m.score for m in item.matches}),
-            "content_hash": content_hash, "first_seen": store.now(), "run_id": item.run_id,
+            "content_hash": content_hash, "first_seen": now(), "run_id": item.run_id,
         }
 
     def _count(self, item: SpoolItem, outcome: str) -> None:
         """Bump the run's counters inside the item's transaction, so they stay exact."""
         if item.run_id is None or outcome not in ("stored", "copy"):
             return
-        what = "new" if outcome == "stored" else "duplicates"
-        store.add_run_counts(self.db, item.run_id, {what: 1})
-        if what == "new":
-            self.db.execute(
-                "UPDATE source_runs SET new = new + 1 WHERE run_id = ? AND source = ?",
-                [item.run_id, item.article.source],
-            )
+        if outcome == "stored":
+            runs.add_new_article(self.db, item.run_id, item.article.source)
+        else:
+            runs.add_run_counts(self.db, item.run_id, {"duplicates": 1})

@@ -5,8 +5,8 @@ transaction that stores an item in the corpus, `remove`s it.  So an item is eith
 spool or in the corpus, never both and never neither, whenever the process dies.
 
 The interface is deliberately small (put / pending / remove / __len__): it is the seam where
-distributed crawling can plug in later, with workers on other machines putting into a shared
-queue (a Redis list) and the corpus machine draining it; only the SQLite spool exists today.
+distributed crawling plugs in, with workers on other machines putting into a shared queue and
+the corpus machine draining it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
-from crawler import store
-from crawler.records import SpoolItem
+from crawler.records import Outcome, SpoolItem
+from crawler.store.db import now, write_transaction
+from crawler.store.pages import record_page
 
 
 class Spool(Protocol):
@@ -36,14 +37,14 @@ class SqliteSpool:
     def put(self, item: SpoolItem) -> None:
         """Spool one item and mark its URL(s) as spooled, atomically."""
         a = item.article
-        with store.write_transaction(self.db):
+        with write_transaction(self.db):
             self.db.execute(
                 "INSERT INTO spool (run_id, url, item, spooled_at) VALUES (?, ?, ?, ?)",
-                [item.run_id, a.url, json.dumps(item.to_dict(), ensure_ascii=False), store.now()],
+                [item.run_id, a.url, json.dumps(item.to_dict(), ensure_ascii=False), now()],
             )
-            # a redirect's first URL was recorded as "redirected" by the spider
-            store.record_page(self.db, a.url, "article", a.source, status=200,
-                              outcome="spooled", run_id=item.run_id)
+            # a redirect's first URL was recorded as "redirected" by the fetch state
+            record_page(self.db, a.url, "article", a.source, status=200,
+                        outcome=Outcome.SPOOLED, run_id=item.run_id)
 
     def pending(self, limit: int = 100) -> list[tuple[int, SpoolItem]]:
         rows = self.db.execute("SELECT id, item FROM spool ORDER BY id LIMIT ?", [limit]).fetchall()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from crawler.textnorm import to_traditional
+from crawler.text.normalise import to_traditional
 
 # ~1000 most frequent Simplified characters (ranked from word frequencies); Traditional forms are
 # added at import through OpenCC, so one table judges both scripts.
@@ -205,3 +205,19 @@ def _decodes(body: bytes, name: str) -> bool:
     except (UnicodeDecodeError, LookupError):
         return False
     return True
+
+
+def xml_charset(body: bytes, content_type: str | None = None) -> str | None:
+    """The charset to read a feed or sitemap with: strict UTF-8, then what the document
+    declares (HTTP header, then `<?xml encoding?>`, labels widened as browsers widen them),
+    then gb18030; None for UTF-16 with a byte-order mark, which XML parsers sniff themselves.
+
+    feedparser widens gb2312 itself, but a big5 feed holding one HKSCS character falls
+    through to windows-1252 and comes out as mojibake; choosing here avoids that."""
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    declared = [d for d in (http_charset(content_type), meta_charset(body)) if d]
+    for name in dict.fromkeys(["utf-8", *declared, "gb18030"]):
+        if _decodes(body, name):
+            return name
+    return None

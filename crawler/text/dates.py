@@ -150,3 +150,23 @@ def _english_date(raw: str) -> When | None:
         if plausible(the_day):
             return When(the_day)
     return None
+
+
+def is_too_old(published: str | None, max_age_days: int, now: datetime | None = None) -> bool:
+    """True only when a stated date is older than the limit: an unknown date is never too old.
+
+    A date without a time counts by calendar day, so an article from "yesterday" with a one-day
+    limit is kept whatever its hour or time zone was. Zone-less times are taken as UTC.
+    """
+    if max_age_days <= 0:
+        return False
+    when = parse_date(published)
+    if when is None:
+        return False
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    instant = when.instant()
+    if instant is None:
+        return (now.astimezone(UTC).date() - when.day).days > max_age_days
+    return now - instant > timedelta(days=max_age_days)

@@ -1,4 +1,4 @@
-"""A real HTTP server playing the three hosts of the fixture news site (tests only).
+"""A real HTTP server playing the three hosts of the fixture news site.
 
 One threaded stdlib server per host on 127.0.0.1 / .2 / .3 (all loopback on Linux), each on
 its own ephemeral port. Pages are templates holding `{{host_a}}`-style placeholders, filled
@@ -10,45 +10,24 @@ conditional-GET and robots.txt handling are tested against real HTTP, not mocks.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import socketserver
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
-SITE_DIR = Path(__file__).parent / "fixtures" / "site"
+from . import build, layouts_en, model
 
-
-def _load_site_package() -> ModuleType:
-    """Import tests/fixtures/site as `fixture_site` by path: works whatever sys.path is."""
-    name = "fixture_site"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, SITE_DIR / "__init__.py", submodule_search_locations=[str(SITE_DIR)])
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_load_site_package()
-build = importlib.import_module("fixture_site.build")
-manifest = importlib.import_module("fixture_site.manifest")
-model = importlib.import_module("fixture_site.model")
+SITE_DIR = Path(__file__).parent
 ArticleSpec = model.ArticleSpec
 FeedItem = model.FeedItem
 Resource = model.Resource
 HOST_IPS: dict[str, str] = model.HOST_IPS
 
-NOT_FOUND_BODY = importlib.import_module("fixture_site.layouts_en").ERROR_404.encode()
+NOT_FOUND_BODY = layouts_en.ERROR_404.encode()
 
 
 @dataclass(frozen=True)
@@ -211,7 +190,7 @@ class FixtureSite:
         return data
 
     def settings_toml(self, corpus: Path | str) -> str:
-        """tests/fixtures/site/settings.toml.tmpl with hosts and the corpus path filled."""
+        """tests/fixturesite/settings.toml.tmpl with hosts and the corpus path filled."""
         text = (SITE_DIR / "settings.toml.tmpl").read_text(encoding="utf-8")
         return self.expand(text.replace("{{corpus}}", str(corpus)))
 
@@ -298,6 +277,6 @@ class FixtureSite:
 
 def shipped_topics() -> str:
     """The [[topics]] tables of the shipped settings.toml, to append to a test's settings."""
-    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "settings.toml").read_text(encoding="utf-8")
     start = text.index("[[topics]]")
     return text[start : text.index("[[sources]]", start)].rsplit("\n#", 1)[0]

@@ -1,0 +1,66 @@
+"""One fetched page -> a verdict: an item for the spool, or a skip with its reason.
+
+decode (crawler/text/charset.py) -> extract (crawler/extract/) -> the age limit -> topics
+(crawler/topics.py).  A pure function of its arguments, with no Scrapy and no SQLite, so the
+crawl can run it away from the thread that downloads (and tests can run it alone).  It never
+raises: a bug met on one page becomes that page's `processing-error`, retried in later runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+from crawler.config import Topic
+from crawler.errors import NotAnArticle
+from crawler.extract import extract
+from crawler.records import Fetched, Outcome, Page, SkipReason, SpoolItem, Verdict
+from crawler.text.charset import decode_body
+from crawler.text.dates import is_too_old
+from crawler.topics import match_topics
+
+log = logging.getLogger(__name__)
+
+# Content types an article may come as; an absent one is judged by the bytes.
+HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
+
+
+def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0) -> Verdict:
+    """The verdict on one article response (see the module docstring)."""
+    try:
+        return _analyse(fetched, topics, max_age_days)
+    except Exception as e:  # a bug met on this page: the crawl goes on
+        log.exception("processing %s failed", fetched.url)
+        return Verdict(reason=SkipReason.PROCESSING_ERROR, detail=f"{type(e).__name__}: {e}"[:300],
+                       outcome=Outcome.RETRY)
+
+
+def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int) -> Verdict:
+    ctype = (fetched.content_type or "").split(";")[0].strip().lower()
+    if ctype and not ctype.startswith(HTML_TYPES):
+        return Verdict(reason=SkipReason.NOT_HTML, detail=ctype, outcome=Outcome.NOT_ARTICLE)
+    try:
+        article = extract(page_of(fetched))
+    except NotAnArticle as e:
+        return Verdict(reason=e.reason, detail=e.detail, outcome=Outcome.NOT_ARTICLE)
+    entry = fetched.entry
+    if entry and not article.published and entry.published:
+        article = dataclasses.replace(article, published=entry.published)
+    if is_too_old(article.published, max_age_days):
+        return Verdict(article=article, reason=SkipReason.TOO_OLD,
+                       detail=f"published {article.published}", outcome=Outcome.TOO_OLD)
+    matches = match_topics(article, topics)
+    if not matches:
+        return Verdict(article=article, reason=SkipReason.OFF_TOPIC, detail="matches no topic",
+                       outcome=Outcome.OFF_TOPIC)
+    item = SpoolItem(article=article, matches=matches, requested_url=fetched.requested_url)
+    return Verdict(item=item, article=article)
+
+
+def page_of(fetched: Fetched) -> Page:
+    """The response decoded to text (see crawler/text/charset.py)."""
+    html, encoding = decode_body(fetched.body, fetched.content_type, fetched.encoding)
+    return Page(url=fetched.url, source=fetched.source, html=html, status=fetched.status,
+                encoding=encoding, requested_url=fetched.requested_url, entry=fetched.entry,
+                language_hint=fetched.language_hint, fetched_at=fetched.fetched_at)

@@ -1,0 +1,49 @@
+"""`topicwatch topics --explain URL_OR_FILE`: why one page would be kept or not."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from rich.table import Table
+
+from crawler import topics
+from crawler.config import Settings
+from crawler.console import out
+from crawler.errors import TopicwatchError
+from crawler.extract import extract
+from crawler.records import Page
+from crawler.text.charset import decode_body
+
+
+def explain_page(settings: Settings, target: str) -> None:
+    """Extract one page and show, per topic, the hits behind its verdict."""
+    article = extract(fetch_page(settings, target))
+    out.print(f"{article.title}  ({article.language or '?'}"
+              f"{', ' + article.script if article.script else ''}, {len(article.text)} characters)")
+    table = Table("topic", "matched", "score / min", "terms found (title, text)", "require", "excluded by")
+    for topic in settings.topics:
+        e = topics.explain(article, topic)
+        found = ", ".join(f"{g['terms'][0]} ({g['title']}, {g['text']})" for g in e["groups"] if g["score"])
+        missing = [" / ".join(r["terms"]) for r in e["require"] if not r["found"]]
+        table.add_row(topic.name, "yes" if e["matched"] else "no", f"{e['score']:g} / {e['min_score']:g}",
+                      found, "missing: " + "; ".join(missing) if missing else "ok", ", ".join(e["excluded_by"]))
+    out.print(table)
+
+
+def fetch_page(settings: Settings, target: str) -> Page:
+    """One page: a saved file, or a single GET with the configured user agent."""
+    path = Path(target)
+    if path.is_file():
+        body, ctype, url = path.read_bytes(), None, path.resolve().as_uri()
+    else:
+        request = urllib.request.Request(target, headers={"User-Agent": settings.crawl.user_agent})
+        try:
+            with urllib.request.urlopen(request, timeout=settings.crawl.timeout) as response:
+                body = response.read(settings.crawl.max_page_bytes)
+                ctype, url = response.headers.get("Content-Type"), response.geturl()
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise TopicwatchError(f"{target}: cannot fetch: {e}") from None
+    html, _ = decode_body(body, ctype)
+    return Page(url=url, source="explain", html=html)

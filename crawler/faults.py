@@ -1,0 +1,27 @@
+"""Crash points for the crash tests, read from one environment variable in one place.
+
+`TOPICWATCH_CRASH_AT=ingest:3` makes this process kill itself with SIGKILL right after it has
+committed its third ingested item: the moment a test cannot pick from outside, since ingest
+commits hundreds of items a second.  Crashes in the middle of a crawl need no help: the tests
+send SIGKILL themselves once the corpus shows what they wait for.  Nothing sets the variable
+outside tests; unset, `reached` costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+ENV = "TOPICWATCH_CRASH_AT"
+_passed: Counter[str] = Counter()
+
+
+def reached(point: str) -> None:
+    """Count one passage through `point`; die here if the environment asks for it."""
+    wanted, _, times = os.environ.get(ENV, "").partition(":")
+    if wanted != point:
+        return
+    _passed[point] += 1
+    if _passed[point] >= int(times or 1):
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,147 @@
+"""Sitemaps: a sitemap index (child sitemaps) or urlset (plain or Google News) -> `Entry`
+records; robots.txt `Sitemap:` lines for discovery.  Gzip is sniffed by its magic bytes and
+capped, XML parsed without entities or network access.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from crawler.errors import SourceError
+from crawler.records import Entry, SkipReason
+from crawler.sources.feeds import is_chinese_source
+from crawler.text.dates import stated_iso
+from crawler.text.urls import http_url
+
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # decompressed; a gzip bomb stops here
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class SitemapPage:
+    """One parsed sitemap file: child sitemaps to fetch next, and article entries."""
+
+    sitemaps: list[str] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+
+
+def default_sitemap_urls(base_url: str) -> list[str]:
+    """Where to look when robots.txt names no sitemap."""
+    parts = urlsplit(base_url)
+    return [f"{parts.scheme}://{parts.netloc}/sitemap.xml"]
+
+
+def robots_sitemaps(robots_txt: str, base_url: str) -> list[str]:
+    """The `Sitemap:` lines of a robots.txt, absolute, deduplicated, in file order."""
+    found: list[str] = []
+    for line in robots_txt.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or key.strip().lower() != "sitemap":
+            continue
+        value = re.split(r"\s#", value, maxsplit=1)[0].strip()
+        url = http_url(value, base_url)
+        if url and url not in found:
+            found.append(url)
+    return found
+
+
+def _gunzip(body: bytes, url: str, limit: int) -> bytes:
+    """Decompress at most `limit` bytes: a gzip bomb becomes a SourceError, not an OOM."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
+            data = fh.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(url, f"bad gzip: {exc}", SkipReason.BAD_SITEMAP) from exc
+    if len(data) > limit:
+        raise SourceError(url, f"sitemap larger than {limit} bytes decompressed", SkipReason.BAD_SITEMAP)
+    return data
+
+
+def _local(tag: Any) -> str:
+    """Element name without its namespace: old sitemaps have none, some have odd ones."""
+    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+
+
+def _child_text(element: Any, *path: str) -> str | None:
+    """Text of the first descendant reached by local names, whatever the namespaces."""
+    current = [element]
+    for name in path:
+        current = [c for parent in current for c in parent if _local(c.tag) == name]
+    for node in current:
+        text = (node.text or "").strip()
+        if text:
+            return text
+    return None
+
+
+def _url_entry(node: Any, url: str, source: str, language: str | None) -> Entry | None:
+    loc = http_url(_child_text(node, "loc"), url)
+    if loc is None:
+        return None
+    title = _child_text(node, "news", "title")
+    declared = _child_text(node, "news", "publication", "language")
+    chinese = is_chinese_source(declared, language, title)
+    published = stated_iso(_child_text(node, "news", "publication_date"), chinese) or stated_iso(
+        _child_text(node, "lastmod"), chinese
+    )
+    return Entry(url=loc, source=source, title=title, published=published, found_on=url)
+
+
+def _text_sitemap(text: bytes, url: str, source: str) -> SitemapPage | None:
+    """The protocol's plain-text form: one URL per line, nothing else."""
+    lines = [ln.strip() for ln in text.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if not lines or not all(re.match(r"https?://\S+$", ln) for ln in lines):
+        return None
+    return SitemapPage(entries=[Entry(url=ln, source=source, found_on=url) for ln in lines])
+
+
+_XML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False
+)
+
+
+def parse_sitemap(
+    body: bytes, url: str, source: str, max_bytes: int = MAX_SITEMAP_BYTES,
+    language: str | None = None,
+) -> SitemapPage:
+    """A sitemap index (child sitemaps) or urlset (entries); gzip sniffed by magic bytes.
+    `language` is the source's configured hint, used when a Google News entry declares none."""
+    if body.startswith(GZIP_MAGIC):
+        body = _gunzip(body, url, max_bytes)
+    elif len(body) > max_bytes:
+        raise SourceError(url, f"sitemap larger than {max_bytes} bytes", SkipReason.BAD_SITEMAP)
+    if not body.lstrip().startswith((b"<", b"\xef\xbb\xbf<")):
+        if page := _text_sitemap(body, url, source):
+            return page
+    try:
+        root = etree.fromstring(body.lstrip(), _XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SourceError(url, f"not XML: {exc}", SkipReason.BAD_SITEMAP) from exc
+    kind = _local(root.tag) if root is not None else ""
+    if kind == "sitemapindex":
+        children = (http_url(_child_text(n, "loc"), url) for n in root if _local(n.tag) == "sitemap")
+        return SitemapPage(sitemaps=_unique(c for c in children if c))
+    if kind == "urlset":
+        entries = (_url_entry(n, url, source, language) for n in root if _local(n.tag) == "url")
+        return SitemapPage(entries=_unique_entries(e for e in entries if e))
+    raise SourceError(url, f"not a sitemap (root element {kind or 'missing'!r})", SkipReason.BAD_SITEMAP)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _unique_entries(entries: Iterable[Entry]) -> list[Entry]:
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        seen.setdefault(entry.url, entry)
+    return list(seen.values())

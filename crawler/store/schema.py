@@ -1,0 +1,194 @@
+"""Every table, index and view of the corpus, as named sqlite-utils migrations.
+
+`ensure_db_shape(db)` applies the pending ones (each in a transaction, recorded in
+`_sqlite_migrations`), so opening any corpus, new or written by an older topicwatch, brings it
+up to date in place.  A schema change is a new migration appended at the end; a migration that
+has shipped is never edited.
+
+topicwatch 0.1 kept its own `_migrations` table and created the daemon and health tables
+outside any migration; `001_initial` to `003` use IF NOT EXISTS, so on such a corpus they
+change nothing, and `004` drops the old bookkeeping table.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+from crawler.config import DaemonSettings, Source
+from crawler.records import NOT_ERRORS
+
+DEFAULT_QUIET_DAYS = Source.__dataclass_fields__["quiet_days"].default
+DEFAULT_FAILURE_THRESHOLD = DaemonSettings.__dataclass_fields__["failure_threshold"].default
+
+MIGRATIONS = Migrations("topicwatch")
+
+
+@MIGRATIONS(name="001_initial")
+def m001_initial(db: Database) -> None:
+    _execute_all(db, 
+        """
+        CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY, started TEXT NOT NULL, ended TEXT,
+            status TEXT NOT NULL DEFAULT 'running', error TEXT, trigger TEXT, sources TEXT,
+            fetched INTEGER DEFAULT 0, extracted INTEGER DEFAULT 0, matched INTEGER DEFAULT 0,
+            new INTEGER DEFAULT 0, duplicates INTEGER DEFAULT 0, skipped INTEGER DEFAULT 0,
+            errors INTEGER DEFAULT 0, not_modified INTEGER DEFAULT 0, pid INTEGER
+        );
+        CREATE TABLE IF NOT EXISTS stories (
+            id INTEGER PRIMARY KEY, origin_article_id INTEGER, title TEXT,
+            first_seen TEXT, last_seen TEXT,
+            n_articles INTEGER DEFAULT 0, n_sources INTEGER DEFAULT 0, n_copies INTEGER DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS articles (
+            id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, canonical_url TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL, title TEXT, author TEXT, published TEXT, published_day TEXT,
+            language TEXT, script TEXT, site_name TEXT, description TEXT, original_source TEXT,
+            text TEXT, topics TEXT, matched_terms TEXT, scores TEXT,
+            content_hash TEXT NOT NULL, story_id INTEGER REFERENCES stories(id),
+            first_seen TEXT NOT NULL, run_id INTEGER REFERENCES runs(id)
+        );
+        CREATE INDEX IF NOT EXISTS idx_articles_content_hash ON articles(content_hash);
+        CREATE INDEX IF NOT EXISTS idx_articles_first_seen ON articles(first_seen);
+        CREATE INDEX IF NOT EXISTS idx_articles_published ON articles(published);
+        CREATE INDEX IF NOT EXISTS idx_articles_source ON articles(source);
+        CREATE INDEX IF NOT EXISTS idx_articles_story ON articles(story_id);
+        CREATE TABLE IF NOT EXISTS copies (
+            id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, source TEXT,
+            article_id INTEGER NOT NULL REFERENCES articles(id), story_id INTEGER REFERENCES stories(id),
+            kind TEXT NOT NULL, title TEXT, first_seen TEXT NOT NULL, run_id INTEGER REFERENCES runs(id)
+        );
+        CREATE INDEX IF NOT EXISTS idx_copies_article ON copies(article_id);
+        CREATE TABLE IF NOT EXISTS minhashes (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id), signature BLOB NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS skipped (
+            id INTEGER PRIMARY KEY, url TEXT, source TEXT, reason TEXT NOT NULL, detail TEXT,
+            status INTEGER, run_id INTEGER REFERENCES runs(id), at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS idx_skipped_run ON skipped(run_id);
+        CREATE TABLE IF NOT EXISTS pages (
+            url TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT, etag TEXT, last_modified TEXT,
+            status INTEGER, outcome TEXT, fetched_at TEXT, run_id INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS spool (
+            id INTEGER PRIMARY KEY, run_id INTEGER, url TEXT NOT NULL, item TEXT NOT NULL,
+            spooled_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS source_runs (
+            run_id INTEGER NOT NULL REFERENCES runs(id), source TEXT NOT NULL,
+            fetched INTEGER DEFAULT 0, new INTEGER DEFAULT 0, errors INTEGER DEFAULT 0,
+            not_modified INTEGER DEFAULT 0, ok INTEGER, at TEXT,
+            PRIMARY KEY (run_id, source)
+        );
+        CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+            title, text, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+
+@MIGRATIONS(name="002_daemon_and_health_tables")
+def m002_daemon_and_health_tables(db: Database) -> None:
+    """The daemon's schedule state and each source's health thresholds (copied from
+    settings.toml, which a view cannot read)."""
+    _execute_all(db, 
+        """
+        CREATE TABLE IF NOT EXISTS schedules_state (
+            name TEXT PRIMARY KEY, last_run TEXT, next_run TEXT, last_status TEXT,
+            last_run_id INTEGER, last_error TEXT
+        );
+        CREATE TABLE IF NOT EXISTS source_settings (
+            source TEXT PRIMARY KEY, enabled INTEGER NOT NULL DEFAULT 1,
+            quiet_days REAL, failure_threshold INTEGER, updated TEXT
+        );
+        CREATE INDEX IF NOT EXISTS idx_source_runs_source ON source_runs(source, run_id);
+        """
+    )
+
+
+@MIGRATIONS(name="003_source_health_view")
+def m003_source_health_view(db: Database) -> None:
+    db.execute("DROP VIEW IF EXISTS source_health")
+    db.execute(SOURCE_HEALTH_SQL)
+
+
+@MIGRATIONS(name="004_retire_own_migrations_table")
+def m004_retire_own_migrations_table(db: Database) -> None:
+    """topicwatch 0.1's own bookkeeping, replaced by sqlite-utils' `_sqlite_migrations`."""
+    db.execute("DROP TABLE IF EXISTS _migrations")
+
+
+def _execute_all(db: Database, script: str) -> None:
+    """Each statement of `script` through `db.execute`: unlike `executescript`, which commits
+    first, this keeps a migration inside the transaction sqlite-utils opens for it."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def ensure_db_shape(db: Database) -> None:
+    """Create or migrate every table, index and view; safe to call any number of times."""
+    if MIGRATIONS.pending(db):
+        MIGRATIONS.apply(db)
+
+
+# `source_health`: per source, the last success, the last error and its reason, consecutive
+# failures, new articles in the last run; `flagged` and why.  Numeric columns are CAST so that
+# they have a type affinity: Datasette filters such as `?flagged=1` pass text parameters,
+# which an affinity-less view column would never equal.
+_NOT_ERRORS_SQL = ", ".join(f"'{r}'" for r in NOT_ERRORS)
+
+SOURCE_HEALTH_SQL = f"""CREATE VIEW source_health AS
+WITH names AS (
+  SELECT source FROM source_settings UNION SELECT source FROM source_runs
+),
+base AS (
+  SELECT n.source,
+    COALESCE(ss.enabled, 1) AS enabled,
+    COALESCE(ss.quiet_days, {DEFAULT_QUIET_DAYS}) AS quiet_days,
+    COALESCE(ss.failure_threshold, {DEFAULT_FAILURE_THRESHOLD}) AS failure_threshold,
+    (SELECT count(*) FROM source_runs r WHERE r.source = n.source) AS runs,
+    (SELECT min(r.at) FROM source_runs r WHERE r.source = n.source) AS first_run,
+    (SELECT max(r.at) FROM source_runs r WHERE r.source = n.source AND r.ok = 1) AS last_success,
+    (SELECT max(r.run_id) FROM source_runs r WHERE r.source = n.source AND r.ok = 1) AS last_ok_run,
+    (SELECT max(r.run_id) FROM source_runs r WHERE r.source = n.source AND r.ok = 0) AS last_failed_run,
+    (SELECT r.new FROM source_runs r WHERE r.source = n.source ORDER BY r.run_id DESC LIMIT 1) AS new_last_run,
+    (SELECT max(a.first_seen) FROM articles a WHERE a.source = n.source) AS last_new_article
+  FROM names n LEFT JOIN source_settings ss ON ss.source = n.source
+),
+derived AS (
+  SELECT b.*,
+    (SELECT count(*) FROM source_runs r WHERE r.source = b.source AND r.ok = 0
+       AND r.run_id > COALESCE(b.last_ok_run, 0)) AS consecutive_failures,
+    (SELECT r.at FROM source_runs r WHERE r.source = b.source AND r.run_id = b.last_failed_run) AS last_error,
+    COALESCE(
+      (SELECT k.reason || COALESCE(': ' || k.detail, '') FROM skipped k
+         WHERE k.run_id = b.last_failed_run AND k.source = b.source
+         ORDER BY k.reason IN ({_NOT_ERRORS_SQL}), k.id DESC LIMIT 1),
+      (SELECT u.error FROM runs u WHERE u.id = b.last_failed_run)) AS last_error_reason,
+    julianday('now') - julianday(COALESCE(b.last_new_article, b.first_run)) AS quiet_for_days
+  FROM base b
+),
+flags AS (
+  SELECT d.*,
+    d.enabled AND d.consecutive_failures >= d.failure_threshold AS failing,
+    d.enabled AND d.quiet_days > 0 AND d.quiet_for_days > d.quiet_days AS quiet
+  FROM derived d
+)
+SELECT source, CAST(enabled AS INTEGER) AS enabled, CAST(runs AS INTEGER) AS runs,
+  last_success, last_error, last_error_reason,
+  CAST(consecutive_failures AS INTEGER) AS consecutive_failures,
+  CAST(new_last_run AS INTEGER) AS new_last_run, last_new_article,
+  CAST(round(quiet_for_days, 2) AS REAL) AS quiet_for_days,
+  CAST(quiet_days AS REAL) AS quiet_days, CAST(failure_threshold AS INTEGER) AS failure_threshold,
+  CAST(failing OR quiet AS INTEGER) AS flagged,
+  NULLIF(
+    CASE WHEN failing THEN 'failed ' || consecutive_failures || ' runs in a row' ELSE '' END
+    || CASE WHEN failing AND quiet THEN '; ' ELSE '' END
+    || CASE WHEN quiet THEN 'nothing new for ' || printf('%.1f', quiet_for_days) || ' days' ELSE '' END,
+    '') AS flag_reason
+FROM flags
+ORDER BY flagged DESC, source
+"""

@@ -1,6 +1,6 @@
 """Does the daemon's memory stay flat over hundreds of cycles?
 
-Starts the fixture news site (tests/fixturesite.py) in this process and a real
+Starts the fixture news site (tests/fixturesite/) in this process and a real
 `python -m crawler daemon` on a schedule that fires back to back, adds a new article to the
 site every few cycles (so ingest and the in-memory near-duplicate index do real work), and
 prints the daemon process's RSS every 20 completed cycles with the mean cycle time.

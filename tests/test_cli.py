@@ -145,6 +145,26 @@ def test_scrapy_crawl_works_from_the_project_folder(site, tmp_path):
     assert n == len([e for e in manifest.expect("article") + manifest.expect("copy") if e.host == "b"])
 
 
+@pytest.mark.slow
+def test_scrapy_crawl_honours_the_crawl_settings(site, tmp_path):
+    """`scrapy crawl topicwatch` reads [crawl] through the spider: the server sees the
+    configured User-Agent on every request and the configured delay between them."""
+    text = site.settings_toml(tmp_path / "corpus.db").replace("delay = 0", "delay = 0.8")
+    text = text.replace("[crawl]\n", '[crawl]\nuser_agent = "ScrapyPathCheck/1.0"\nautothrottle = false\n', 1)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
+    scrapy = Path(sys.executable).parent / "scrapy"
+    proc = subprocess.run([str(scrapy), "crawl", "topicwatch", "-s", f"TOPICWATCH_SETTINGS={settings}",
+                           "-a", "source=ledger-news"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    requests = site.requests_for("c")
+    assert len(requests) >= 4
+    assert {r.header("User-Agent") for r in requests} == {"ScrapyPathCheck/1.0"}
+    times = sorted(r.time for r in requests)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.8 * 0.5, gaps  # Scrapy varies the delay by up to ±50 %
+
+
 def test_browse_and_export_refuse_a_missing_corpus(tmp_path):
     s = tmp_path / "settings.toml"
     s.write_text(f'[corpus]\npath = "{tmp_path / "nope.db"}"\n', encoding="utf-8")

@@ -1,0 +1,284 @@
+"""The Scrapy layer in unit tests: components built by `scrapy.utils.test.get_crawler` around a
+real corpus file, driven with real Request / Response / Failure objects, no reactor.
+
+End to end the same components run in tests/test_e2e_crawl.py; here each decision is pinned
+down alone: settings.toml -> Scrapy settings, what the fetch state lets through, what it
+records, how a failure is named, and the status a run ends with.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from scrapy import Request
+from scrapy.core.downloader import Downloader, Slot
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.test import get_crawler
+from twisted.internet.error import DNSLookupError, TimeoutError
+from twisted.python.failure import Failure
+
+from crawler.config import load_settings
+from crawler.errors import SourceError
+from crawler.fetch.settings import base_settings
+from crawler.fetch.spider import TopicSpider
+from crawler.fetch.state import FetchState, failure_reason
+from crawler.records import Outcome, RunStats, RunStatus
+from crawler.store import corpus, pages, runs
+from crawler.store.db import open_db
+
+SETTINGS = """
+[corpus]
+path = "corpus.db"
+
+[crawl]
+user_agent = "TopicwatchTest/2.0 (+http://127.0.0.1/about)"
+delay = 2.5
+concurrency = 7
+concurrency_per_host = 3
+timeout = 11
+retries = 4
+max_page_bytes = 123456
+autothrottle = false
+max_articles_per_source = {budget}
+
+[[sources]]
+name = "wire"
+kind = "feed"
+url = "http://127.0.0.1:9/feed.xml"
+
+[[topics]]
+name = "models"
+terms = ["大模型"]
+"""
+
+FEED = "http://127.0.0.1:9/feed.xml"
+ARTICLE = "http://127.0.0.1:9/news/2024/09/20/story.html"
+
+
+@pytest.fixture
+def settings_path(tmp_path: Path) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(SETTINGS.format(budget=0), encoding="utf-8")
+    return path
+
+
+def crawler_for(settings_path: Path, **extra):
+    """A crawler for TopicSpider as `scrapy crawl` would build it: the path to settings.toml
+    given, everything else from crawler/fetch/settings.py; the spider created and attached."""
+    config = load_settings(settings_path)
+    values = {**base_settings(config), "TOPICWATCH_CONFIG": None, **extra}
+    crawler = get_crawler(TopicSpider, values)
+    crawler.spider = TopicSpider.from_crawler(crawler)
+    return crawler
+
+
+def state_for(crawler) -> FetchState:
+    """The fetch state of a run just opened (as RunRecorder opens it)."""
+    db = open_db(crawler.spider.plan.settings.corpus_path)
+    state = FetchState.from_crawler(crawler)
+    state.run_opened(runs.start_run(db, "test", ["wire"]))
+    return state
+
+
+def listing(url: str = FEED, kind: str = "feed") -> Request:
+    return Request(url, meta={"tw_kind": kind, "tw_source": "wire", "tw_parents": ()})
+
+
+def article(url: str = ARTICLE, parents: tuple = (FEED,)) -> Request:
+    return Request(url, meta={"tw_kind": "article", "tw_source": "wire", "tw_parents": parents})
+
+
+def rows(path: Path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+# ---------------------------------------------------------------- settings.toml -> Scrapy
+
+
+def test_the_spider_applies_crawl_settings_whoever_starts_it(settings_path: Path) -> None:
+    crawler = crawler_for(settings_path)
+    s = crawler.settings
+    assert s["USER_AGENT"] == "TopicwatchTest/2.0 (+http://127.0.0.1/about)"
+    assert s.getfloat("DOWNLOAD_DELAY") == 2.5
+    assert s.getint("CONCURRENT_REQUESTS") == 7 and s.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 3
+    assert s.getfloat("DOWNLOAD_TIMEOUT") == 11 and s.getint("RETRY_TIMES") == 4
+    assert s.getint("DOWNLOAD_MAXSIZE") == 123456 and s.getbool("AUTOTHROTTLE_ENABLED") is False
+    assert crawler.spider.plan.settings.path == settings_path
+
+
+def test_a_command_line_setting_still_wins(settings_path: Path) -> None:
+    config = load_settings(settings_path)
+    values = {**base_settings(config), "TOPICWATCH_CONFIG": None}
+    crawler = get_crawler(TopicSpider, values)
+    crawler.settings.frozen = False
+    crawler.settings.set("USER_AGENT", "Override/1", priority="cmdline")
+    TopicSpider.update_settings(crawler.settings)
+    assert crawler.settings["USER_AGENT"] == "Override/1"
+
+
+def test_spider_arguments_select_sources_and_topics(settings_path: Path) -> None:
+    crawler = crawler_for(settings_path)
+    spider = TopicSpider.from_crawler(crawler, source="wire", topic="models", run_id="7",
+                                      trigger="schedule:x")
+    assert [s.name for s in spider.plan.sources] == ["wire"]
+    assert [t.name for t in spider.plan.topics] == ["models"]
+    assert (spider.plan.run_id, spider.plan.trigger) == (7, "schedule:x")
+
+
+# ---------------------------------------------------------------- what the fetch state lets through
+
+
+def test_known_articles_are_never_requested_again(settings_path: Path) -> None:
+    db = open_db(settings_path.parent / "corpus.db")
+    corpus.insert_article(db, {"url": ARTICLE, "canonical_url": ARTICLE, "source": "wire", "title": "t",
+                               "text": "x", "content_hash": "h", "first_seen": "2024-09-20"})
+    pages.record_page(db, "http://127.0.0.1:9/off.html", "article", "wire", status=200,
+                      outcome=Outcome.OFF_TOPIC, run_id=None)
+    state = state_for(crawler_for(settings_path))
+    assert state.route(article()) is None
+    assert state.route(article(ARTICLE + "?utm_source=feed")) is None  # the same, canonically
+    assert state.route(article("http://127.0.0.1:9/off.html")) is None
+    fresh = article("http://127.0.0.1:9/news/new.html")
+    assert state.route(fresh) is fresh
+    assert state.route(article("http://127.0.0.1:9/news/new.html")) is None  # once per run
+
+
+def test_the_per_source_budget_stops_requests_and_keeps_the_feed_unvalidated(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(SETTINGS.format(budget=1), encoding="utf-8")
+    state = state_for(crawler_for(path))
+    assert state.route(article("http://127.0.0.1:9/a.html")) is not None
+    assert state.route(article("http://127.0.0.1:9/b.html")) is None
+    assert state.incomplete == {FEED}  # next run must not get a 304 for it
+
+
+def test_listing_requests_carry_the_saved_validators(settings_path: Path) -> None:
+    db = open_db(settings_path.parent / "corpus.db")
+    pages.record_page(db, FEED, "feed", "wire", status=200, outcome=Outcome.OK, run_id=None,
+                      etag='"abc"', last_modified="Fri, 20 Sep 2024 05:47:00 GMT")
+    request = state_for(crawler_for(settings_path)).route(listing())
+    assert request.headers["If-None-Match"] == b'"abc"'
+    assert request.headers["If-Modified-Since"] == b"Fri, 20 Sep 2024 05:47:00 GMT"
+    assert b"If-None-Match" not in state_for(crawler_for(settings_path)).route(listing(FEED + "2")).headers
+
+
+# ---------------------------------------------------------------- what it records
+
+
+def feed_response(status: int = 200, etag: str = '"v2"') -> Response:
+    return Response(FEED, status=status, headers={"ETag": etag}, request=listing())
+
+
+def test_validators_are_saved_only_after_a_clean_finish(settings_path: Path) -> None:
+    corpus_path = settings_path.parent / "corpus.db"
+    state = state_for(crawler_for(settings_path))
+    state.process_spider_input(feed_response())
+    state.spider_closed(None, "shutdown")
+    assert rows(corpus_path, "SELECT etag FROM pages WHERE url = ?", FEED) == []
+    state.spider_closed(None, "finished")
+    assert rows(corpus_path, "SELECT etag, outcome FROM pages WHERE url = ?", FEED) == [('"v2"', "ok")]
+    stats = state.stats.get_stats()
+    assert stats["topicwatch/fetched"] == 1 and stats["topicwatch/source/wire/source_ok"] == 1
+
+
+def test_a_feed_with_a_failed_article_is_not_validated(settings_path: Path) -> None:
+    state = state_for(crawler_for(settings_path))
+    state.process_spider_input(feed_response())
+    page = HtmlResponse(ARTICLE, body=b"<html></html>", request=article())
+    state.process_spider_exception(page, RuntimeError("a bug"))
+    state.spider_closed(None, "finished")
+    assert rows(settings_path.parent / "corpus.db", "SELECT count(*) FROM pages WHERE url = ?", FEED) == [(0,)]
+
+
+def test_304_is_counted_and_recorded(settings_path: Path) -> None:
+    state = state_for(crawler_for(settings_path))
+    state.process_spider_input(Response(FEED, status=304, request=listing()))
+    assert state.stats.get_value("topicwatch/not_modified") == 1
+    assert rows(settings_path.parent / "corpus.db", "SELECT status, outcome FROM pages") == [(304, "not-modified")]
+
+
+def test_a_feed_that_is_not_one_is_a_bad_feed_and_a_failed_source(settings_path: Path) -> None:
+    state = state_for(crawler_for(settings_path))
+    response = Response(FEED, body=b"<html>", request=listing())
+    assert state.process_spider_exception(response, SourceError(FEED, "not a feed")) == []
+    assert rows(settings_path.parent / "corpus.db", "SELECT reason, detail FROM skipped") == [
+        ("bad-feed", f"{FEED}: not a feed")]
+    assert state.stats.get_value("topicwatch/source/wire/source_errors") == 1
+
+
+def fail(request: Request, error: Exception) -> None:
+    failure = Failure(error)
+    failure.request = request
+    return failure
+
+
+@pytest.mark.parametrize("status, outcome, retried", [(404, "not-article", False), (503, None, True)])
+def test_http_errors_are_final_or_retried(settings_path: Path, status, outcome, retried) -> None:
+    state = state_for(crawler_for(settings_path))
+    request = article()
+    state.fetch_failed(request, fail(request, HttpError(Response(ARTICLE, status=status, request=request))))
+    corpus_path = settings_path.parent / "corpus.db"
+    assert rows(corpus_path, "SELECT reason, status FROM skipped") == [(f"http-{status}", status)]
+    page = rows(corpus_path, "SELECT outcome, attempts FROM pages WHERE url = ?", ARTICLE)
+    assert page == ([("retry", 1)] if retried else [(outcome, 0)])
+    assert state.stats.get_value("topicwatch/errors") == 1
+
+
+def test_robots_refusals_of_articles_are_counted_and_of_sources_recorded(settings_path: Path) -> None:
+    state = state_for(crawler_for(settings_path))
+    refused = IgnoreRequest("Forbidden by robots.txt")
+    state.fetch_failed(article(), fail(article(), refused))
+    assert rows(settings_path.parent / "corpus.db", "SELECT count(*) FROM skipped") == [(0,)]
+    state.fetch_failed(listing(), fail(listing(), refused))
+    assert rows(settings_path.parent / "corpus.db", "SELECT reason FROM skipped") == [("robots-disallowed",)]
+    assert state.stats.get_value("topicwatch/skipped") == 2
+
+
+@pytest.mark.parametrize("error, reason", [
+    (TimeoutError(), "timeout"), (DNSLookupError(), "dns"), (IgnoreRequest("offsite"), "ignored"),
+    (ValueError("other"), "fetch-error"),
+])
+def test_failure_reasons(error: Exception, reason: str) -> None:
+    assert failure_reason(Failure(error))[0] == reason
+
+
+# ---------------------------------------------------------------- runs and the library underneath
+
+
+def test_a_run_status_comes_from_how_the_crawl_closed() -> None:
+    assert runs.final_status("finished", RunStats(fetched=3)) == RunStatus.OK
+    assert runs.final_status("finished", RunStats(not_modified=2)) == RunStatus.OK
+    assert runs.final_status("finished", RunStats(errors=2)) == RunStatus.NOTHING_FETCHED
+    assert runs.final_status("shutdown", RunStats(fetched=3)) == RunStatus.INTERRUPTED
+
+
+def test_stats_become_run_counters() -> None:
+    stats = RunStats.from_counts({"topicwatch/fetched": 4, "topicwatch/source/a/fetched": 3,
+                                  "topicwatch/source/a b/source_ok": 1, "other": 9}, "topicwatch/")
+    assert stats.fetched == 4 and stats.per_source == {"a": {"fetched": 3}, "a b": {"source_ok": 1}}
+
+
+def test_the_downloader_api_politeness_relies_on(settings_path: Path) -> None:
+    """RobotsPolicy (crawler/fetch/politeness.py) sets a host's Crawl-delay through
+    `Downloader.per_slot_settings` (read when a slot is created), `Downloader.slots`,
+    `get_slot_key` and `Slot.delay` / `Slot.jitter`, and stops AutoThrottle with the
+    `autothrottle_dont_adjust_delay` meta key: if Scrapy renames any of them, this fails."""
+    import inspect
+
+    from scrapy.extensions.throttle import AutoThrottle
+
+    downloader = Downloader(crawler_for(settings_path))
+    request = Request("http://127.0.0.1:9/a")
+    key = downloader.get_slot_key(request)
+    assert key == "127.0.0.1"
+    assert isinstance(downloader.per_slot_settings, dict) and isinstance(downloader.slots, dict)
+    downloader.per_slot_settings[key] = {"delay": 3.0, "jitter": 0}
+    slot = Slot(2, 3.0, 0)
+    assert (slot.delay, slot.jitter, slot.download_delay()) == (3.0, 0, 3.0)
+    assert "autothrottle_dont_adjust_delay" in inspect.getsource(AutoThrottle)
+    assert "per_slot_settings" in inspect.getsource(Downloader)

@@ -13,7 +13,7 @@ LAYERS = {
     "crawler": 0, "crawler.errors": 0, "crawler.records": 0, "crawler.textnorm": 0,
     "crawler.cron": 0, "crawler.config": 1, "crawler.search": 1, "crawler.decode": 1,
     "crawler.dates": 1,
-    "crawler.sources": 2, "crawler.bylines": 2, "crawler.junklines": 2, "crawler.htmlprep": 2,
+    "crawler.sources": 2, "crawler.news_links": 2, "crawler.bylines": 2, "crawler.junklines": 2, "crawler.htmlprep": 2,
     "crawler.extract": 3, "crawler.topics": 3, "crawler.dedup": 3,
     "crawler.store": 4, "crawler.health": 4,
     "crawler.spool": 5,

@@ -142,7 +142,9 @@ class TopicSpider(scrapy.Spider):
 
     def article_request(self, entry: Entry, source: Source, parents: tuple,
                         via: str) -> scrapy.Request | None:
-        url = canonical_url(entry.url)  # tracking parameters and fragments dropped
+        # a news-search click link stands for the publisher's page; tracking parameters and
+        # fragments dropped
+        url = canonical_url(news_search.publisher_url(entry.url))
         if urlsplit(url).scheme not in ("http", "https"):
             return None
         rules = LinkRules.of(source.allow, source.deny)

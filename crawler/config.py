@@ -87,6 +87,7 @@ class Topic:
     description: str = opt("", "what the topic covers, shown in Datasette")
     terms: list = opt([], "alias groups: each a list of spellings of one idea (Simplified, Traditional, English); a plain string is a group of one")
     require: list = opt([], "alias groups of which each must also match for the topic to match")
+    require_score: float = opt(0.0, "0: each require group only has to be found; above 0: the score it must reach, counted like terms but per 500 characters of a longer text (1 = in the title or once per 500 characters)", min=0)
     exclude: list = opt([], "terms that reject an article for this topic")
     min_score: float = opt(2.0, "the score an article needs to match the topic (see Topics in the README)", min=0)
     keep_all: bool = opt(False, "accept every article (archive whole sources, evaluation)")

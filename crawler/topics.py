@@ -12,11 +12,22 @@ so 開源 finds 开源 and "LLM" finds "ｌｌｍ"):
   its simple plural (agent/agents, GPU/GPUs, agency/agencies, box/boxes).  A term ending in
   `*` is a prefix of its last word: "agent*" also finds "agentic".
 
+A term starting with `-` in a group is a negative term: the group's other terms are not
+counted inside it ("机器人" with "-聊天机器人" does not count a chatbot as a robot, "开源" with
+"-开源节流" skips the idiom for cost-cutting).  It narrows that group only; other groups and
+topics still see the text.
+
 Score of a topic: each `terms` group (a list of aliases of one idea) that is found adds 1,
 +1 more when it is in the title, +0.25 for every further mention in the text up to +1 (so a
 group is worth 1 to 3).  An article matches when the score reaches `min_score`, every
-`require` group is found (they gate, they do not add to the score) and no `exclude` term is
-found.  `Match.terms` names each matched group by its first term, as written in settings.toml.
+`require` group is there and no `exclude` term is found.  Require groups gate, they do not add
+to the score.  With `require_score` 0 (the default) a require group only has to be found.  With
+`require_score` > 0 it must reach that score, counted like terms except that in a text longer
+than 500 units (Han characters plus words) its mentions count per 500 units, and below one
+mention per 500 units it is worth only its share: 1 = in the title, or at least one mention
+per 500 units (one mention in a short news flash; "AI" twice in passing in a long story about
+phones is not enough).  `Match.terms` names each matched group by its first term, as written
+in settings.toml.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ _SPACE_RE = re.compile(r"\s+")
 TITLE_BONUS = 1.0
 REPEAT_BONUS = 0.25
 REPEAT_CAP = 1.0
+CONTEXT_UNITS = 500  # with require_score, require groups count text mentions per this many units
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,11 @@ class Term:
 class _Group:
     names: tuple[str, ...]  # the spellings as configured
     terms: tuple[Term, ...]
+    masks: tuple[Term, ...] = ()  # negative terms: the group's terms are not counted inside them
+
+    @property
+    def name(self) -> str:
+        return next((n for n in self.names if not n.startswith("-")), self.names[0])
 
 
 @dataclass(frozen=True)
@@ -90,19 +107,36 @@ def _plurals(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-class _Folded:
-    """One side (title or text) of an article, folded once, with the views terms need."""
+class _View:
+    """One side (title or text) of an article as terms see it: `han`, the folded text without
+    whitespace (Han terms), and `phrase`, its words joined by single spaces (word terms)."""
 
-    def __init__(self, raw: str):
-        self.folded = fold(strip_pinyin(raw or ""))
+    def __init__(self, han: str, phrase: str):
+        self.han, self.phrase = han, phrase
 
-    @cached_property
-    def han(self) -> str:
-        return _SPACE_RE.sub("", self.folded)
+    @classmethod
+    def of(cls, raw: str) -> _View:
+        folded = fold(strip_pinyin(raw or ""))
+        return cls(_SPACE_RE.sub("", folded), " " + " ".join(_WORD_RE.findall(folded)) + " ")
+
+    def masked(self, masks: Sequence[Term]) -> _View:
+        """This view with every occurrence of the `masks` blanked out (longest first)."""
+        han, phrase = self.han, self.phrase
+        for m in sorted(masks, key=lambda t: -len(t.han or " ".join(t.words))):
+            if m.han:
+                han = han.replace(m.han, _BLANK)
+            else:
+                phrase = _word_pattern(m).sub(_BLANK, phrase)
+        return _View(han, phrase)
 
     @cached_property
     def words(self) -> list[str]:
-        return _WORD_RE.findall(self.folded)
+        return self.phrase.split()
+
+    @cached_property
+    def units(self) -> int:
+        """Length for densities: Han characters plus words."""
+        return len(_HAN_RE.findall(self.han)) + len(self.words)
 
     @cached_property
     def word_counts(self) -> Counter[str]:
@@ -111,10 +145,6 @@ class _Folded:
     @cached_property
     def vocabulary(self) -> list[str]:
         return sorted(self.word_counts)
-
-    @cached_property
-    def phrase(self) -> str:
-        return " " + " ".join(self.words) + " "
 
     def count(self, term: Term) -> int:
         if term.han:
@@ -135,34 +165,69 @@ class _Folded:
                     break
                 n += self.word_counts[vocab[i]]
             return n
-        pattern = re.compile(" " + re.escape(" ".join((*head, last))) + r"[^ ]*(?= )")
-        return len(pattern.findall(self.phrase))
+        return len(_word_pattern(Term(words=(*head, last), prefix=True)).findall(self.phrase))
+
+
+_BLANK = "|"  # what a masked phrase becomes: not a Han character, not a word
+
+
+def _word_pattern(term: Term) -> re.Pattern[str]:
+    """Whole-word occurrences of a word term in a `phrase` (spaces around every word)."""
+    head = "".join(re.escape(w) + " " for w in term.words[:-1])
+    if term.prefix:
+        last = re.escape(term.words[-1]) + "[^ ]*"
+    else:
+        last = "(?:" + "|".join(map(re.escape, term.forms or term.words[-1:])) + ")"
+    return re.compile(f"(?<= ){head}{last}(?= )")
 
 
 class _Hits:
-    """(title, text) counts of each distinct term, computed at most once per article."""
+    """(title, text) counts of each distinct term, computed at most once per article (and
+    per set of negative terms, which blank parts of the views the term is counted in)."""
 
     def __init__(self, article: Article):
-        self.title, self.text = _Folded(article.title), _Folded(article.text)
-        self._memo: dict[Term, tuple[int, int]] = {}
+        self._views = {(): (_View.of(article.title), _View.of(article.text))}
+        self._memo: dict[tuple[Term, tuple[Term, ...]], tuple[int, int]] = {}
 
-    def __call__(self, term: Term) -> tuple[int, int]:
-        hit = self._memo.get(term)
+    def __call__(self, term: Term, masks: tuple[Term, ...] = ()) -> tuple[int, int]:
+        hit = self._memo.get((term, masks))
         if hit is None:
-            hit = self._memo[term] = (self.title.count(term), self.text.count(term))
+            title, text = self._masked(masks)
+            hit = self._memo[(term, masks)] = (title.count(term), text.count(term))
         return hit
 
+    def _masked(self, masks: tuple[Term, ...]) -> tuple[_View, _View]:
+        views = self._views.get(masks)
+        if views is None:
+            title, text = self._views[()]
+            views = self._views[masks] = (title.masked(masks), text.masked(masks))
+        return views
+
     def group(self, group: _Group) -> tuple[int, int]:
-        pairs = [self(t) for t in group.terms]
+        pairs = [self(t, group.masks) for t in group.terms]
         return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
+    def context(self, group: _Group) -> float:
+        """Score of a require group: its text mentions per CONTEXT_UNITS in a longer text."""
+        title, text = self.group(group)
+        return context_score(title, text, self._views[()][1].units)
 
-def group_score(title_hits: int, text_hits: int) -> float:
+
+def group_score(title_hits: float, text_hits: float) -> float:
     """1 when found, +1 in the title, +0.25 per further mention in the text (at most +1)."""
     if not (title_hits or text_hits):
         return 0.0
     repeat = min(REPEAT_CAP, REPEAT_BONUS * max(0, text_hits - 1))
     return 1.0 + (TITLE_BONUS if title_hits else 0.0) + repeat
+
+
+def context_score(title_hits: int, text_hits: int, units: int) -> float:
+    """`group_score` with text mentions per CONTEXT_UNITS of a longer text, and a share of 1
+    below one mention per CONTEXT_UNITS."""
+    per_unit = text_hits * min(1.0, CONTEXT_UNITS / max(units, 1))
+    if not title_hits and per_unit < 1:
+        return per_unit
+    return group_score(title_hits, per_unit)
 
 
 def match_topics(article: Article, topics: Sequence[Topic]) -> tuple[Match, ...]:
@@ -177,13 +242,19 @@ def _match(c: _Compiled, hits: _Hits) -> Match | None:
         return Match(topic=c.topic.name, score=0.0, terms=())
     if any(sum(hits(t)) for t in c.exclude):
         return None
-    if not all(sum(hits.group(g)) for g in c.require):
+    if not all(_required(g, hits, c.topic.require_score) for g in c.require):
         return None
-    scored = [(g.names[0], group_score(*hits.group(g))) for g in c.groups]
+    scored = [(g.name, group_score(*hits.group(g))) for g in c.groups]
     score = round(sum(s for _, s in scored), 2)
     if score < c.topic.min_score or score == 0:
         return None
     return Match(topic=c.topic.name, score=score, terms=tuple(n for n, s in scored if s))
+
+
+def _required(group: _Group, hits: _Hits, needed: float) -> bool:
+    if needed <= 0:
+        return bool(sum(hits.group(group)))
+    return hits.context(group) >= needed
 
 
 def explain(article: Article, topic: Topic) -> dict[str, Any]:
@@ -198,9 +269,16 @@ def explain(article: Article, topic: Topic) -> dict[str, Any]:
         "score": round(sum(g["score"] for g in groups), 2),
         "min_score": topic.min_score,
         "groups": groups,
-        "require": [{"terms": list(g.names), "found": bool(sum(hits.group(g)))} for g in c.require],
+        "require_score": topic.require_score,
+        "require": [_explain_require(g, hits, topic.require_score) for g in c.require],
         "excluded_by": [t for t in _flat(topic.exclude) if (p := parse_term(t)) and sum(hits(p))],
     }
+
+
+def _explain_require(group: _Group, hits: _Hits, needed: float) -> dict[str, Any]:
+    """`found`: the group reaches `require_score` (by default: is found at all)."""
+    return {"terms": list(group.names), "found": _required(group, hits, needed),
+            "score": round(hits.context(group), 2)}
 
 
 def compile_topic(topic: Topic) -> _Compiled:
@@ -226,8 +304,12 @@ def _compile(topic: Topic) -> _Compiled:
 
 
 def _group(names: tuple[str, ...]) -> _Group:
-    terms = tuple(dict.fromkeys(t for t in map(parse_term, names) if t))
-    return _Group(names=names, terms=terms)
+    def parsed(ns: Iterable[str]) -> tuple[Term, ...]:
+        return tuple(dict.fromkeys(t for t in map(parse_term, ns) if t))
+
+    negative = [n[1:] for n in names if n.startswith("-")]
+    terms = parsed(n for n in names if not n.startswith("-"))
+    return _Group(names=names, terms=terms, masks=parsed(negative) if terms else ())
 
 
 def _groups(value: Iterable[Any]) -> tuple[tuple[str, ...], ...]:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import pytest
 
 from crawler.config import Topic, load_settings
+from crawler.errors import ConfigError
 from crawler.records import Article
 from crawler.text.normalise import to_traditional
-from crawler.topics import explain, group_score, match_topics, parse_term
+from crawler.topics import (
+    CONTEXT_UNITS,
+    context_score,
+    explain,
+    group_score,
+    match_topics,
+    parse_term,
+)
 
 BODY_ZH = (
     "本周的行业论坛上,几家云厂商都在谈算力价格。一家公司宣布旗下大模型的调用价格再降一半,"
@@ -130,6 +138,76 @@ def test_require_and_exclude() -> None:
     assert not match_topics(article(BODY_ZH), [topic(exclude=(("彩票", "財務"),), **base)])  # 財務 folds to 财务
 
 
+# -- negative terms ------------------------------------------------------------------------------
+
+ROBOT = ("机器人", "robot", "-聊天机器人", "-扫地机器人", "-robot vacuum")
+
+
+def robot_hits(text: str, title: str = "") -> float:
+    [g] = explain(article(text, title), topic(terms=(ROBOT,)))["groups"]
+    return g["title"] + g["text"]
+
+
+def test_negative_terms_are_not_counted_inside_their_phrase() -> None:
+    assert robot_hits("银行上线了新的聊天机器人。") == 0
+    assert robot_hits("店铺促销的掃地機器人。") == 0  # folded like any term
+    assert robot_hits("聊天机器人之外，工厂里的工业机器人也在增加。") == 1
+    assert robot_hits("Deals on a robot vacuum and two robot vacuums, not on a robot arm.") == 1
+    assert robot_hits("聊天 机器人 和 聊天机器人", title="机器人") == 1  # across spaces, like Han terms
+
+
+def test_negative_terms_narrow_their_group_only() -> None:
+    t = topic(terms=(ROBOT, ("聊天机器人", "chatbot")), min_score=1)
+    [m] = match_topics(article("客服用的聊天机器人又升级了。"), [t])
+    assert m.terms == ("聊天机器人",)
+    named = topic(terms=(("-聊天机器人", "机器人"),), min_score=1)  # named by its first positive term
+    assert match_topics(article("工业机器人"), [named])[0].terms == ("机器人",)
+
+
+def test_a_group_of_negative_terms_only_is_ignored() -> None:
+    t = topic(terms=(("-开源节流",), ("开源",)), min_score=1)
+    assert match_topics(article("开源节流之外，公司开源了代码。"), [t])[0].terms == ("开源",)
+
+
+# -- require_score: how much context a require group must bring ---------------------------------
+
+AI = (("AI", "人工智能"),)
+SHORT = "新款手机发布，支持AI修图。"  # one mention in a short text
+FILLER = "这款手机的屏幕更亮，电池更大，充电更快，机身也更轻。" * 40  # about 1,000 Han characters
+
+
+def test_context_score_counts_mentions_per_500_units_of_a_long_text() -> None:
+    assert context_score(0, 1, 40) == 1  # a short text: one mention is enough
+    assert context_score(0, 1, 2 * CONTEXT_UNITS) == 0.5  # a long one: its share
+    assert context_score(0, 4, 2 * CONTEXT_UNITS) == 1.25  # two per 500 units
+    assert context_score(1, 0, 10 * CONTEXT_UNITS) == 2  # the title is the title, however long
+
+
+def test_require_score_zero_only_asks_that_the_group_is_found() -> None:
+    t = topic(terms=(("手机",),), require=AI)
+    assert match_topics(article(FILLER + SHORT), [t])
+
+
+@pytest.mark.parametrize(("title", "text", "kept"), [
+    ("新品", SHORT, True),  # a short flash that mentions AI
+    ("新品", FILLER + SHORT, False),  # the same mention in passing in a long story
+    ("AI手机新品", FILLER, True),  # in the title
+    ("新品", FILLER + SHORT * 2 + "人工智能。", True),  # three mentions in ~1,000 units
+    ("新品", FILLER, False),  # not at all
+])
+def test_require_score_one_asks_for_a_mention_per_500_units_or_the_title(title: str, text: str, kept: bool) -> None:
+    t = topic(terms=(("手机",),), require=AI, require_score=1)
+    assert bool(match_topics(article(text, title), [t])) is kept
+
+
+def test_explain_shows_the_require_score() -> None:
+    t = topic(terms=(("手机",),), require=AI, require_score=1)
+    info = explain(article(FILLER + SHORT), t)
+    assert not info["matched"] and info["require_score"] == 1
+    [r] = info["require"]
+    assert not r["found"] and 0 < r["score"] < 1
+
+
 def test_keep_all_matches_everything_without_terms() -> None:
     [m] = match_topics(article("与主题无关的一段文字。"), [topic(terms=(), keep_all=True)])
     assert (m.score, m.terms) == (0.0, ())
@@ -150,8 +228,19 @@ def test_explain_shows_hits_per_group() -> None:
     assert info["matched"] and info["score"] == 2.0
     assert info["groups"][0] == {"terms": ["算力"], "title": 1, "text": 1, "score": 2.0}
     assert info["groups"][1]["score"] == 0
-    assert info["require"] == [{"terms": ["开源"], "found": True}]
+    assert info["require"] == [{"terms": ["开源"], "found": True, "score": 1.0}]
     assert info["excluded_by"] == []
+
+
+def test_require_score_is_loaded_and_checked(tmp_path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('[[topics]]\nname = "t"\nterms = ["手机"]\nrequire = [["AI"]]\nrequire_score = 1\n',
+                    encoding="utf-8")
+    [t] = load_settings(path).topics
+    assert t.require_score == 1 and not match_topics(article(FILLER + SHORT), [t])
+    path.write_text('[[topics]]\nname = "t"\nterms = ["手机"]\nrequire_score = -1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="require_score"):
+        load_settings(path)
 
 
 def test_topics_loaded_from_settings(tmp_path) -> None:

@@ -177,7 +177,17 @@ def assert_complete_and_clean(site: FixtureSite, corpus: Path) -> None:
     assert one(corpus, "SELECT count(*) FROM spool") == 0
     assert one(corpus, "SELECT count(*) FROM pages WHERE outcome = 'spooled'") == 0
     assert one(corpus, "SELECT count(*) FROM runs WHERE status = 'running'") == 0
+    assert one(corpus, TOPICS_OUT_OF_STEP) == 0  # written in each article's own transaction
     assert one(corpus, "PRAGMA integrity_check") == "ok"
+
+
+# article_topics rows that are not in the articles' JSON topics, and the other way round
+TOPICS_OUT_OF_STEP = """SELECT count(*) FROM (
+    SELECT * FROM (SELECT a.id, t.value FROM articles a, json_each(a.topics) t
+                   EXCEPT SELECT article_id, topic FROM article_topics)
+    UNION ALL
+    SELECT * FROM (SELECT article_id, topic FROM article_topics
+                   EXCEPT SELECT a.id, t.value FROM articles a, json_each(a.topics) t))"""
 
 
 # ---------------------------------------------------------------- pure parts

@@ -120,6 +120,34 @@ def m004_retire_own_migrations_table(db: Database) -> None:
     db.execute("DROP TABLE IF EXISTS _migrations")
 
 
+@MIGRATIONS(name="005_article_topics_and_browse_indexes")
+def m005_article_topics_and_browse_indexes(db: Database) -> None:
+    """What browsing 100,000 articles needs: `article_topics` (one row per article and topic,
+    so a topic filter or facet reads a small table instead of the JSON column stored after
+    the text), back-filled from `articles.topics`; indexes that answer a source, language or
+    script filter newest first and count its facet without reading the rows; stories by date
+    (the front page) and copies by story (`refresh_story`)."""
+    _execute_all(db,
+        """
+        CREATE TABLE IF NOT EXISTS article_topics (
+            topic TEXT NOT NULL, article_id INTEGER NOT NULL REFERENCES articles(id),
+            PRIMARY KEY (topic, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS idx_article_topics_article ON article_topics(article_id);
+        INSERT OR IGNORE INTO article_topics (topic, article_id)
+            SELECT t.value, a.id
+            FROM articles a, json_each(CASE WHEN json_valid(a.topics) THEN a.topics END) t
+            WHERE t.type = 'text';
+        CREATE INDEX IF NOT EXISTS idx_articles_source_seen ON articles(source, first_seen);
+        DROP INDEX IF EXISTS idx_articles_source;
+        CREATE INDEX IF NOT EXISTS idx_articles_language_seen ON articles(language, first_seen);
+        CREATE INDEX IF NOT EXISTS idx_articles_script_seen ON articles(script, first_seen);
+        CREATE INDEX IF NOT EXISTS idx_stories_first_seen ON stories(first_seen);
+        CREATE INDEX IF NOT EXISTS idx_copies_story ON copies(story_id);
+        """
+    )
+
+
 def _execute_all(db: Database, script: str) -> None:
     """Each statement of `script` through `db.execute`: unlike `executescript`, which commits
     first, this keeps a migration inside the transaction sqlite-utils opens for it."""

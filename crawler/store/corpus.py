@@ -50,10 +50,26 @@ def insert_article(db: Database, row: dict[str, Any]) -> int:
         "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
         [article_id, fts.index_text(row.get("title")), fts.index_text(row.get("text"))],
     )
-    for topic in _topic_names(row.get("topics")):
+    topics = _topic_names(row.get("topics"))
+    for topic in topics:
         db.execute("INSERT OR IGNORE INTO article_topics (topic, article_id) VALUES (?, ?)",
                    [topic, article_id])
+    count_article(db, topics, row)
     return article_id
+
+
+def count_article(db: Database, topics: list[str], row: dict[str, Any]) -> None:
+    """Add one article to `article_counts` (see crawler/store/schema.py): under every topic it
+    has and '' (all articles), and for each of those under each other topic it has and ''."""
+    dims = [row["source"], row.get("language") or "", row.get("script") or ""]
+    keys = ["", *dict.fromkeys(topics)]
+    for topic in keys:
+        for also in keys:
+            if also == "" or also != topic:
+                db.execute(
+                    "INSERT INTO article_counts (topic, also, source, language, script, articles) "
+                    "VALUES (?, ?, ?, ?, ?, 1) "
+                    "ON CONFLICT DO UPDATE SET articles = articles + 1", [topic, also, *dims])
 
 
 def _topic_names(topics_json: str | None) -> list[str]:

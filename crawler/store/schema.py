@@ -126,7 +126,7 @@ def m005_article_topics_and_browse_indexes(db: Database) -> None:
     so a topic filter or facet reads a small table instead of the JSON column stored after
     the text), back-filled from `articles.topics`; indexes that answer a source, language or
     script filter newest first and count its facet without reading the rows; stories by date
-    (the front page) and copies by story (`refresh_story`)."""
+    (the front page) and copies by story (`refresh_story`); `article_counts` (below)."""
     _execute_all(db,
         """
         CREATE TABLE IF NOT EXISTS article_topics (
@@ -144,8 +144,32 @@ def m005_article_topics_and_browse_indexes(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS idx_articles_script_seen ON articles(script, first_seen);
         CREATE INDEX IF NOT EXISTS idx_stories_first_seen ON stories(first_seen);
         CREATE INDEX IF NOT EXISTS idx_copies_story ON copies(story_id);
+        CREATE TABLE IF NOT EXISTS article_counts (
+            topic TEXT NOT NULL, also TEXT NOT NULL, source TEXT NOT NULL,
+            language TEXT NOT NULL, script TEXT NOT NULL, articles INTEGER NOT NULL,
+            PRIMARY KEY (topic, also, source, language, script)
+        ) WITHOUT ROWID;
         """
     )
+    db.execute(ARTICLE_COUNTS_BACKFILL)
+
+
+# `article_counts`: how many articles there are per source, language and script (NULL is
+# ''), among all articles (topic '') or those of one topic, and (`also`) among those how many
+# have another topic too.  A few thousand rows that answer the articles list's counts and
+# facets for any topic / source / language / script filter without reading the articles;
+# ingest adds to them with each article (corpus.count_article).
+ARTICLE_COUNTS_BACKFILL = """
+WITH tagged AS (
+  SELECT id AS article_id, '' AS topic FROM articles
+  UNION ALL SELECT article_id, topic FROM article_topics
+)
+INSERT INTO article_counts (topic, also, source, language, script, articles)
+SELECT t.topic, u.topic, a.source, coalesce(a.language, ''), coalesce(a.script, ''), count(*)
+FROM articles a JOIN tagged t ON t.article_id = a.id JOIN tagged u ON u.article_id = a.id
+WHERE u.topic = '' OR u.topic != t.topic
+GROUP BY 1, 2, 3, 4, 5
+"""
 
 
 def _execute_all(db: Database, script: str) -> None:

@@ -108,9 +108,8 @@ def conditions(conn: sqlite3.Connection, sel: Selection, alias: str) -> Conditio
         out.params.update(params)
         out.smallest = n
     for column, value in sel.columns().items():
-        term = f"{alias}.{column} = :{column}"
-        out.drive.append(term)
-        out.check.append(term)
+        out.drive.append(f"{alias}.{column} = :{column}")
+        out.check.append(f"+{alias}.{column} = :{column}")  # never the (column, first_seen) index
         out.params[column] = value
         out.smallest = min(out.smallest, column_count(conn, column, value))
     return out

@@ -154,6 +154,24 @@ def m005_article_topics_and_browse_indexes(db: Database) -> None:
     db.execute(ARTICLE_COUNTS_BACKFILL)
 
 
+# Rows of `article_counts` that differ from a recount of the articles (0 when in step).
+ARTICLE_COUNTS_CHECK = """
+WITH tagged AS (
+  SELECT id AS article_id, '' AS topic FROM articles
+  UNION ALL SELECT article_id, topic FROM article_topics
+),
+recount AS (
+  SELECT t.topic, u.topic AS also, a.source, coalesce(a.language, '') AS language,
+         coalesce(a.script, '') AS script, count(*) AS articles
+  FROM articles a JOIN tagged t ON t.article_id = a.id JOIN tagged u ON u.article_id = a.id
+  WHERE u.topic = '' OR u.topic != t.topic
+  GROUP BY 1, 2, 3, 4, 5
+)
+SELECT count(*) FROM (
+  SELECT * FROM (SELECT * FROM recount EXCEPT SELECT * FROM article_counts)
+  UNION ALL SELECT * FROM (SELECT * FROM article_counts EXCEPT SELECT * FROM recount))
+"""
+
 # `article_counts`: how many articles there are per source, language and script (NULL is
 # ''), among all articles (topic '') or those of one topic, and (`also`) among those how many
 # have another topic too.  A few thousand rows that answer the articles list's counts and

@@ -104,6 +104,21 @@ def test_words_mark_the_passage_and_offer_ranking_and_a_feed(ds):
     assert doc.xpath("//input[@name='q']/@value") == ["開源"]
 
 
+def test_the_passage_holds_the_words_even_deep_in_the_text(tmp_path):
+    db = open_db(tmp_path / "corpus.db")
+    text = "第一段讲的是别的事情。" * 150 + "\n后来才提到液冷机柜的订单。"
+    with db.atomic():
+        aid = corpus_store.insert_article(db, {
+            "url": "https://x.example/1", "canonical_url": "https://x.example/1", "source": "x",
+            "title": "一篇长文", "text": text, "description": "摘要里没有那个词", "topics": "[]",
+            "content_hash": "h", "first_seen": NOW.isoformat(), "language": "zh", "script": "zh-Hans"})
+        corpus_store.set_story(db, aid, corpus_store.new_story(db, aid, "一篇长文", NOW.isoformat()))
+    db.close()
+    served = make_datasette(tmp_path / "corpus.db")
+    assert story_rows(served, "/")[0]["passage"] == "摘要里没有那个词"  # no words: the description
+    assert "<mark>液冷</mark>机柜" in get(served, "/?q=液冷").text
+
+
 def test_front_page_without_stories_says_so(ds):
     assert "No stories match these filters." in get(ds, "/?q=量子").text
 

@@ -21,6 +21,7 @@ from crawler.store import fts, queries
 
 PAGE_SIZE = 50
 PASSAGE_CHARS = 240
+SEARCHED_CHARS = 6000  # of the text read for a passage holding the words searched for
 
 
 STORY_PATH = "/-/topicwatch/story/{}"
@@ -63,7 +64,8 @@ def read_front(conn, asked: Asked, after: tuple[str, int] | None,
     their details, and the topics for the filter menu."""
     stories = queries.story_page(conn, asked.selection(now), after, PAGE_SIZE + 1)
     shown = stories[:PAGE_SIZE]
-    details = queries.story_details(conn, [s["id"] for s in shown], [s["article_id"] for s in shown])
+    details = queries.story_details(conn, [s["id"] for s in shown], [s["article_id"] for s in shown],
+                                    SEARCHED_CHARS if asked.words else PASSAGE_CHARS * 2)
     menus = {c: queries.distinct_values(conn, c) for c in ("topic", *queries.ARTICLE_COLUMNS)}
     return {"stories": stories, "details": details, "menus": menus}
 
@@ -74,10 +76,10 @@ def _time(value: str | None) -> str:
 
 
 def _passage(article: dict[str, Any], words: str) -> str:
-    text = article.get("description") or article.get("text") or ""
+    """The start of the article (its description when it has one), or where the words are."""
     if words:
-        return fts.snippet(text, words, PASSAGE_CHARS)
-    text = " ".join(text.split())
+        return fts.snippet(article.get("text") or "", words, PASSAGE_CHARS)
+    text = " ".join((article.get("description") or article.get("text") or "").split())
     return text if len(text) <= PASSAGE_CHARS else text[:PASSAGE_CHARS].rstrip() + "…"
 
 

@@ -98,7 +98,7 @@ async def list_count(args, db) -> int | None:
 def columns_path(request, show_all: bool) -> str:
     """This list with every column (`_all=1`) or with the readable default ones."""
     pairs = [(k, v) for k in request.args for v in request.args.getlist(k)
-             if k not in ("_col", "_nocol", "_all", "_next")]
+             if k not in ("_col", "_nocol", "_all", "_next", "_nocount")]
     pairs += [("_all", "1")] if show_all else []
     return request.path + ("?" + urlencode(pairs) if pairs else "")
 

@@ -148,15 +148,16 @@ def _ids(values: Iterable[int]) -> str:
     return json.dumps([int(v) for v in values])
 
 
-def story_details(conn: sqlite3.Connection, story_ids: list[int],
-                  article_ids: list[int]) -> dict[str, list[dict[str, Any]]]:
-    """For a page of stories: the articles standing for them, where else each story appeared
-    (sources, languages, scripts of its articles and copies) and the topics of its articles."""
-    sids, aids = {"ids": _ids(story_ids)}, {"ids": _ids(article_ids)}
+def story_details(conn: sqlite3.Connection, story_ids: list[int], article_ids: list[int],
+                  text_chars: int = 400) -> dict[str, list[dict[str, Any]]]:
+    """For a page of stories: the articles standing for them (with the start of their text),
+    where else each story appeared (sources, languages, scripts of its articles and copies)
+    and the topics of its articles."""
+    sids, aids = {"ids": _ids(story_ids)}, {"ids": _ids(article_ids), "chars": text_chars}
     return {
         "articles": _rows(conn, """
             SELECT id, story_id, title, source, url, published, first_seen, language, script,
-                   description, substr(text, 1, 400) AS text
+                   description, substr(text, 1, :chars) AS text
             FROM articles WHERE id IN (SELECT value FROM json_each(:ids))""", aids),
         "versions": _rows(conn, """
             SELECT story_id, source, language, script FROM articles

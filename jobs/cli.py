@@ -98,8 +98,9 @@ def _print_notify(targets: list[dict[str, Any]]) -> None:
     for n in targets:
         if n["last_failure"]:
             f = n["last_failure"]
-            out.print(f"  {n['name']}: URL {f['url']} failing ({n['failing']} message(s), last tried "
-                      f"{_when(f['at'])}): {_last_line(f['error'], 120)}", markup=False)
+            out.print(f"  {n['name']}: {n['failing']} delivery(ies) failing, retried at the next "
+                      f"pass; last: URL {f['url']} {_when(f['at'])}: {_last_line(f['error'], 120)}",
+                      markup=False)
         if n["in_doubt"]:
             out.print(f"  {n['name']}: {n['in_doubt']} send(s) cut short by a stopped process: "
                       "sent again with the same id at the next pass", markup=False)

@@ -245,6 +245,8 @@ class Daemon:
             if r.sent or r.failed or r.waiting:
                 log.info("%s: notify %s: %d message(s) delivered, %d not delivered", label, r.name,
                          r.sent, r.failed + r.waiting)
+            for error in r.errors:
+                log.warning("notify %s: %s; retried at the next pass", r.name, error)
 
     def cycle(self, schedule: Schedule) -> None:
         """Crawl in a child process, settle the run row, ingest the spool, persist the state."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import logging
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -37,11 +36,11 @@ from crawler.notify.queue import links_for, prepare, url_key, url_labels
 from crawler.store import notifications as store
 from crawler.store.db import write_transaction
 
-log = logging.getLogger("topicwatch.notify")
-
 
 @dataclass
 class TargetReport:
+    """What one pass did for one target; `errors` name URLs by position, scrubbed of secrets."""
+
     name: str
     sent: int = 0
     failed: int = 0
@@ -84,8 +83,6 @@ def send_pending(db: Database, target: Notify, stop: Callable[[], bool]) -> Targ
             report.failed += 1
             broken.add(d["url_key"])
             report.errors.append(f"URL {labels[d['url_key']]}: {outcome.error}")
-            log.warning("notify %s: URL %s failed (%s); its messages wait for the next pass",
-                        target.name, labels[d["url_key"]], outcome.error)
     return report
 
 

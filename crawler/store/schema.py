@@ -188,6 +188,7 @@ def m006_article_topics_and_browse_indexes(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+    db.execute("DELETE FROM article_counts")  # a recount: right whatever was there
     db.execute(ARTICLE_COUNTS_BACKFILL)
 
 

@@ -338,7 +338,7 @@ def test_distinct_values_skip_through_the_index(corpus):
 # ---------------------------------------------------------------- the ranked search
 
 def test_ranked_search_ranks_the_newest_matches_and_says_so(ds, corpus, monkeypatch):
-    monkeypatch.setattr(queries, "RANKED", 2)
+    monkeypatch.setattr(queries, "WINDOW", 2)
     got = get(ds, "/corpus/search.json?q=开源&_shape=objects").json()["rows"]
     # the two stored last (ingest stores in first_seen order; this corpus was written by hand)
     assert {r["article_id"] for r in got} == {corpus.ids["qwen_echo"], corpus.ids["hant"]}
@@ -398,3 +398,37 @@ def test_a_search_matching_many_gets_no_facets_and_says_so(ds, monkeypatch):
     assert "No facets for a search matching more than 2 articles" in html
     few = get(ds, "/corpus/articles?_search=商业化").text
     assert "facet-results" in few and "No facets for" not in few
+
+
+# ---------------------------------------------------------------- the window of a search's matches
+
+def test_a_list_search_holds_the_newest_matches_and_pages_to_older_ones(ds, corpus, monkeypatch):
+    """With a window of two, 开源's three matches (stored as qwen, qwen_echo, hant) are the two
+    stored last, then the one before them; every page says which."""
+    monkeypatch.setattr(queries, "WINDOW", 2)
+    doc = lxml.html.fromstring(get(ds, "/corpus/articles?_search=开源").text)
+    ids = [int(a) for a in doc.xpath("//td[contains(@class, 'col-id')]/a/text()")]
+    assert sorted(ids) == sorted([corpus.ids["qwen_echo"], corpus.ids["hant"]])
+    assert list_heading(ds, "/corpus/articles?_search=开源") == "2"
+    assert "These words match more than 2 articles" in doc.xpath("//p[@class='tw-window']")[0].text_content()
+    older = doc.xpath("//a[@class='tw-older']/@href")[0]
+    assert f"_before={corpus.ids['qwen_echo']}" in older and "_nocount" not in older
+    doc = lxml.html.fromstring(get(ds, older).text)
+    assert [int(a) for a in doc.xpath("//td[contains(@class, 'col-id')]/a/text()")] == [corpus.ids["qwen"]]
+    assert "The oldest matches." in doc.xpath("//p[@class='tw-window']")[0].text_content()
+    newest = doc.xpath("//a[@class='tw-newest']/@href")[0]
+    assert newest.startswith("/corpus/articles?_search=%E5%BC%80%E6%BA%90") and "_before" not in newest
+
+
+def test_a_search_within_the_window_says_nothing_of_it(ds):
+    assert "tw-window" not in get(ds, "/corpus/articles?_search=开源").text
+    assert "tw-window" not in get(ds, "/?q=开源").text
+
+
+def test_the_front_page_search_pages_through_windows_of_matches(ds, monkeypatch):
+    monkeypatch.setattr(queries, "WINDOW", 2)
+    doc = lxml.html.fromstring(get(ds, "/?q=开源").text)
+    assert [a.text_content() for a in doc.xpath("//li[contains(@class, 'tw-story')]//h2/a")] == [
+        T["qwen_echo"], T["hant"]]  # the qwen story, through the match in the window
+    older = doc.xpath("//a[@class='tw-older-matches']/@href")[0]
+    assert titles(ds, "/" + older) == [T["qwen"]]

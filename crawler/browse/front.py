@@ -67,7 +67,8 @@ def read_front(conn, asked: Asked, after: tuple[str, int] | None,
     details = queries.story_details(conn, [s["id"] for s in shown], [s["article_id"] for s in shown],
                                     SEARCHED_CHARS if asked.words else PASSAGE_CHARS * 2)
     menus = {c: queries.distinct_values(conn, c) for c in ("topic", *queries.ARTICLE_COLUMNS)}
-    return {"stories": stories, "details": details, "menus": menus}
+    edge = queries.older_matches(conn, asked.match, asked.before) if asked.words else None
+    return {"stories": stories, "details": details, "menus": menus, "older_matches": edge}
 
 
 def _time(value: str | None) -> str:
@@ -138,10 +139,20 @@ def page_context(read: dict[str, Any], asked: Asked, urls) -> dict[str, Any]:
         "languages": [(code, version_label(code, None)) for code in read["menus"]["language"]],
         "scripts": [(code, version_label(None, code)) for code in read["menus"]["script"]],
         "windows": [(key, label) for key, (label, _) in WINDOWS.items()],
-        "next_url": "?" + urlencode([*asked.params(), ("after", after)]) if after else None,
+        "next_url": "?" + urlencode([*_paging(asked), ("after", after)]) if after else None,
+        "window_size": queries.WINDOW,
+        "older_url": "?" + urlencode([*asked.params(), ("before", read["older_matches"])])
+                     if read["older_matches"] else None,
+        "newest_url": "?" + urlencode(asked.params()) if asked.before != queries.NO_BEFORE else None,
         "feed_url": urls.path(asked.feed_path()),
         "filtered": bool(asked.params()),
     }
+
+
+def _paging(asked: Asked) -> list[tuple[str, str]]:
+    """The query string of the next page: the same filters, the same window of matches."""
+    before = [("before", str(asked.before))] if asked.before != queries.NO_BEFORE else []
+    return asked.params() + before
 
 
 def story_context(story: dict[str, Any], urls) -> dict[str, Any]:

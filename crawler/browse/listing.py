@@ -23,14 +23,15 @@ from datasette.filters import FilterArguments
 from datasette.utils import MultiParams
 
 from crawler.browse.selection import Asked
-from crawler.store import fts, queries
+from crawler.store import queries
 
 DEFAULT_COLUMNS = ("title", "source", "published", "topics", "script")
 SEARCH_COLUMNS = ("title", "text", "source", "published", "topics", "script")  # with the passage
 ARTICLES_PATH = re.compile(r"^/(?P<database>[^/.]+)/articles$")  # the HTML list, not .json/.csv
 # Query-string keys that shape the list without filtering it.
 SHAPE_KEYS = {"_col", "_nocol", "_all", "_size", "_sort", "_sort_desc", "_next", "_labels",
-              "_nocount", "_nofacet", "_nosuggest", "_shape", "_json", "_trace", "_timelimit"}
+              "_nocount", "_nofacet", "_nosuggest", "_shape", "_json", "_trace", "_timelimit",
+              "_before"}  # _before picks the window of a search's matches
 
 
 def readable(query_string: bytes) -> bytes:
@@ -108,7 +109,7 @@ def columns_path(request, show_all: bool) -> str:
 def members_of(asked: Asked) -> tuple[str, dict[str, str]]:
     """The set of ids the words and topics keep (`queries.members_sql`) and its parameters."""
     topics = {f"topicwatch_topic{i}": t for i, t in enumerate(asked.topics)}
-    words = {"topicwatch_match": fts.fts_query(asked.words) or '""'} if asked.words else {}  # '""': none
+    words = {"topicwatch_match": asked.match, "topicwatch_match_before": asked.before} if asked.words else {}
     return queries.members_sql("topicwatch_match" if words else None, list(topics)), {**topics, **words}
 
 
@@ -123,6 +124,8 @@ async def article_filters(request, db) -> FilterArguments:
     n = await db.execute_fn(lambda conn: queries.members_count(conn, members, params))
     human = ([f'search matches "{asked.words}"'] if asked.words else []) + [
         f'topic is "{t}"' for t in asked.topics]
+    if asked.before != queries.NO_BEFORE:
+        human.append(f"stored before article {asked.before}")
     return FilterArguments([queries.membership("id", members, n > queries.FEW)], params, human, shown)
 
 
@@ -136,3 +139,20 @@ def feed_path(request) -> str | None:
     return asked.feed_path()
 
 
+
+
+async def window_links(request, db) -> dict[str, str]:
+    """A search looks at its newest WINDOW matches: when there are older ones, the link to
+    them (`older`), and on an older window the link back to the newest (`newest`)."""
+    asked = Asked.from_args(request.args, words_key="_search", topic_key="_topic")
+    if not asked.words:
+        return {}
+    edge = await db.execute_fn(lambda conn: queries.older_matches(conn, asked.match, asked.before))
+    pairs = [(k, v) for k in request.args for v in request.args.getlist(k)
+             if k not in ("_before", "_next", "_nocount")]
+    links = {}
+    if edge is not None:
+        links["older"] = request.path + "?" + urlencode([*pairs, ("_before", str(edge))])
+    if asked.before != queries.NO_BEFORE:
+        links["newest"] = request.path + "?" + urlencode(pairs)
+    return links

@@ -79,7 +79,7 @@ async def _readable_articles(datasette, scope: dict) -> dict:
 def prepare_connection(conn):
     conn.create_function("topicwatch_fts", 1, _match_expression, deterministic=True)
     conn.create_function("topicwatch_snippet", 2, _snippet, deterministic=True)
-    conn.create_function("topicwatch_ranked", 0, lambda: queries.RANKED)
+    conn.create_function("topicwatch_ranked", 0, lambda: queries.WINDOW)
 
 
 def _match_expression(query: str | None) -> str:
@@ -229,6 +229,8 @@ async def _list_vars(datasette, database: str, request) -> dict[str, Any]:
         counted = {"filtered_table_rows_count": n} if n is not None else {}
     return {
         **counted,
+        "topicwatch_window": await listing.window_links(request, datasette.get_database(database)),
+        "topicwatch_window_size": queries.WINDOW,
         "topicwatch_facets_left_out": await _facets_left_out(datasette, database, request),
         "topicwatch_front_url": front.Links(datasette, database).front(
             Asked.from_args(request.args, words_key="_search", topic_key="_topic")),
@@ -251,15 +253,15 @@ async def _facets_left_out(datasette, database: str, request) -> bool:
 
 
 async def _ranked_vars(datasette, database: str, query: str) -> dict[str, Any]:
-    """The ranked search ranks the newest RANKED matches: say so, and link to all of them."""
+    """The ranked search ranks the newest WINDOW matches: say so, and link to all of them."""
     match = fts.fts_query(query)
-    n = await datasette.get_database(database).execute_fn(
-        lambda conn: queries.ranked_count(conn, match)) if match else 0
+    edge = await datasette.get_database(database).execute_fn(
+        lambda conn: queries.older_matches(conn, match)) if match else None
     table = datasette.urls.table(database, "articles")
     return {
         "topicwatch_feed_url": datasette.urls.path(Asked(words=query).feed_path()),
-        "topicwatch_capped": n > queries.RANKED,
-        "topicwatch_ranked_limit": queries.RANKED,
+        "topicwatch_capped": edge is not None,
+        "topicwatch_ranked_limit": queries.WINDOW,
         "topicwatch_all_matches_url": f"{table}?{urlencode({'_search': query})}",
     }
 

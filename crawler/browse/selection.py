@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from crawler.store import fts
-from crawler.store.queries import ARTICLE_COLUMNS, Selection
+from crawler.store.queries import ARTICLE_COLUMNS, NO_BEFORE, Selection
 
 FEED_PATH = "/-/topicwatch/feed.atom"
 WINDOWS = {"today": ("today", 1), "7d": ("7 days", 7), "30d": ("30 days", 30)}  # value: (label, days)
@@ -37,31 +37,40 @@ class Asked:
     language: str = ""
     script: str = ""
     window: str = ""
+    before: int = NO_BEFORE  # words: only matches stored before this article id
 
     @classmethod
     def from_args(cls, args, words_key: str = "q", topic_key: str = "topic") -> Asked:
-        """From request args (Datasette's `MultiParams`); unknown windows count as any time."""
+        """From request args (Datasette's `MultiParams`; the list spells `before` `_before`);
+        unknown windows count as any time."""
         window = args.get("window", "")
+        before = args.get("_before" if words_key.startswith("_") else "before") or ""
         return cls(
             words=(args.get(words_key) or "").strip(),
             topics=tuple(t for t in args.getlist(topic_key) if t),
             **{c: (args.get(c) or "").strip() for c in ARTICLE_COLUMNS},
             window=window if window in WINDOWS else "",
+            before=int(before) if before.isdigit() else NO_BEFORE,
         )
 
+    @property
+    def match(self) -> str:
+        """The FTS5 expression of the words; '""' (matches nothing) when none is searchable."""
+        return fts.fts_query(self.words) or ('""' if self.words else "")
+
     def selection(self, now: dt.datetime | None = None) -> Selection:
-        match = fts.fts_query(self.words) or ('""' if self.words else "")  # "": matches nothing
-        return Selection(match=match, topics=self.topics, source=self.source,
-                         language=self.language, script=self.script, since=since(self.window, now))
+        return Selection(match=self.match, topics=self.topics, source=self.source,
+                         language=self.language, script=self.script, since=since(self.window, now),
+                         before=self.before)
 
     def params(self) -> list[tuple[str, str]]:
-        """Query-string pairs of the front page and the feeds."""
+        """Query-string pairs of the front page and the feeds (not `before`: a page of it)."""
         pairs = [("q", self.words)] + [("topic", t) for t in self.topics]
         pairs += [(c, getattr(self, c)) for c in ARTICLE_COLUMNS] + [("window", self.window)]
         return [(k, v) for k, v in pairs if v]
 
     def feed_path(self) -> str:
-        """The Atom feed that follows this search (a feed has no window: it is always new)."""
+        """The Atom feed that follows this search (no time window: a feed is always new)."""
         pairs = [(k, v) for k, v in self.params() if k != "window"]
         return FEED_PATH + ("?" + urlencode(pairs) if pairs else "")
 

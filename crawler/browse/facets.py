@@ -15,7 +15,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ColumnFacet, Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
-from crawler.browse.listing import counted_filters, members_of
+from crawler.browse.listing import counted_filters, members_of, searched_many
 from crawler.browse.selection import Asked
 from crawler.store import queries
 
@@ -38,9 +38,7 @@ async def _kept(facet: Facet) -> int:
 
 async def left_out(facet: Facet) -> bool:
     """No facets for a search that matches many articles."""
-    if not (facet.request.args.get("_search") or "").strip():
-        return False
-    return await _kept(facet) > queries.FEW
+    return await searched_many(facet.request.args, facet.ds.get_database(facet.database))
 
 
 def _facet(facet: Facet, name: str, key: str, rows, size: int) -> dict:

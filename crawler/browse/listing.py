@@ -156,3 +156,12 @@ async def window_links(request, db) -> dict[str, str]:
     if asked.before != queries.NO_BEFORE:
         links["newest"] = request.path + "?" + urlencode(pairs)
     return links
+
+
+async def searched_many(args, db) -> bool:
+    """Whether the list searches words that keep more than FEW articles (no facets then)."""
+    asked = Asked.from_args(args, words_key="_search", topic_key="_topic")
+    if not asked.words:
+        return False
+    members, params = members_of(asked)
+    return await db.execute_fn(lambda conn: queries.members_count(conn, members, params)) > queries.FEW

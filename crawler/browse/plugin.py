@@ -1,18 +1,17 @@
 """The Datasette plugin (entry point `topicwatch`): a reader's front page, Chinese-aware search,
 readable article and story pages, a fast `articles` list and Atom feeds of any search.
 
-- `register_routes`: `/` is the front page of new stories (crawler/browse/front.py; Datasette's
-  own index when no corpus is served), `/-/topicwatch/story/<id>` a story with all its
-  versions, `/-/topicwatch/feed.atom?q=&topic=&source=&language=&script=` the Atom feed of a
-  search (`/-/topicwatch/atom/<topic>.atom` and `/-/topicwatch/articles.atom` are two of them).
-- `asgi_wrapper`: the readable default columns of the articles list (crawler/browse/listing.py)
+- `register_routes`: the plugin's own pages (crawler/browse/routes.py): `/`, the new stories;
+  `/-/topicwatch/story/<id>`; `/-/topicwatch/feed.atom?q=&topic=&source=&language=&script=`.
+- `asgi_wrapper`: the articles list's readable columns and `_nocount` (crawler/browse/listing.py)
   and a small per-request state, since `render_cell` gets no request in Datasette 0.65.
 - `filters_from_request` answers `?_search=` (the index holds an indexed form, not the text)
-  and `?_topic=`; `register_facet_classes` adds the topic facet over `article_topics`.
+  and `?_topic=`; `register_facet_classes` adds facets that never read the rows (facets.py).
 - `prepare_connection` registers `topicwatch_fts(q)`, `topicwatch_snippet(text, q)` and
-  `topicwatch_ranked()` (how many of the newest matches it ranks) for the ranked `search` query; `render_cell` shows passages, links titles and topic badges.
-- `extra_template_vars` + templates/ make the article page readable and add the feed, ranked
-  and all-fields links to the lists.
+  `topicwatch_ranked()` (how many of the newest matches it ranks) for the ranked `search`
+  query; `render_cell` shows passages, links titles and topic badges.
+- `extra_template_vars` + templates/ make the article page readable and add the counts, the
+  feed, ranked, window and all-fields links to the lists.
 """
 
 from __future__ import annotations
@@ -24,19 +23,17 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
-from datasette.utils.asgi import NotFound, Request, Response
-from datasette.views.index import IndexView
+from datasette.utils.asgi import Request
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
 from crawler.browse import article as article_page
-from crawler.browse import atom, facets, front, listing
+from crawler.browse import facets, front, listing, routes
 from crawler.browse.selection import Asked
 from crawler.store import fts, queries
 
 TEMPLATES = Path(__file__).with_name("templates")
 EXCERPT_CHARS = 200
-FEED_LIMIT = 50
 
 # render_cell gets no request in Datasette 0.65, so each request carries a small state dict:
 # `asgi_wrapper` creates it, `filters_from_request` notes the articles-list search in it.
@@ -70,7 +67,7 @@ async def _readable_articles(datasette, scope: dict) -> dict:
     found = listing.ARTICLES_PATH.match(scope.get("path", ""))
     if not found or found["database"] not in datasette.databases:
         return scope
-    if not await _has_corpus(datasette, found["database"]):
+    if not await routes.has_corpus(datasette, found["database"]):
         return scope
     return dict(scope, query_string=listing.readable(scope.get("query_string", b"")))
 
@@ -104,18 +101,13 @@ def prepare_jinja2_environment(env):
         env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), loader])
 
 
-async def _has_corpus(datasette, database: str) -> bool:
-    db = datasette.get_database(database)
-    return await db.table_exists("articles") and await db.table_exists("article_topics")
-
-
 @hookimpl(trylast=True)  # after Datasette's search filter, so our extra_context wins
 def filters_from_request(request, database, table, datasette):
     if table != "articles":
         return None
 
     async def articles_filters():
-        if not await _has_corpus(datasette, database):
+        if not await routes.has_corpus(datasette, database):
             return None
         filters = await listing.article_filters(request, datasette.get_database(database))
         _state()["search"] = filters.extra_context["search"]
@@ -206,7 +198,7 @@ def extra_template_vars(view_name, database, table, request, datasette):
         return None
 
     async def corpus_vars():
-        if not await _has_corpus(datasette, database):
+        if not await routes.has_corpus(datasette, database):
             return {}
         if view_name == "row" and table == "articles":
             return {"topicwatch_article": await _article(datasette, database, request)}
@@ -231,7 +223,7 @@ async def _list_vars(datasette, database: str, request) -> dict[str, Any]:
         **counted,
         "topicwatch_window": await listing.window_links(request, datasette.get_database(database)),
         "topicwatch_window_size": queries.WINDOW,
-        "topicwatch_facets_left_out": await _facets_left_out(datasette, database, request),
+        "topicwatch_facets_left_out": await listing.searched_many(request.args, datasette.get_database(database)),
         "topicwatch_front_url": front.Links(datasette, database).front(
             Asked.from_args(request.args, words_key="_search", topic_key="_topic")),
         "topicwatch_facet_limit": queries.FEW,
@@ -240,16 +232,6 @@ async def _list_vars(datasette, database: str, request) -> dict[str, Any]:
         "topicwatch_columns_url": listing.columns_path(request, show_all=not show_all),
         "topicwatch_all_columns": show_all,
     }
-
-
-async def _facets_left_out(datasette, database: str, request) -> bool:
-    """Whether this is a search too large to count facets for (facets.left_out)."""
-    if not (request.args.get("_search") or "").strip():
-        return False
-    members, params = listing.members_of(Asked.from_args(request.args, "_search", "_topic"))
-    n = await datasette.get_database(database).execute_fn(
-        lambda conn: queries.members_count(conn, members, params))
-    return n > queries.FEW
 
 
 async def _ranked_vars(datasette, database: str, query: str) -> dict[str, Any]:
@@ -278,102 +260,7 @@ async def _article(datasette, database: str, request) -> dict[str, Any] | None:
     return article_page.page_context(found, request.args.get("q", ""), datasette.urls, database)
 
 
-# ---------------------------------------------------------------- routes
 
 @hookimpl
 def register_routes(datasette):
-    return [
-        (r"^/$", front_page),
-        (r"^/-/topicwatch/story/(?P<story_id>\d+)$", story_page),
-        (r"^/-/topicwatch/feed\.atom$", atom_feed),
-        (r"^/-/topicwatch/atom/(?P<topic>[^/]+)\.atom$", atom_feed),
-        (r"^/-/topicwatch/articles\.atom$", atom_feed),
-    ]
-
-
-async def _corpus_database(datasette) -> str | None:
-    for name in datasette.databases:
-        if name != "_internal" and await _has_corpus(datasette, name):
-            return name
-    return None
-
-
-async def front_page(datasette, request, send):
-    """New stories; Datasette's own index page when no corpus is served."""
-    database = await _corpus_database(datasette)
-    if database is None:
-        index = Request(dict(request.scope, url_route={"kwargs": {"format": None}}), request.receive)
-        return await IndexView.as_view(datasette)(index, send)
-    asked = Asked.from_args(request.args)
-    after = front.parse_after(request.args.get("after", ""))
-    read = await datasette.get_database(database).execute_fn(
-        lambda conn: front.read_front(conn, asked, after))
-    links = front.Links(datasette, database)
-    context = front.page_context(read, asked, links)
-    context.update(front_url=links.path("/"), articles_url=datasette.urls.table(database, "articles"),
-                   ranked_url=_ranked_url(datasette, database, asked.words),
-                   site_title=datasette.metadata("title") or "topicwatch")
-    html = await datasette.render_template("topicwatch_front.html", context, request=request)
-    return Response.html(html)
-
-
-def _ranked_url(datasette, database: str, words: str) -> str | None:
-    return f"{datasette.urls.query(database, 'search')}?{urlencode({'q': words})}" if words else None
-
-
-async def story_page(datasette, request):
-    database = await _corpus_database(datasette)
-    if database is None:
-        raise NotFound("No topicwatch corpus is being served")
-    story_id = int(request.url_vars["story_id"])
-    story = await datasette.get_database(database).execute_fn(
-        lambda conn: queries.read_story(conn, story_id))
-    if story is None:
-        raise NotFound(f"No story {story_id}")
-    links = front.Links(datasette, database)
-    context = {**front.story_context(story, links), "front_url": links.path("/")}
-    html = await datasette.render_template("topicwatch_story.html", context, request=request)
-    return Response.html(html)
-
-
-async def atom_feed(datasette, request):
-    """The newest articles of a search (words, topics, source, language, script) as Atom 1.0;
-    `/atom/<topic>.atom` is the search for one topic, `/articles.atom` for everything."""
-    database = await _corpus_database(datasette)
-    if database is None:
-        raise NotFound("No topicwatch corpus is being served")
-    topic = request.url_vars.get("topic")
-    asked = Asked(topics=(topic,)) if topic else Asked.from_args(request.args)
-    rows = await datasette.get_database(database).execute_fn(
-        lambda conn: queries.feed_rows(conn, asked.selection(), FEED_LIMIT))
-    xml = atom.feed_xml(
-        rows,
-        feed_id=_feed_id(asked, topic),
-        title=_feed_title(asked, topic),
-        self_url=request.url,
-        alternate_url=datasette.absolute_url(request, _list_url(datasette, database, asked)),
-        row_url=lambda r: datasette.absolute_url(
-            request, datasette.urls.row(database, "articles", str(r["id"]))),
-    )
-    return Response(xml, content_type="application/atom+xml; charset=utf-8")
-
-
-def _feed_id(asked: Asked, topic: str | None) -> str:
-    if topic is not None or not asked.params():
-        return f"tag:topicwatch,2024:feed/{topic or 'all'}"
-    return "tag:topicwatch,2024:search?" + urlencode(sorted(asked.params()))
-
-
-def _feed_title(asked: Asked, topic: str | None) -> str:
-    if topic is not None:
-        return f"topicwatch: new articles on {topic}"
-    return "topicwatch: " + (asked.describe() or "new articles")
-
-
-def _list_url(datasette, database: str, asked: Asked) -> str:
-    """The articles list showing what the feed follows."""
-    pairs = [("_search", asked.words)] if asked.words else []
-    pairs += [("_topic", t) for t in asked.topics]
-    pairs += [(k, v) for k, v in asked.params() if k in queries.ARTICLE_COLUMNS]
-    table = datasette.urls.table(database, "articles")
-    return table + ("?" + urlencode(pairs) if pairs else "")
+    return routes.routes()

@@ -163,7 +163,8 @@ def m006_article_topics_and_browse_indexes(db: Database) -> None:
     so a topic filter or facet reads a small table instead of the JSON column stored after
     the text), back-filled from `articles.topics`; indexes that answer a source, language or
     script filter newest first and count its facet without reading the rows; stories by date
-    (the front page) and copies by story (`refresh_story`); `article_counts` (below)."""
+    (the front page), stories by coverage (`top_stories`) and copies by story
+    (`refresh_story`); `article_counts` (below)."""
     _execute_all(db,
         """
         CREATE TABLE IF NOT EXISTS article_topics (
@@ -181,6 +182,7 @@ def m006_article_topics_and_browse_indexes(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS idx_articles_script_seen ON articles(script, first_seen);
         CREATE INDEX IF NOT EXISTS idx_stories_first_seen ON stories(first_seen);
         CREATE INDEX IF NOT EXISTS idx_copies_story ON copies(story_id);
+        CREATE INDEX IF NOT EXISTS idx_stories_sources ON stories(n_sources, last_seen);
         CREATE TABLE IF NOT EXISTS article_counts (
             topic TEXT NOT NULL, also TEXT NOT NULL, source TEXT NOT NULL,
             language TEXT NOT NULL, script TEXT NOT NULL, articles INTEGER NOT NULL,

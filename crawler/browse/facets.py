@@ -28,7 +28,7 @@ def _unfiltered(facet: Facet) -> bool:
 async def _kept(facet: Facet) -> int:
     """How many articles the list's words and topics keep, counted up to FEW + 1 (all of
     them, FEW + 1, when it has neither)."""
-    asked = Asked.from_args(facet.request.args, words_key="_search", topic_key="_topic")
+    asked = Asked.of_list(facet.request.args)
     if not asked.words and not asked.topics:
         return queries.FEW + 1
     members, params = members_of(asked)

@@ -91,7 +91,7 @@ async def list_count(args, db) -> int | None:
         filters = counted_filters(args)
         return await db.execute_fn(lambda conn: queries.counted_total(conn, filters))
     if how == "members":
-        members, params = members_of(Asked.from_args(args, words_key="_search", topic_key="_topic"))
+        members, params = members_of(Asked.of_list(args))
         return await db.execute_fn(lambda conn: queries.members_total(conn, members, params))
     return None
 
@@ -116,7 +116,7 @@ def members_of(asked: Asked) -> tuple[str, dict[str, str]]:
 async def article_filters(request, db) -> FilterArguments:
     """`_search=` (words in either script) and `_topic=` (repeatable: every topic), as one
     set of ids: looked up when it is small, checked row by row when it is large."""
-    asked = Asked.from_args(request.args, words_key="_search", topic_key="_topic")
+    asked = Asked.of_list(request.args)
     shown = {"supports_search": True, "search": asked.words}  # what was typed, not the MATCH
     if not asked.words and not asked.topics:
         return FilterArguments([], extra_context=shown)
@@ -132,19 +132,17 @@ async def article_filters(request, db) -> FilterArguments:
 def feed_path(request) -> str | None:
     """The Atom feed following this list, when its filters are all ones a feed can follow
     (words, topics, exact source / language / script); None for an unfiltered list."""
-    asked = Asked.from_args(request.args, words_key="_search", topic_key="_topic")
+    asked = Asked.of_list(request.args)
     other = [k for k in request.args if not k.startswith("_") and k not in queries.ARTICLE_COLUMNS]
     if other or not (asked.words or asked.topics or any(asked.params())):
         return None
     return asked.feed_path()
 
 
-
-
 async def window_links(request, db) -> dict[str, str]:
     """A search looks at its newest WINDOW matches: when there are older ones, the link to
     them (`older`), and on an older window the link back to the newest (`newest`)."""
-    asked = Asked.from_args(request.args, words_key="_search", topic_key="_topic")
+    asked = Asked.of_list(request.args)
     if not asked.words:
         return {}
     edge = await db.execute_fn(lambda conn: queries.older_matches(conn, asked.match, asked.before))
@@ -160,7 +158,7 @@ async def window_links(request, db) -> dict[str, str]:
 
 async def searched_many(args, db) -> bool:
     """Whether the list searches words that keep more than FEW articles (no facets then)."""
-    asked = Asked.from_args(args, words_key="_search", topic_key="_topic")
+    asked = Asked.of_list(args)
     if not asked.words:
         return False
     members, params = members_of(asked)

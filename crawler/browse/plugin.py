@@ -225,7 +225,7 @@ async def _list_vars(datasette, database: str, request) -> dict[str, Any]:
         "topicwatch_window_size": queries.WINDOW,
         "topicwatch_facets_left_out": await listing.searched_many(request.args, datasette.get_database(database)),
         "topicwatch_front_url": front.Links(datasette, database).front(
-            Asked.from_args(request.args, words_key="_search", topic_key="_topic")),
+            Asked.of_list(request.args)),
         "topicwatch_facet_limit": queries.FEW,
         "topicwatch_ranked_url": f"{datasette.urls.query(database, 'search')}?q={quote(query)}" if query else None,
         "topicwatch_feed_url": datasette.urls.path(feed) if feed else None,

@@ -53,6 +53,11 @@ class Asked:
             before=int(before) if before.isdigit() else NO_BEFORE,
         )
 
+    @classmethod
+    def of_list(cls, args) -> Asked:
+        """As the articles list spells it: `_search`, `_topic`, `_before`."""
+        return cls.from_args(args, words_key="_search", topic_key="_topic")
+
     @property
     def match(self) -> str:
         """The FTS5 expression of the words; '""' (matches nothing) when none is searchable."""

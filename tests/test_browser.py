@@ -151,7 +151,7 @@ def phone(browser):
 
 
 def story_titles(page) -> list[str]:
-    return page.locator("li.tw-story h2 a").all_inner_texts()
+    return page.locator("li.tw-story h3 a").all_inner_texts()
 
 
 def test_the_front_page_shows_new_stories_one_row_each(page, base_url, tmp_path):
@@ -212,10 +212,10 @@ def test_readable_on_a_phone(phone, base_url, tmp_path):
     phone.goto(base_url + "/")
     assert len(story_titles(phone)) == 4
     assert_no_sideways_scroll(phone)
-    for selector in ("li.tw-story h2 a", ".tw-passage", ".tw-meta"):
+    for selector in ("li.tw-story h3 a", ".tw-passage", ".tw-meta"):
         size = phone.locator(selector).first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
         assert size >= 13, (selector, size)
-    box = phone.locator("li.tw-story h2").first.bounding_box()
+    box = phone.locator("li.tw-story h3").first.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     expect(phone.locator("input[name=q]")).to_be_visible()
     phone.screenshot(path=tmp_path / "front-390.png", full_page=True)

@@ -13,8 +13,9 @@ import sqlite3
 import feedparser
 import lxml.html
 import pytest
-from corpus_factory import ARTICLES, NOW
+from corpus_factory import ARTICLES, NOW, days_ago
 
+from crawler.browse import front
 from crawler.browse.serve import make_datasette
 from crawler.store import corpus as corpus_store
 from crawler.store import queries
@@ -37,7 +38,7 @@ def story_rows(ds, path: str) -> list[dict]:
     doc = lxml.html.fromstring(get(ds, path).text)
     rows = []
     for li in doc.xpath("//li[contains(@class, 'tw-story')]"):
-        headline = li.xpath(".//h2/a")[0]
+        headline = li.xpath(".//h3/a")[0]
         rows.append({
             "title": headline.text_content(), "href": headline.get("href"),
             "source": li.xpath(".//strong[@class='tw-source']")[0].text_content(),
@@ -68,6 +69,14 @@ def test_front_page_lists_each_story_once_newest_first(ds, corpus):
     assert qwen["badges"] == ["llm-industry", "open-source"]
     assert qwen["passage"].startswith("阿里云周四发布通义千问的新版本")
     assert rows[2]["badges"] == ["compute", "open-source"] and rows[2]["also"] == ""
+
+
+def test_stories_are_grouped_by_the_day_they_were_first_seen(ds):
+    headings = lxml.html.fromstring(get(ds, "/").text).xpath("//h2[@class='tw-day']/text()")
+    two, ten = (front.day_label(days_ago(n), NOW.date()) for n in (2, 10))
+    assert headings == ["Today", two, ten]
+    assert two == f"{NOW - dt.timedelta(days=2):%A %Y-%m-%d}"
+    assert front.day_label(days_ago(1), NOW.date()) == "Yesterday"
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -145,7 +154,7 @@ def test_front_page_pages_back_by_keyset_without_gaps_or_repeats(many):
     seen, path, pages = [], "/", 0
     while path:
         doc = lxml.html.fromstring(get(many, path).text)
-        seen += [a.text_content() for a in doc.xpath("//li[contains(@class, 'tw-story')]//h2/a")]
+        seen += [a.text_content() for a in doc.xpath("//li[contains(@class, 'tw-story')]//h3/a")]
         older = doc.xpath("//a[@class='tw-older']/@href")
         path, pages = ("/" + older[0]) if older else None, pages + 1
     assert pages == 3
@@ -159,7 +168,7 @@ def test_paging_keeps_the_filters(many):
     doc = lxml.html.fromstring(get(many, "/?topic=compute").text)
     older = doc.xpath("//a[@class='tw-older']/@href")[0]
     assert "topic=compute" in older
-    second = [a.text_content() for a in lxml.html.fromstring(get(many, "/" + older).text).xpath("//h2/a")]
+    second = [a.text_content() for a in lxml.html.fromstring(get(many, "/" + older).text).xpath("//h3/a")]
     assert second == [f"第{n}条新闻" for n in NEWEST_FIRST if n % 2][50:]
 
 
@@ -428,7 +437,7 @@ def test_a_search_within_the_window_says_nothing_of_it(ds):
 def test_the_front_page_search_pages_through_windows_of_matches(ds, monkeypatch):
     monkeypatch.setattr(queries, "WINDOW", 2)
     doc = lxml.html.fromstring(get(ds, "/?q=开源").text)
-    assert [a.text_content() for a in doc.xpath("//li[contains(@class, 'tw-story')]//h2/a")] == [
+    assert [a.text_content() for a in doc.xpath("//li[contains(@class, 'tw-story')]//h3/a")] == [
         T["qwen_echo"], T["hant"]]  # the qwen story, through the match in the window
     older = doc.xpath("//a[@class='tw-older-matches']/@href")[0]
     assert titles(ds, "/" + older) == [T["qwen"]]

@@ -93,6 +93,28 @@ def _versions(rows: list[dict[str, Any]]) -> dict[int, list[str]]:
     return labels
 
 
+def day_label(first_seen: str, today: dt.date) -> str:
+    """Today, Yesterday, or the date (UTC, as first_seen) with its weekday."""
+    day = dt.date.fromisoformat(first_seen[:10])
+    if day == today:
+        return "Today"
+    if day == today - dt.timedelta(days=1):
+        return "Yesterday"
+    return f"{day:%A} {day.isoformat()}"
+
+
+def by_day(rows: list[dict[str, Any]], now: dt.datetime | None = None) -> list[tuple[str, list]]:
+    """The page's stories under a heading per UTC day they were first seen."""
+    today = (now or dt.datetime.now(dt.UTC)).date()
+    days: list[tuple[str, list]] = []
+    for row in rows:
+        label = day_label(row["story_seen"], today)
+        if not days or days[-1][0] != label:
+            days.append((label, []))
+        days[-1][1].append(row)
+    return days
+
+
 def story_rows(read: dict[str, Any], asked: Asked, urls) -> list[dict[str, Any]]:
     """What each row of the front page shows; `urls` builds links (article, story, topic)."""
     details = read["details"]
@@ -110,6 +132,7 @@ def story_rows(read: dict[str, Any], asked: Asked, urls) -> list[dict[str, Any]]
             "source": article["source"],
             "seen": _time(article["first_seen"]),
             "seen_iso": article["first_seen"],
+            "story_seen": story["first_seen"],
             "others": max(0, (story["n_sources"] or 1) - 1),
             "versions": versions.get(story["id"], []),
             "story_href": urls.story(story["id"]),
@@ -132,7 +155,7 @@ def page_context(read: dict[str, Any], asked: Asked, urls) -> dict[str, Any]:
     """Template values of `topicwatch_front.html`."""
     after = next_after(read)
     return {
-        "stories": story_rows(read, asked, urls),
+        "days": by_day(story_rows(read, asked, urls)),
         "asked": asked,
         "topics": read["menus"]["topic"],
         "sources": read["menus"]["source"],

@@ -441,3 +441,25 @@ def test_the_front_page_search_pages_through_windows_of_matches(ds, monkeypatch)
         T["qwen_echo"], T["hant"]]  # the qwen story, through the match in the window
     older = doc.xpath("//a[@class='tw-older-matches']/@href")[0]
     assert titles(ds, "/" + older) == [T["qwen"]]
+
+
+# ---------------------------------------------------------------- what a reader asked for
+
+def test_asked_reads_the_query_string_and_ignores_what_it_cannot_use():
+    from datasette.utils import MultiParams
+
+    from crawler.browse.selection import Asked, since
+
+    args = MultiParams([("q", " 开源 "), ("topic", "a"), ("topic", ""), ("topic", "b"), ("source", "x"),
+                        ("window", "7d"), ("before", "12"), ("language", "")])
+    asked = Asked.from_args(args)
+    assert (asked.words, asked.topics, asked.source, asked.language, asked.window, asked.before) == (
+        "开源", ("a", "b"), "x", "", "7d", 12)
+    assert asked.feed_path() == "/-/topicwatch/feed.atom?q=%E5%BC%80%E6%BA%90&topic=a&topic=b&source=x"
+    assert Asked.from_args(MultiParams([("before", "12; drop")])).before == queries.NO_BEFORE
+    assert Asked.from_args(MultiParams([("window", "1y")])).window == ""
+    assert Asked.of_list(MultiParams([("_search", "x"), ("_topic", "t"), ("_before", "5")])).before == 5
+    assert since("today", NOW) == NOW.date().isoformat()
+    assert since("7d", NOW) == (NOW.date() - dt.timedelta(days=6)).isoformat() and since("", NOW) == ""
+    assert front.parse_after("2026-01-01T00:00:00+00:00,42") == ("2026-01-01T00:00:00+00:00", 42)
+    assert front.parse_after("nonsense") is None and front.parse_after(",7") is None

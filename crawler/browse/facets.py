@@ -15,8 +15,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ColumnFacet, Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
-from crawler.browse.listing import counted_filters, members_of, searched_many
-from crawler.browse.selection import Asked
+from crawler.browse.listing import counted_filters, kept, searched_many
 from crawler.store import queries
 
 
@@ -25,15 +24,9 @@ def _unfiltered(facet: Facet) -> bool:
     return facet.sql.rstrip().endswith(f"from {escape_sqlite(facet.table)}")
 
 
-async def _kept(facet: Facet) -> int:
-    """How many articles the list's words and topics keep, counted up to FEW + 1 (all of
-    them, FEW + 1, when it has neither)."""
-    asked = Asked.of_list(facet.request.args)
-    if not asked.words and not asked.topics:
-        return queries.FEW + 1
-    members, params = members_of(asked)
-    db = facet.ds.get_database(facet.database)
-    return await db.execute_fn(lambda conn: queries.members_count(conn, members, params))
+async def _few(facet: Facet) -> bool:
+    """Whether the list's words and topics keep at most FEW articles (listed once a page)."""
+    return await kept(facet.request.args, facet.ds.get_database(facet.database)) is not None
 
 
 async def left_out(facet: Facet) -> bool:
@@ -75,7 +68,7 @@ class IndexedColumnFacet(ColumnFacet):
         if filters is not None:
             return [await _counted(self, c["config"]["simple"], filters) for c in self.get_configs()], []
         if not _unfiltered(self):
-            self.sql = queries.by_index_sql(self.sql, await _kept(self) > queries.FEW)
+            self.sql = queries.by_index_sql(self.sql, not await _few(self))
         results, timed_out = await super().facet_results()
         return [dict(r, type="column") for r in results], timed_out
 
@@ -93,8 +86,7 @@ class TopicFacet(Facet):
         if filters is not None:
             return [await _counted(self, "topic", filters)], []
         size = self.get_facet_size()
-        many = await _kept(self) > queries.FEW
-        sql = queries.topic_facet_sql(None if _unfiltered(self) else self.sql, many, size + 1)
+        sql = queries.topic_facet_sql(None if _unfiltered(self) else self.sql, not await _few(self), size + 1)
         try:
             rows = await self.ds.execute(self.database, sql, self.params, truncate=False,
                                          custom_time_limit=self.ds.setting("facet_time_limit_ms"))

@@ -17,6 +17,8 @@ newest-first index (crawler/store/queries.py explains).  The facets are in facet
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from datasette.filters import FilterArguments
@@ -24,6 +26,11 @@ from datasette.utils import MultiParams
 
 from crawler.browse.selection import Asked
 from crawler.store import queries
+
+# Hooks get no request in some places (render_cell) and each facet is its own object, so a
+# request carries a small state dict (plugin.asgi_wrapper sets it): the search shown, and
+# what was read once for the page (`_kept`).
+REQUEST_STATE: ContextVar[dict[str, Any] | None] = ContextVar("topicwatch_request", default=None)
 
 DEFAULT_COLUMNS = ("title", "source", "published", "topics", "script")
 SEARCH_COLUMNS = ("title", "text", "source", "published", "topics", "script")  # with the passage
@@ -91,6 +98,9 @@ async def list_count(args, db) -> int | None:
         filters = counted_filters(args)
         return await db.execute_fn(lambda conn: queries.counted_total(conn, filters))
     if how == "members":
+        ids = await kept(args, db)
+        if ids is not None:
+            return len(ids)
         members, params = members_of(Asked.of_list(args))
         return await db.execute_fn(lambda conn: queries.members_total(conn, members, params))
     return None
@@ -113,20 +123,43 @@ def members_of(asked: Asked) -> tuple[str, dict[str, str]]:
     return queries.members_sql("topicwatch_match" if words else None, list(topics)), {**topics, **words}
 
 
+def state() -> dict[str, Any]:
+    found = REQUEST_STATE.get()
+    return found if found is not None else {}
+
+
+async def kept(args, db) -> list[int] | None:
+    """The ids the list's words and topics keep when they are at most FEW (None: more, or
+    no words or topics), read once per request."""
+    asked = Asked.of_list(args)
+    if not asked.words and not asked.topics:
+        return None
+    members, params = members_of(asked)
+    memo = state().setdefault("kept", {})
+    key = (members, tuple(sorted(params.items())))
+    if key not in memo:
+        memo[key] = await db.execute_fn(lambda conn: queries.members_ids(conn, members, params))
+    return memo[key]
+
+
 async def article_filters(request, db) -> FilterArguments:
     """`_search=` (words in either script) and `_topic=` (repeatable: every topic), as one
-    set of ids: looked up when it is small, checked row by row when it is large."""
+    set of ids: a small one is listed (and looked up), a large one checked row by row."""
     asked = Asked.of_list(request.args)
     shown = {"supports_search": True, "search": asked.words}  # what was typed, not the MATCH
     if not asked.words and not asked.topics:
         return FilterArguments([], extra_context=shown)
-    members, params = members_of(asked)
-    n = await db.execute_fn(lambda conn: queries.members_count(conn, members, params))
     human = ([f'search matches "{asked.words}"'] if asked.words else []) + [
         f'topic is "{t}"' for t in asked.topics]
     if asked.before != queries.NO_BEFORE:
         human.append(f"stored before article {asked.before}")
-    return FilterArguments([queries.membership("id", members, n > queries.FEW)], params, human, shown)
+    ids = await kept(request.args, db)
+    if ids is not None:
+        ids_sql = queries.IDS.format(p="topicwatch_ids")
+        return FilterArguments([queries.membership("id", ids_sql, False)],
+                               {"topicwatch_ids": queries.ids_param(ids)}, human, shown)
+    members, params = members_of(asked)
+    return FilterArguments([queries.membership("id", members, True)], params, human, shown)
 
 
 def feed_path(request) -> str | None:
@@ -158,8 +191,4 @@ async def window_links(request, db) -> dict[str, str]:
 
 async def searched_many(args, db) -> bool:
     """Whether the list searches words that keep more than FEW articles (no facets then)."""
-    asked = Asked.of_list(args)
-    if not asked.words:
-        return False
-    members, params = members_of(asked)
-    return await db.execute_fn(lambda conn: queries.members_count(conn, members, params)) > queries.FEW
+    return bool(Asked.of_list(args).words) and await kept(args, db) is None

@@ -17,7 +17,6 @@ readable article and story pages, a fast `articles` list and Atom feeds of any s
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -35,14 +34,7 @@ from crawler.store import fts, queries
 TEMPLATES = Path(__file__).with_name("templates")
 EXCERPT_CHARS = 200
 
-# render_cell gets no request in Datasette 0.65, so each request carries a small state dict:
-# `asgi_wrapper` creates it, `filters_from_request` notes the articles-list search in it.
-_request: ContextVar[dict[str, Any] | None] = ContextVar("topicwatch_request", default=None)
-
-
-def _state() -> dict[str, Any]:
-    state = _request.get()
-    return state if state is not None else {}
+_state = listing.state  # the request's state dict (listing.REQUEST_STATE)
 
 
 @hookimpl
@@ -51,11 +43,12 @@ def asgi_wrapper(datasette):
         async def with_state(scope, receive, send):
             if scope["type"] == "http":
                 scope = await _readable_articles(datasette, scope)
-            token = _request.set({"args": Request(scope, receive).args} if scope["type"] == "http" else {})
+            args = Request(scope, receive).args if scope["type"] == "http" else None
+            token = listing.REQUEST_STATE.set({"args": args} if args is not None else {})
             try:
                 await app(scope, receive, send)
             finally:
-                _request.reset(token)
+                listing.REQUEST_STATE.reset(token)
 
         return with_state
 

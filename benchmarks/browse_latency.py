@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/browse_latency.py [--sizes 10000,100000] [--dir DIR] [--repeat 15]
 
 The corpora are built once, through the project's own ingest (benchmarks/browse_corpus.py:
-generated texts, `Ingester` with a simulated clock; about 200 MB and 3 minutes for 10,000
-articles, 2 GB and 30-40 minutes for 100,000), and kept in `--dir` (default
+generated texts, `Ingester` with a simulated clock; 200 MB and 3 to 8 minutes for 10,000
+articles, 2 GB and about an hour for 100,000 on 2 busy cores), and kept in `--dir` (default
 $TMPDIR/topicwatch-browse-bench) for the next run.  Each page is requested through
 Datasette's own ASGI client, i.e. the whole stack of `topicwatch browse` but the socket:
 routing, plugin hooks, SQL, facets, templates.  Per page it prints the first request (cold

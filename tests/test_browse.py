@@ -155,6 +155,7 @@ def test_ranked_results_link_to_articles_with_the_query(ds, corpus):
     html = get(ds, "/corpus/search?q=大模型").text
     assert f'<a href="/corpus/articles/{corpus.ids["qwen"]}?q=%E5%A4%A7%E6%A8%A1%E5%9E%8B">' in html
     assert "开源<mark>大模型</mark>再提速" in html
+    assert '<a class="tw-badge" href="/corpus/articles?_topic=open-source">open-source</a>' in html
 
 
 def test_marked_html_escapes_everything_but_marks():

@@ -170,11 +170,14 @@ def _article_link(article_id, title: Markup, query: str, database: str, datasett
 
 def _query_cell(row, value: str, column: str, database: str, datasette) -> Markup | None:
     """Links in canned-query results: `article` (a title next to `article_id`) opens the
-    article, carrying the search so its page marks the words; `feed` is a feed path."""
+    article, carrying the search so its page marks the words; `topics` are badges; `feed` is
+    a feed path."""
     if column == "article" and "article_id" in row.keys() and row["article_id"] is not None:
         query = _state().get("args", {}).get("q", "")
         title = article_page.marked_html(fts.mark(value, fts.match_spans(value, query)))
         return _article_link(row["article_id"], title, query, database, datasette)
+    if column == "topics" and value.startswith("["):
+        return _badges(value, datasette.urls.table(database, "articles"))
     if column == "feed" and value.startswith("/-/topicwatch/atom/"):
         return Markup(f'<a href="{escape(datasette.urls.path(value))}">Atom feed</a>')
     return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 from twisted.internet import defer
@@ -162,6 +162,7 @@ def fail(req: Request, error: Exception) -> Failure:
 
 
 @pytest.mark.parametrize("error, reason", [
+    (CannotResolveHostError("DNS lookup failed: no results for hostname lookup: x.test."), "dns"),
     (PrivateAddress("refused http://127.0.0.2/: 127.0.0.2 is loopback"), "private-address"),
     (IgnoreRequest("Ignored response <200 http://x/> because its body (1000 B compressed, "
                    "65536 B decompressed so far) exceeded DOWNLOAD_MAXSIZE (5000 B) during "

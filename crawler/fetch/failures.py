@@ -7,6 +7,7 @@ DOWNLOAD_MAXSIZE during decompression, the redirect limit), matched here in one 
 from __future__ import annotations
 
 from scrapy.exceptions import (
+    CannotResolveHostError,
     DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
@@ -46,7 +47,7 @@ def failure_reason(failure: Failure) -> tuple[str, int | None]:
         return _ignored(failure.getErrorMessage()), None
     if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
         return SkipReason.TIMEOUT, None
-    if failure.check(DNSLookupError):
+    if failure.check(DNSLookupError, CannotResolveHostError):  # Scrapy 2.14+ wraps it
         return SkipReason.DNS, None
     if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
         return SkipReason.REFUSED, None

@@ -195,6 +195,7 @@ def guard_for(settings_path: Path) -> AddressGuard:
     "http://0xa9fea9fe/latest/meta-data/", "http://169.254.169.254/latest/meta-data/",
     "http://192.168.0.1/", "http://[fe80::1]/", "http://0.0.0.0:9/", "http://localhost:9/",
     "http://LOCALHOST./x", "http://api.localhost/x", "http://[::]/", "http://224.0.0.1/",
+    "file:///etc/passwd", "ftp://127.0.0.1/x",
 ])
 def test_the_guard_refuses_literal_private_addresses_before_any_connection(settings_path, url):
     with pytest.raises(PrivateAddress):

@@ -105,7 +105,10 @@ class AddressGuard:
         return cls(crawler)
 
     async def process_request(self, request: Any) -> None:
-        host = urlparse_cached(request).hostname or ""
+        parts = urlparse_cached(request)
+        if parts.scheme not in ("http", "https"):  # file:, data:, ftp:... read nothing local
+            raise PrivateAddress(f"refused {request.url}: not an http(s) URL")
+        host = parts.hostname or ""
         why = self.policy.literal_refusal(host)
         if why is None and parse_ip(host) is None and not self.policy.host_allowed(host):
             why = await self.resolved_refusal(host)

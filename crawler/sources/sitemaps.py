@@ -66,8 +66,11 @@ def _gunzip(body: bytes, url: str, limit: int) -> bytes:
 
 
 def _local(tag: Any) -> str:
-    """Element name without its namespace: old sitemaps have none, some have odd ones."""
-    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+    """Element name without its namespace or prefix: old sitemaps have none, some have odd
+    ones, and lxml's recovering parser keeps names QName refuses (`:`, `a:`)."""
+    if not isinstance(tag, str):  # comments and processing instructions
+        return ""
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
 def _child_text(element: Any, *path: str) -> str | None:
@@ -123,7 +126,7 @@ def parse_sitemap(
             return page
     try:
         root = etree.fromstring(body.lstrip(), _XML_PARSER)
-    except etree.XMLSyntaxError as exc:
+    except (etree.XMLSyntaxError, ValueError) as exc:
         raise SourceError(url, f"not XML: {exc}", SkipReason.BAD_SITEMAP) from exc
     kind = _local(root.tag) if root is not None else ""
     if kind == "sitemapindex":

@@ -18,8 +18,8 @@ import click
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
-from crawler.console import Progress, err, out, print_summary
-from crawler.errors import ConfigError, TopicwatchError
+from crawler.console import Progress, err, out, print_notify_reports, print_summary
+from crawler.errors import ConfigError, NothingFetched, TopicwatchError
 
 DEFAULT_SETTINGS = "settings.toml"
 PLUGIN_GROUP = "topicwatch.commands"
@@ -92,17 +92,51 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     if not selected:
         raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
     settings.select_topics(topics)
+    if not no_ingest:  # the daemon (or `topicwatch ingest`) ingests and notifies
+        _register_notify(settings)
     from crawler.fetch.crawl import run_crawl
 
     progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
     err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}")
+    nothing: NothingFetched | None = None
     try:
         result = run_crawl(settings, sources, topics, run_id=run_id, trigger=trigger,
                            ingest=not no_ingest, log_level="INFO" if verbose else "WARNING",
                            on_progress=progress.crawl, on_ingest=progress.ingest)
+    except NothingFetched as e:
+        nothing = e
     finally:
         progress.stop()
-    _summary(settings.corpus_path, result.run_id)
+    if nothing is None:
+        _summary(settings.corpus_path, result.run_id)
+    if not no_ingest:
+        _notify(settings)  # a crawl that fetched nothing too: failures = true alerts
+    if nothing is not None:
+        raise nothing
+
+
+def _register_notify(settings: Any) -> None:
+    """Check the notify URLs before a long crawl, and register new targets: what this crawl
+    stores is news to them."""
+    if not settings.notify:
+        return
+    from crawler.notify.queue import check, register
+    from crawler.store.db import open_db
+
+    check(settings)
+    db = open_db(settings.corpus_path)
+    register(db, settings)
+    db.close()
+
+
+def _notify(settings: Any) -> None:
+    """One notification pass after ingest (failures are recorded and retried next time)."""
+    if not settings.notify:
+        return
+    from crawler.notify.deliver import deliver
+    from crawler.store.db import open_db
+
+    print_notify_reports(deliver(open_db(settings.corpus_path), settings))
 
 
 def _summary(corpus: Path, run_id: int) -> None:
@@ -123,8 +157,42 @@ def ingest(settings_path: str) -> None:
     from crawler.store.db import open_db
     from crawler.store.ingest import Ingester
 
+    _register_notify(settings)
     stats = Ingester(open_db(settings.corpus_path), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
+    _notify(settings)
+
+
+@cli.command(short_help="send the [[notify]] targets what is new; --test, --dry-run")
+@settings_option
+@click.option("--test", "test_name", metavar="NAME",
+              help="send a test message to every URL of the notify target NAME, and nothing else")
+@click.option("--dry-run", is_flag=True, help="print what would be sent now; send and record nothing")
+def notify(settings_path: str, test_name: str | None, dry_run: bool) -> None:
+    """Send each [[notify]] target the stories stored since it was last told, the digests
+    that are due and the alerts, and retry what failed before (crawl, ingest and the daemon
+    do this themselves). Exit 1 when a receiver could not be reached."""
+    settings = load_settings(settings_path)
+    if not settings.notify:
+        raise ConfigError(settings.path, "[[notify]]", "no notify target configured")
+    from crawler.console import print_dry_run, print_test_results
+    from crawler.notify import deliver, queue
+
+    queue.check(settings)
+    if test_name:
+        results = deliver.send_test(settings, test_name)
+        print_test_results(test_name, results)
+        failed = not all(o.ok for _, o in results)
+    else:
+        db = existing_corpus(settings)
+        if dry_run:
+            print_dry_run(deliver.dry_run(db, settings))
+            return
+        reports = deliver.deliver(db, settings)
+        print_notify_reports(reports, quiet=False)
+        failed = any(r.failed for r in reports)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 # ---------------------------------------------------------------- configuration

@@ -238,3 +238,23 @@ class RunStats:
                 name, _, counter = key[len(head):].rpartition("/")
                 stats.per_source.setdefault(name, {})[counter] = value
         return stats
+
+
+@dataclass(frozen=True)
+class StoryCard:
+    """A new story as a notification tells it: its origin article, the other sources that
+    carried it so far, and the topics and terms its articles matched."""
+
+    story_id: int
+    article_id: int  # the origin article, whose page the message links to
+    title: str
+    url: str
+    source: str
+    first_seen: str
+    published: str | None = None
+    other_sources: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (topic, terms) in topic order
+
+    def terms_of(self, topic: str) -> tuple[str, ...]:
+        return dict(self.terms).get(topic, ())

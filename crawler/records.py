@@ -67,6 +67,11 @@ class SkipReason(StrEnum):
     BAD_SITEMAP = "bad-sitemap"
     BAD_LISTING = "bad-listing"
     BAD_SEARCH = "bad-search"
+    PRIVATE_ADDRESS = "private-address"  # a link or redirect to a non-public address (SSRF guard)
+    TOO_MANY_ENTRIES = "too-many-entries"  # a document listing more than max_entries_per_document
+    SITEMAP_TOO_DEEP = "sitemap-too-deep"  # sitemap indexes nested past max_sitemap_depth
+    TOO_MANY_SITEMAPS = "too-many-sitemaps"  # a source's sitemaps past max_sitemaps_per_source
+    TOO_MANY_REDIRECTS = "too-many-redirects"  # a redirect loop, or past Scrapy's REDIRECT_MAX_TIMES
 
 
 def http_reason(status: int) -> str:

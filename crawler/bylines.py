@@ -89,7 +89,7 @@ def _jsonld_values(tree: lxml.html.HtmlElement, keys: tuple[str, ...]) -> list[o
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
             data = json.loads(script.text or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
             continue
         stack = [data]
         while stack:

@@ -14,7 +14,8 @@ Chinese web (see FIELD-NOTES):
   <title>), dates from markup, then from the byline under the headline, then from the URL path,
   never from a copyright year (htmldate, even non-extensive, picks dates out of "hot news"
   sidebars, so trafilatura's date is ignored; dates and bylines: crawler/bylines.py);
-- refusals: error status or 404-style headline (error-page), text made of the page's link
+- refusals: a binary body whatever its Content-Type (not-html; control characters are
+  removed before parsing, crawler/binary.py), error status or 404-style headline (error-page), text made of the page's link
   texts or summaries alternating with headline links (list-page), nothing (empty), under
   MIN_HAN_CHARS / MIN_WORDS (too-short).
 """
@@ -31,7 +32,8 @@ from lxml import etree
 from trafilatura.settings import Document
 
 from crawler import bylines
-from crawler.htmlprep import prepare, visible_lines
+from crawler.binary import looks_binary, strip_controls
+from crawler.htmlprep import prepare, scrub, visible_lines
 from crawler.junklines import clean_text
 from crawler.records import Article, Page
 from crawler.textnorm import HAN, clean_spaces, detect_script, squash, strip_pinyin
@@ -42,7 +44,8 @@ _LIST_LINK_SHARE = 0.5  # main text made mostly of the page's link texts: a list
 
 
 class NotAnArticle(Exception):
-    """The page is not an article; `reason` is one of empty, too-short, list-page, error-page."""
+    """The page is not an article; `reason` is one of not-html, empty, too-short, list-page,
+    error-page. extract() raises nothing else, whatever the page holds."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -71,13 +74,18 @@ _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _parse(html: str) -> lxml.html.HtmlElement:
-    html = _XML_DECL_RE.sub("", html.replace("\x00", ""))
+    """The page as a tree; a binary body is not-html, control characters never reach lxml."""
+    if looks_binary(html):
+        raise NotAnArticle("not-html", "binary body")
+    html = _XML_DECL_RE.sub("", strip_controls(html))
     if not html.strip():
         raise NotAnArticle("empty", "no HTML")
     try:
-        return lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as e:
         raise NotAnArticle("empty", f"unparsable HTML: {e}") from None
+    scrub(tree)
+    return tree
 
 
 # -- metadata from markup -----------------------------------------------------------------------

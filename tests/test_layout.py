@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lower numbers come first in the flow; a module may import its own layer or lower ones.
 LAYERS = {
     "crawler": 0, "crawler.errors": 0, "crawler.records": 0, "crawler.textnorm": 0,
+    "crawler.binary": 0,
     "crawler.cron": 0, "crawler.config": 1, "crawler.search": 1, "crawler.decode": 1,
     "crawler.dates": 1,
     "crawler.sources": 2, "crawler.bylines": 2, "crawler.junklines": 2, "crawler.htmlprep": 2,

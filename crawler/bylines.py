@@ -72,10 +72,10 @@ def choose_date(meta: list[str], byline: When | None, url: str, local: tzinfo | 
     return None
 
 
-def meta_dates(tree: lxml.html.HtmlElement, props: dict[str, str]) -> list[str]:
+def meta_dates(tree: lxml.html.HtmlElement, props: dict[str, str], ld: list[dict]) -> list[str]:
     """Publication dates the markup states, best first: <meta>, JSON-LD, <time>."""
     found = [props[k] for k in _META_DATE_KEYS if k in props]
-    found += [str(v) for v in _jsonld_values(tree, ("datePublished", "dateCreated")) if v]
+    found += [str(v) for v in jsonld_values(ld, ("datePublished", "dateCreated")) if v]
     times = tree.xpath(
         "//time[@itemprop='datePublished' or @pubdate or contains(@class, 'publish')]/@datetime"
         "|//article//time/@datetime|//*[@itemprop='datePublished']/@content"
@@ -83,8 +83,8 @@ def meta_dates(tree: lxml.html.HtmlElement, props: dict[str, str]) -> list[str]:
     return found + [t for t in times if t.strip()]
 
 
-def _jsonld_values(tree: lxml.html.HtmlElement, keys: tuple[str, ...]) -> list[object]:
-    """Values of `keys` in the page's JSON-LD blocks, in key order then document order."""
+def jsonld_objects(tree: lxml.html.HtmlElement) -> list[dict[str, object]]:
+    """Every object in the page's JSON-LD blocks, nested ones included, in document order."""
     objects: list[dict[str, object]] = []
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
@@ -99,7 +99,23 @@ def _jsonld_values(tree: lxml.html.HtmlElement, keys: tuple[str, ...]) -> list[o
             elif isinstance(item, dict):
                 objects.append(item)
                 stack.extend(v for v in item.values() if isinstance(v, list | dict))
-    return [obj[k] for k in keys for obj in objects if obj.get(k)]
+    return objects
+
+
+def jsonld_values(ld: list[dict[str, object]], keys: tuple[str, ...]) -> list[object]:
+    """Values of `keys` in JSON-LD objects, in key order then document order."""
+    return [obj[k] for k in keys for obj in ld if obj.get(k)]
+
+
+def jsonld_types(ld: list[dict[str, object]]) -> frozenset[str]:
+    """The @type values of the page's JSON-LD objects, lower case."""
+    found: set[str] = set()
+    for obj in ld:
+        value = obj.get("@type")
+        for t in value if isinstance(value, list) else [value]:
+            if isinstance(t, str):
+                found.add(t.rsplit("/", 1)[-1].lower())
+    return frozenset(found)
 
 
 # -- authors and bylines ------------------------------------------------------------------------
@@ -125,7 +141,13 @@ _NOT_A_SOURCE = frozenset(
 _CREDIT_LINE_RE = re.compile(
     r"^[(（【\[]?\s*(?:文章|本文|信息|新闻|新聞)?(?:来源|來源|稿源)\s*[:：]|[(（](?:来源|來源)\s*[:：][^)）]*[)）]$"
 )
-_DATE_LABEL_RE = re.compile(r"(发布|發布|發佈|发表|發表|时间|時間|日期|Published|Posted)", re.I)
+# a label that labels the date right after it (`发布时间：2024-…`, `Published: Sept. 20, 2024`);
+# a headline that merely holds 发布 (`多地发布算力规划 2024-09-11`) is no byline
+_DATE_LABEL_RE = re.compile(
+    r"(?:(?:发布|發布|發佈|发表|發表)(?:时间|時間|日期|于|於)?|时间|時間|日期|(?:published|posted)"
+    r"(?:\s+on)?)\s*[:：]?\s*(?=(?:19|20)\d\d|\d{1,2}\s*[-/.月]|[a-z]{3,9}\.?\s+\d)",
+    re.I,
+)
 _AUTHOR_META_KEYS = ("author", "article:author", "dc.creator", "byl", "sailthru.author")
 
 
@@ -204,13 +226,13 @@ def clean_author(name: str | None) -> str | None:
     return name if 2 <= len(name) <= 60 and not name.startswith("http") else None
 
 
-def meta_author(tree: lxml.html.HtmlElement, props: dict[str, str]) -> str | None:
+def meta_author(props: dict[str, str], ld: list[dict[str, object]]) -> str | None:
     """The author the markup states: <meta> first, then JSON-LD `author` (names joined)."""
     for key in _AUTHOR_META_KEYS:
         name = clean_author(props.get(key))
         if name:
             return name
-    for value in _jsonld_values(tree, ("author",)):
+    for value in jsonld_values(ld, ("author",)):
         items = value if isinstance(value, list) else [value]
         names = [i.get("name") if isinstance(i, dict) else i for i in items]
         name = clean_author(", ".join(n.strip() for n in names if isinstance(n, str) and n.strip()))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -32,15 +33,35 @@ from lxml import etree
 from trafilatura.settings import Document
 
 from crawler import bylines
-from crawler.binary import looks_binary, strip_controls
+from crawler.binary import looks_binary, refers_to_controls, strip_controls
+from crawler.classify import (
+    ARTICLE_VIA,
+    Layout,
+    Signals,
+    anchor_texts,
+    drop_link_lines,
+    list_reason,
+    page_lines,
+    size,
+)
 from crawler.htmlprep import prepare, scrub, visible_lines
 from crawler.junklines import clean_text
 from crawler.records import Article, Page
-from crawler.textnorm import HAN, clean_spaces, detect_script, squash, strip_pinyin
+from crawler.textnorm import (
+    HAN,
+    SENTENCE_END_RE,
+    clean_spaces,
+    detect_script,
+    squash,
+    strip_pinyin,
+)
 
-MIN_HAN_CHARS = 200  # a Chinese article has at least this many Han characters of main text
+MIN_HAN_CHARS = 200  # a Chinese (Japanese, Korean) article has this many CJK characters
 MIN_WORDS = 80  # an article in another language has at least this many words
-_LIST_LINK_SHARE = 0.5  # main text made mostly of the page's link texts: a list page
+# a shorter text is an article (a news brief) when it sits right under the page's headline
+# and the page states its date, or a feed or news sitemap listed it; never shorter than this
+MIN_BRIEF_CJK = 50
+MIN_BRIEF_WORDS = 30
 
 
 class NotAnArticle(Exception):
@@ -60,14 +81,35 @@ def extract(page: Page) -> Article:
     tree = _parse(page.html)
     meta = _Meta(tree, page.url)
     prepare(tree)
-    lines = visible_lines(tree)
-    doc = _trafilatura(tree, page.url, precision=True)
-    text = clean_text(doc.text if doc else "", meta.title_candidates)
-    if not _long_enough(text):  # precision missed it: a recall pass, cleaned the same way
-        recall = _trafilatura(tree, page.url, precision=False)
-        text = max(text, clean_text(recall.text if recall else "", meta.title_candidates), key=len)
-    _refuse(tree, meta, lines, text)
-    return _build(page, meta, lines, text, doc)
+    layout = Layout(page_lines(tree), anchor_texts(tree))
+    head = layout.headline_index(meta.title_candidates)
+    text, doc = _main_text(tree, page.url, meta, layout, head)
+    article = _build(page, meta, visible_lines(tree), text, doc)
+    _refuse(meta, layout, Signals(meta.types, meta.og_type, page.via), article, head)
+    return article
+
+
+def _main_text(
+    tree: lxml.html.HtmlElement, url: str, meta: _Meta, layout: Layout, head: int | None
+) -> tuple[str, Document | None]:
+    """trafilatura in precision mode; when that yields less than an article's worth, a recall
+    pass, cleaned the same way; when neither does, the prose right under the headline (a
+    news brief on a portal page full of link blocks, where trafilatura picks a link block)."""
+    doc = _trafilatura(tree, url, precision=True)
+    text = _clean(doc, meta, layout)
+    if not _long_enough(text):
+        recall = _trafilatura(tree, url, precision=False)
+        text = max(text, _clean(recall, meta, layout), key=len)
+    if not _long_enough(text):
+        under = clean_text(layout.prose_under(head), meta.title_candidates)
+        if _long_enough(under, MIN_BRIEF_CJK, MIN_BRIEF_WORDS):
+            text = under
+    return text, doc
+
+
+def _clean(doc: Document | None, meta: _Meta, layout: Layout) -> str:
+    """trafilatura's text without junk lines (crawler/junklines.py) or link lines."""
+    return drop_link_lines(clean_text(doc.text if doc else "", meta.title_candidates), layout)
 
 
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -84,7 +126,8 @@ def _parse(html: str) -> lxml.html.HtmlElement:
         tree = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as e:
         raise NotAnArticle("empty", f"unparsable HTML: {e}") from None
-    scrub(tree)
+    if refers_to_controls(html):
+        scrub(tree)
     return tree
 
 
@@ -103,8 +146,11 @@ class _Meta:
         self.site_name = _tidy(props.get("og:site_name"))
         self.canonical = _canonical(tree, url, props.get("og:url"))
         self.lang = _declared_lang(tree, props)
-        self.author = bylines.meta_author(tree, props)
-        self.dates = bylines.meta_dates(tree, props)
+        ld = bylines.jsonld_objects(tree)
+        self.types = bylines.jsonld_types(ld)
+        self.og_type = props.get("og:type")
+        self.author = bylines.meta_author(props, ld)
+        self.dates = bylines.meta_dates(tree, props, ld)
         self.title_candidates = [t for t in (self.og_title, self.title_tag, *self.h1s) if t]
 
 
@@ -181,71 +227,86 @@ def _trafilatura(tree: lxml.html.HtmlElement, url: str, precision: bool) -> Docu
 
 
 @lru_cache(maxsize=16)
-def _stats(text: str) -> tuple[int, int, float, float, float]:
-    """(Han characters, words outside Han, and the Han, kana and Hangul shares of letters) of
-    the first _SAMPLE characters: enough to judge length and language, and bounded on
-    megabyte pages. Cached: one text is measured for length, list-ness and language."""
+def _prose_lines(text: str) -> str:
+    return "\n".join(
+        line for line in text.split("\n") if size(line) >= 10 or SENTENCE_END_RE.search(line)
+    )
+
+
+class _Stats(NamedTuple):
+    han: int  # Han characters
+    cjk: int  # Han, kana and Hangul characters
+    words: int  # words outside Han
+    han_share: float  # shares of all letters
+    kana_share: float
+    hangul_share: float
+
+
+@lru_cache(maxsize=16)
+def _stats(text: str) -> _Stats:
+    """Counts and script shares of the first _SAMPLE characters: enough to judge length and
+    language, and bounded on megabyte pages. Cached: one text is measured several times."""
     sample = text[:_SAMPLE]
     letters = len(_NON_LETTER_RE.sub("", sample)) or 1
     han = len(sample) - len(_HAN_RE.sub("", sample))
     kana = len(sample) - len(_KANA_RE.sub("", sample))
     hangul = len(sample) - len(_HANGUL_RE.sub("", sample))
     words = len(_WORD_RE.findall(_HAN_RE.sub(" ", sample)))
-    return han, words, han / letters, kana / letters, hangul / letters
+    return _Stats(han, han + kana + hangul, words, han / letters, kana / letters, hangul / letters)
 
 
-def _long_enough(text: str) -> bool:
-    han, words, share, _, _ = _stats(text)
-    return han >= MIN_HAN_CHARS if share >= 0.3 else words >= MIN_WORDS
+def _long_enough(text: str, cjk_min: int = MIN_HAN_CHARS, words_min: int = MIN_WORDS) -> bool:
+    """CJK characters are counted in Chinese, Japanese and Korean text, words otherwise; only
+    in lines of prose (a sentence, or ten characters / thirty letters), so that a column of
+    menu items, counters and share buttons never adds up to an article."""
+    s = _stats(_prose_lines(text))
+    if s.han_share + s.kana_share + s.hangul_share >= 0.3:
+        return s.cjk >= cjk_min
+    return s.words >= words_min
 
 
 # -- refusing pages that are not articles -------------------------------------------------------
 
 _ERROR_RE = re.compile(
-    r"\b404\b|not found|page not found|no longer available|页面不存在|頁面不存在|页面未找到|"
+    # "404" with an error word near it, or alone: a podcast called "The 404" is no error
+    r"\b404\b.{0,40}(?:not|error|page|found|错误|錯誤|页面|頁面|不存在|找不到)|"
+    r"(?:error|错误|錯誤)\W{0,3}404|^\W*404\b|"
+    r"not found|page not found|no longer available|页面不存在|頁面不存在|页面未找到|(?:没有|沒有)找到|"
     r"找不到(?:该|此|您要的|網)?(?:页面|頁面|网页|網頁)|您访问的页面|您訪問的頁面|页面已删除|"
     r"出错了|出錯了|访问出错|無法找到|无法找到该页",
     re.I,
 )
-_LIST_ITEM_RE = re.compile(r"^[-•·*]|[\d\-/:.年月日\[\]()]+$")
 
 
-def _refuse(tree: lxml.html.HtmlElement, meta: _Meta, lines: list[str], text: str) -> None:
+def _refuse(
+    meta: _Meta, layout: Layout, signals: Signals, article: Article, head: int | None
+) -> None:
+    text = article.text
     heads = " ".join([meta.title_tag or "", *meta.h1s[:2]])
     if (_ERROR_RE.search(heads) and len(text) < 1500) or (
         len(text) < 300 and _ERROR_RE.search(text)
     ):
         raise NotAnArticle("error-page", heads[:80])
-    if _is_list_page(tree, text, lines):
-        raise NotAnArticle("list-page")
+    enough = _long_enough(text) or _is_brief(article, layout, head, signals)
+    why = list_reason(text, enough, layout, signals)
+    if why:
+        raise NotAnArticle("list-page", why)
     if not text:
         raise NotAnArticle("empty")
-    if not _long_enough(text):
-        han, words, *_ = _stats(text)
-        raise NotAnArticle("too-short", f"{han} Han characters, {words} words")
+    if not enough:
+        s = _stats(text)
+        raise NotAnArticle("too-short", f"{s.cjk} CJK characters, {s.words} words")
 
 
-def _is_list_page(tree: lxml.html.HtmlElement, text: str, lines: list[str]) -> bool:
-    """Most of the main text (or, when it is short, of the page) is link text; or the main
-    text's paragraphs alternate with headline links (a section page with summaries)."""
-    anchors = {_LIST_ITEM_RE.sub("", squash(a.text_content())) for a in tree.iter("a")}
-    anchors = {a for a in anchors if len(a) >= 4}
-    basis = text if _long_enough(text) else "\n".join(lines)
-    squashed = squash(basis)
-    if len(anchors) < 10 or not squashed:
-        return False
-    if sum(len(a) for a in anchors if a in squashed) / len(squashed) >= _LIST_LINK_SHARE:
-        return True
-    paragraphs = {squash(line) for line in text.split("\n") if len(line) >= 20}
-    marks = "".join(_mark(squash(line), paragraphs, anchors) for line in lines).strip("a")
-    return marks.count("a") >= 4 and marks.count("a") >= 0.5 * marks.count("p")
-
-
-def _mark(squashed: str, paragraphs: set[str], anchors: set[str]) -> str:
-    """ "p" for a line of the main text, "a" for a headline link, "" for anything else."""
-    if squashed in paragraphs:
-        return "p"
-    return "a" if _LIST_ITEM_RE.sub("", squashed) in anchors else ""
+def _is_brief(article: Article, layout: Layout, head: int | None, signals: Signals) -> bool:
+    """A short text is a news brief when it sits right under the headline and the page
+    states its date or a feed, news sitemap or news search listed it."""
+    dated = article.published is not None or signals.via in ARTICLE_VIA
+    return (
+        dated
+        and _long_enough(article.text, MIN_BRIEF_CJK, MIN_BRIEF_WORDS)
+        and layout.under_headline(article.text, head)
+    )
 
 
 # -- assembling the article ---------------------------------------------------------------------
@@ -283,7 +344,7 @@ def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document |
 def _language(text: str, declared: str | None) -> str | None:
     """Character statistics decide Chinese (a template's lang="en" on a Chinese page is common);
     otherwise the declared language, else English when its stopwords are there."""
-    _, _, han, kana, hangul = _stats(text)
+    _, _, _, han, kana, hangul = _stats(text)
     if kana >= 0.05:
         return "ja"
     if hangul >= 0.3:

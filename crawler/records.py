@@ -37,6 +37,9 @@ class Page:
     entry: Entry | None = None
     language_hint: str | None = None
     fetched_at: str | None = None
+    # how the link was found: "feed", "sitemap", "news-sitemap", "listing", "search" or None;
+    # a page a feed or news sitemap calls an article needs strong evidence to be a list page
+    via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import lxml.html
 from crawler.dates import BEIJING as BEIJING
 from crawler.dates import When, parse_date, plausible
 from crawler.dates import has_date as has_date
-from crawler.textnorm import CJK_SENTENCE_RE, HAN, squash
+from crawler.textnorm import CJK_SENTENCE_RE, squash
 
 # -- dates --------------------------------------------------------------------------------------
 
@@ -72,25 +72,42 @@ def choose_date(meta: list[str], byline: When | None, url: str, local: tzinfo | 
     return None
 
 
+# other <meta> names that state a publication date (`article_date_original`, `pub_time`...);
+# modification and expiry dates are not publication dates
+_META_DATE_NAME_RE = re.compile(
+    r"(?=.*(?:publi|pub\b|pub[_:-]|release|issued|original|creat))(?=.*(?:date|time))"
+)
+_NOT_PUBLISHED_RE = re.compile(r"modif|updat|expir|revis|edit")
+# the first <time datetime> after the headline that is not in a link, a list or a sidebar
+_TIME_AFTER_H1 = (
+    "//h1[1]/following::time[@datetime][not(ancestor::a or ancestor::li or ancestor::nav or "
+    "ancestor::aside or ancestor::footer)][1]/@datetime"
+)
+
+
 def meta_dates(tree: lxml.html.HtmlElement, props: dict[str, str], ld: list[dict]) -> list[str]:
-    """Publication dates the markup states, best first: <meta>, JSON-LD, <time>."""
+    """Publication dates the markup states, best first: <meta>, JSON-LD, <time> marked as the
+    publication date, other <meta> names that say so, the first <time> under the headline."""
     found = [props[k] for k in _META_DATE_KEYS if k in props]
     found += [str(v) for v in jsonld_values(ld, ("datePublished", "dateCreated")) if v]
-    times = tree.xpath(
+    found += tree.xpath(
         "//time[@itemprop='datePublished' or @pubdate or contains(@class, 'publish')]/@datetime"
         "|//article//time/@datetime|//*[@itemprop='datePublished']/@content"
     )
-    return found + [t for t in times if t.strip()]
+    found += [
+        value
+        for key, value in props.items()
+        if _META_DATE_NAME_RE.search(key) and not _NOT_PUBLISHED_RE.search(key)
+    ]
+    found += tree.xpath(_TIME_AFTER_H1)
+    return [str(t) for t in found if str(t).strip()]
 
 
 def jsonld_objects(tree: lxml.html.HtmlElement) -> list[dict[str, object]]:
     """Every object in the page's JSON-LD blocks, nested ones included, in document order."""
     objects: list[dict[str, object]] = []
     for script in tree.xpath("//script[@type='application/ld+json']"):
-        try:
-            data = json.loads(script.text or "")
-        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
-            continue
+        data = _load_json(script.text or "")
         stack = [data]
         while stack:
             item = stack.pop(0)
@@ -100,6 +117,22 @@ def jsonld_objects(tree: lxml.html.HtmlElement) -> list[dict[str, object]]:
                 objects.append(item)
                 stack.extend(v for v in item.values() if isinstance(v, list | dict))
     return objects
+
+
+_JSON_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+_TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
+
+
+def _load_json(text: str) -> object:
+    """A JSON-LD block as CMSes write it: inside <![CDATA[ ]]> or <!-- -->, with raw control
+    characters in strings or a trailing comma; None when it cannot be read."""
+    text = _JSON_WRAPPER_RE.sub("", text)
+    for attempt in (text, _TRAILING_COMMA_RE.sub(r"\1", text)):
+        try:
+            return json.loads(attempt, strict=False)
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
+            continue
+    return None
 
 
 def jsonld_values(ld: list[dict[str, object]], keys: tuple[str, ...]) -> list[object]:
@@ -120,11 +153,6 @@ def jsonld_types(ld: list[dict[str, object]]) -> frozenset[str]:
 
 # -- authors and bylines ------------------------------------------------------------------------
 
-_NAME = rf"[{HAN}·]{{2,5}}(?:[、，,][{HAN}·]{{2,5}})*"
-_AUTHOR_RE = re.compile(
-    rf"(?:作\s*者|记\s*者|記\s*者|撰\s*文|编\s*译|編\s*譯)\s*[:：|｜/\s]\s*({_NAME})"
-    rf"|(?:记者|記者)([{HAN}]{{2,4}}?)(?:报道|報導|摄|攝)"
-)
 _SOURCE_RE = re.compile(
     r"(?:来源|來源|稿源|出处|出處)\s*[:：]\s*([^\s|｜/()（）【】\[\]<>,，。;；]{2,30})"
 )
@@ -148,32 +176,44 @@ _DATE_LABEL_RE = re.compile(
     r"(?:\s+on)?)\s*[:：]?\s*(?=(?:19|20)\d\d|\d{1,2}\s*[-/.月]|[a-z]{3,9}\.?\s+\d)",
     re.I,
 )
-_AUTHOR_META_KEYS = ("author", "article:author", "dc.creator", "byl", "sailthru.author")
+
+
+# a date that is not the publication date: an update, or a "today" widget in the page header
+_NOT_PUBLISHED_LINE_RE = re.compile(
+    r"^\W*(?:last\s+)?(?:updated|modified|edited)\b|(?:更新|修改|最后修改|最後修改)(?:时间|時間|日期|于|於)?\s*[:：]|"
+    r"current\s*date|today\s+is|今天是|今日是|现在是|現在是|农历|農曆|星期[一二三四五六日天]\s*$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class Byline:
-    """What the byline says: the publication date, the author, the outlet credited."""
+    """What the byline says: the publication date, the outlet credited, and the lines it was
+    read from (where authors are looked for)."""
 
     date: When | None = None
-    author: str | None = None
     source: str | None = None
+    window: tuple[str, ...] = ()
 
 
 def find_byline(lines: list[str], title: str) -> Byline:
-    """Date, author and credited outlet from the lines around the headline, as a reader sees
-    them (`2024年09月20日 13:47 来源:界面新闻 作者:张三`); else from the first short line with
-    a labelled date (`发布时间：…`) anywhere on the page."""
+    """Date and credited outlet from the lines around the headline, as a reader sees them
+    (`2024年09月20日 13:47 来源:界面新闻 作者:张三`); else from the first short line with a
+    labelled date (`发布时间：…`) anywhere on the page. Update dates and "today" widgets are
+    passed over."""
     window = _byline_window(lines, title)
-    when = _first_date(window)
+    when = _first_date(_publication_lines(window))
     if when is None:
         labelled = [line for line in lines if _is_dated_label_line(line)]
-        when = _first_date(labelled)
+        when = _first_date(_publication_lines(labelled))
         window = window or labelled[:1]
-    author = next((a for a in map(_author_in, window) if a), None)
     credits = [line for line in lines if _CREDIT_LINE_RE.search(line)]
     source = next((s for s in map(_source_in, window + credits) if s), None)
-    return Byline(when, author, source)
+    return Byline(when, source, tuple(window))
+
+
+def _publication_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if not _NOT_PUBLISHED_LINE_RE.search(line)]
 
 
 def _is_dated_label_line(line: str) -> bool:
@@ -203,39 +243,9 @@ def _byline_window(lines: list[str], title: str) -> list[str]:
     return []
 
 
-def _author_in(line: str) -> str | None:
-    m = _AUTHOR_RE.search(line)
-    return clean_author(m.group(1) or m.group(2)) if m else None
-
-
 def _source_in(line: str) -> str | None:
     m = _SOURCE_RE.search(line)
     if not m:
         return None
     name = _LABEL_STOP_RE.sub("", m.group(1)).strip()
     return name if len(name) >= 2 and name not in _NOT_A_SOURCE else None
-
-
-def clean_author(name: str | None) -> str | None:
-    """`name` without a leading `作者:`/`By` label or trailing labels; None unless it looks
-    like a name (2-60 characters, not a URL)."""
-    if not name:
-        return None
-    name = re.sub(r"^(?:作者|记者|記者|By)\s*[:：|｜]?\s*", "", name.strip(), flags=re.I)
-    name = _LABEL_STOP_RE.sub("", name).strip(" ,，、|")
-    return name if 2 <= len(name) <= 60 and not name.startswith("http") else None
-
-
-def meta_author(props: dict[str, str], ld: list[dict[str, object]]) -> str | None:
-    """The author the markup states: <meta> first, then JSON-LD `author` (names joined)."""
-    for key in _AUTHOR_META_KEYS:
-        name = clean_author(props.get(key))
-        if name:
-            return name
-    for value in jsonld_values(ld, ("author",)):
-        items = value if isinstance(value, list) else [value]
-        names = [i.get("name") if isinstance(i, dict) else i for i in items]
-        name = clean_author(", ".join(n.strip() for n in names if isinstance(n, str) and n.strip()))
-        if name:
-            return name
-    return None

@@ -32,7 +32,7 @@ import trafilatura
 from lxml import etree
 from trafilatura.settings import Document
 
-from crawler import bylines
+from crawler import authors, bylines
 from crawler.binary import looks_binary, refers_to_controls, strip_controls
 from crawler.classify import (
     ARTICLE_VIA,
@@ -149,7 +149,9 @@ class _Meta:
         ld = bylines.jsonld_objects(tree)
         self.types = bylines.jsonld_types(ld)
         self.og_type = props.get("og:type")
-        self.author = bylines.meta_author(props, ld)
+        self.props = props
+        self.ld_authors = bylines.jsonld_values(ld, ("author", "creator"))
+        self.outlets = _outlets(props, ld, self.title_tag, self.site_name)
         self.dates = bylines.meta_dates(tree, props, ld)
         self.title_candidates = [t for t in (self.og_title, self.title_tag, *self.h1s) if t]
 
@@ -160,8 +162,8 @@ def _meta_props(tree: lxml.html.HtmlElement) -> dict[str, str]:
     for el in tree.iter("meta"):
         key = el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv")
         content = el.get("content")
-        if key and content and content.strip():
-            props.setdefault(key.strip().lower(), content.strip())
+        for name in (key or "").lower().split() if content and content.strip() else ():
+            props.setdefault(name, content.strip())  # property="dc:creator og:author" names two
     return props
 
 
@@ -323,14 +325,13 @@ def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document |
     found = bylines.find_byline(lines, title)
     local = bylines.BEIJING if language == "zh" else None
     published = bylines.choose_date(meta.dates, found.date, page.url, local)
-    author = meta.author or bylines.clean_author(getattr(doc, "author", None)) or found.author
     return Article(
         url=page.url,
         source=page.source,
         title=title,
         text=text,
         canonical_url=meta.canonical,
-        author=author,
+        author=_author(meta, found, lines, text, doc),
         published=published,
         language=language,
         script=detect_script(title + "\n" + text) if language == "zh" else None,
@@ -339,6 +340,54 @@ def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document |
         original_source=found.source,
         fetched_at=page.fetched_at,
     )
+
+
+def _author(
+    meta: _Meta, found: bylines.Byline, lines: list[str], text: str, doc: Document | None
+) -> str | None:
+    """The markup's author, else the writer a byline, dispatch or credit line names, else
+    trafilatura's guess, else the editor; never an outlet (crawler/authors.py)."""
+    outlets = meta.outlets | ({found.source} if found.source else set())
+    opening = text.split("\n", 2)[:2]
+    closing = _after(lines, text)
+    writer, editor = authors.from_lines(list(found.window), opening, closing, lines, outlets)
+    guess = getattr(doc, "author", None)
+    near = squash(" ".join([*found.window, *opening, *closing]))
+    return (
+        authors.from_markup(meta.props, meta.ld_authors, outlets)
+        or writer
+        or authors.plausible_guess(guess, near, outlets)
+        or editor
+        or authors.editor(guess, outlets)
+    )
+
+
+def _after(lines: list[str], text: str, n: int = 6) -> list[str]:
+    """The `n` page lines after the main text's last paragraph: where credit lines sit."""
+    prose = [line for line in text.split("\n") if size(line) >= 10]
+    last = squash(prose[-1])[:20] if prose else ""
+    if not last:
+        return []
+    for i in range(len(lines) - 1, -1, -1):
+        if last in squash(lines[i]):
+            return lines[i + 1 : i + 1 + n]
+    return []
+
+
+def _outlets(
+    props: dict[str, str], ld: list[dict[str, object]], title: str | None, site: str | None
+) -> set[str]:
+    """Names of the publication: site name, application name, JSON-LD publisher, and the
+    <title> segments beside the headline (`…_科技频道_星河资讯网`)."""
+    names = {site or "", props.get("application-name", ""), props.get("twitter:site", "")}
+    for publisher in bylines.jsonld_values(ld, ("publisher",)):
+        name = publisher.get("name") if isinstance(publisher, dict) else publisher
+        names.add(name if isinstance(name, str) else "")
+    parts = [p.strip() for p in _TITLE_SEP_RE.split(title or "")[::2] if p.strip()]
+    # a Chinese portal names itself in the <title> (`…_科技_网易新闻`); a blog's title may
+    # end with its author's name, so Latin segments are no evidence of an outlet
+    names.update(p for p in sorted(parts, key=len)[:-1] if re.search(f"[{HAN}]", p))
+    return {n.strip().lstrip("@") for n in names if n and n.strip()}
 
 
 def _language(text: str, declared: str | None) -> str | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
@@ -46,14 +45,14 @@ from crawler.classify import (
 )
 from crawler.htmlprep import prepare, scrub, visible_lines
 from crawler.junklines import clean_text
+from crawler.pagemeta import PageMeta, headline
+from crawler.pagemeta import strip_site_suffix as _strip_site_suffix  # noqa: F401 (tests)
 from crawler.records import Article, Page
 from crawler.textnorm import (
     HAN,
     SENTENCE_END_RE,
-    clean_spaces,
     detect_script,
     squash,
-    strip_pinyin,
 )
 
 MIN_HAN_CHARS = 200  # a Chinese (Japanese, Korean) article has this many CJK characters
@@ -79,7 +78,7 @@ def extract(page: Page) -> Article:
     if page.status >= 400:
         raise NotAnArticle("error-page", f"status {page.status}")
     tree = _parse(page.html)
-    meta = _Meta(tree, page.url)
+    meta = PageMeta(tree, page.url)
     prepare(tree)
     layout = Layout(page_lines(tree), anchor_texts(tree))
     head = layout.headline_index(meta.title_candidates)
@@ -90,7 +89,7 @@ def extract(page: Page) -> Article:
 
 
 def _main_text(
-    tree: lxml.html.HtmlElement, url: str, meta: _Meta, layout: Layout, head: int | None
+    tree: lxml.html.HtmlElement, url: str, meta: PageMeta, layout: Layout, head: int | None
 ) -> tuple[str, Document | None]:
     """trafilatura in precision mode; when that yields less than an article's worth, a recall
     pass, cleaned the same way; when neither does, the prose right under the headline (a
@@ -107,7 +106,7 @@ def _main_text(
     return text, doc
 
 
-def _clean(doc: Document | None, meta: _Meta, layout: Layout) -> str:
+def _clean(doc: Document | None, meta: PageMeta, layout: Layout) -> str:
     """trafilatura's text without junk lines (crawler/junklines.py) or link lines."""
     return drop_link_lines(clean_text(doc.text if doc else "", meta.title_candidates), layout)
 
@@ -129,74 +128,6 @@ def _parse(html: str) -> lxml.html.HtmlElement:
     if refers_to_controls(html):
         scrub(tree)
     return tree
-
-
-# -- metadata from markup -----------------------------------------------------------------------
-
-
-class _Meta:
-    """What the markup says: titles, description, site name, canonical URL, language, dates."""
-
-    def __init__(self, tree: lxml.html.HtmlElement, url: str) -> None:
-        props = _meta_props(tree)
-        self.og_title = _tidy(props.get("og:title") or props.get("twitter:title"))
-        self.title_tag = _tidy(tree.findtext(".//title"))
-        self.h1s = [t for t in (_tidy(h.text_content()) for h in tree.iter("h1")) if t]
-        self.description = _tidy(props.get("description") or props.get("og:description"))
-        self.site_name = _tidy(props.get("og:site_name"))
-        self.canonical = _canonical(tree, url, props.get("og:url"))
-        self.lang = _declared_lang(tree, props)
-        ld = bylines.jsonld_objects(tree)
-        self.types = bylines.jsonld_types(ld)
-        self.og_type = props.get("og:type")
-        self.props = props
-        self.ld_authors = bylines.jsonld_values(ld, ("author", "creator"))
-        self.outlets = _outlets(props, ld, self.title_tag, self.site_name)
-        self.dates = bylines.meta_dates(tree, props, ld)
-        self.title_candidates = [t for t in (self.og_title, self.title_tag, *self.h1s) if t]
-
-
-def _meta_props(tree: lxml.html.HtmlElement) -> dict[str, str]:
-    """<meta> name/property/itemprop -> content, lower-cased keys, first value wins."""
-    props: dict[str, str] = {}
-    for el in tree.iter("meta"):
-        key = el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv")
-        content = el.get("content")
-        for name in (key or "").lower().split() if content and content.strip() else ():
-            props.setdefault(name, content.strip())  # property="dc:creator og:author" names two
-    return props
-
-
-def _tidy(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = clean_spaces(strip_pinyin(value)).replace("\n", " ")
-    return value or None
-
-
-def _canonical(tree: lxml.html.HtmlElement, url: str, og_url: str | None) -> str | None:
-    hrefs = tree.xpath(
-        "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href"
-    )
-    for href in [*hrefs, og_url]:
-        if href and href.strip():
-            absolute = urljoin(url, href.strip())
-            if urlsplit(absolute).scheme in ("http", "https"):
-                return absolute
-    return None
-
-
-def _declared_lang(tree: lxml.html.HtmlElement, props: dict[str, str]) -> str | None:
-    for value in (
-        tree.get("lang"),
-        tree.get("xml:lang"),
-        props.get("content-language"),
-        props.get("og:locale"),
-        props.get("language"),
-    ):
-        if value and value.strip():
-            return re.split(r"[-_]", value.strip().lower())[0] or None
-    return None
 
 
 # -- main text ----------------------------------------------------------------------------------
@@ -281,7 +212,7 @@ _ERROR_RE = re.compile(
 
 
 def _refuse(
-    meta: _Meta, layout: Layout, signals: Signals, article: Article, head: int | None
+    meta: PageMeta, layout: Layout, signals: Signals, article: Article, head: int | None
 ) -> None:
     text = article.text
     heads = " ".join([meta.title_tag or "", *meta.h1s[:2]])
@@ -314,14 +245,13 @@ def _is_brief(article: Article, layout: Layout, head: int | None, signals: Signa
 # -- assembling the article ---------------------------------------------------------------------
 
 _EN_STOPWORDS = frozenset("the of and to in a is that for on with as by at from it was are".split())
-_TITLE_SEP_RE = re.compile(
-    rf"(\s+[-|–—·]\s+|\s*[_｜|]\s*|\s*--+\s*|\s*——\s*|\s*::\s*|(?<=[{HAN}？！）》」])-(?=[{HAN}]))"
-)
 
 
-def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document | None) -> Article:
+def _build(
+    page: Page, meta: PageMeta, lines: list[str], text: str, doc: Document | None
+) -> Article:
     language = _language(text, meta.lang or page.language_hint)
-    title = _title(meta, doc, text)
+    title = headline(meta, doc.title if doc else None, text)
     found = bylines.find_byline(lines, title)
     local = bylines.BEIJING if language == "zh" else None
     published = bylines.choose_date(meta.dates, found.date, page.url, local)
@@ -343,7 +273,7 @@ def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document |
 
 
 def _author(
-    meta: _Meta, found: bylines.Byline, lines: list[str], text: str, doc: Document | None
+    meta: PageMeta, found: bylines.Byline, lines: list[str], text: str, doc: Document | None
 ) -> str | None:
     """The markup's author, else the writer a byline, dispatch or credit line names, else
     trafilatura's guess, else the editor; never an outlet (crawler/authors.py)."""
@@ -374,22 +304,6 @@ def _after(lines: list[str], text: str, n: int = 6) -> list[str]:
     return []
 
 
-def _outlets(
-    props: dict[str, str], ld: list[dict[str, object]], title: str | None, site: str | None
-) -> set[str]:
-    """Names of the publication: site name, application name, JSON-LD publisher, and the
-    <title> segments beside the headline (`…_科技频道_星河资讯网`)."""
-    names = {site or "", props.get("application-name", ""), props.get("twitter:site", "")}
-    for publisher in bylines.jsonld_values(ld, ("publisher",)):
-        name = publisher.get("name") if isinstance(publisher, dict) else publisher
-        names.add(name if isinstance(name, str) else "")
-    parts = [p.strip() for p in _TITLE_SEP_RE.split(title or "")[::2] if p.strip()]
-    # a Chinese portal names itself in the <title> (`…_科技_网易新闻`); a blog's title may
-    # end with its author's name, so Latin segments are no evidence of an outlet
-    names.update(p for p in sorted(parts, key=len)[:-1] if re.search(f"[{HAN}]", p))
-    return {n.strip().lstrip("@") for n in names if n and n.strip()}
-
-
 def _language(text: str, declared: str | None) -> str | None:
     """Character statistics decide Chinese (a template's lang="en" on a Chinese page is common);
     otherwise the declared language, else English when its stopwords are there."""
@@ -406,38 +320,3 @@ def _language(text: str, declared: str | None) -> str | None:
     if words and sum(w in _EN_STOPWORDS for w in words) / len(words) >= 0.08:
         return "en"
     return None
-
-
-def _title(meta: _Meta, doc: Document | None, text: str) -> str:
-    """The headline: og:title, else <title>, without " - Site" / "_频道_网站" suffixes; an <h1>
-    wins when it is most of that (h1s carry no suffix, but can be a logo)."""
-    base = meta.og_title or meta.title_tag or _tidy(doc.title if doc else None)
-    if not base:
-        return meta.h1s[0] if meta.h1s else text.split("\n", 1)[0][:80]
-    stripped = _strip_site_suffix(base, meta.site_name)
-    for h1 in sorted(meta.h1s, key=len, reverse=True):
-        if squash(h1) in squash(base) and len(h1) >= 0.6 * len(stripped):
-            return h1
-    return stripped
-
-
-def _strip_site_suffix(title: str, site_name: str | None) -> str:
-    """Drop trailing segments that name the site or are shorter than the first (a channel or
-    site name), and a leading segment naming the site."""
-    tokens = _TITLE_SEP_RE.split(title)
-    parts = [p.strip() for p in tokens[::2]]
-    if len(parts) < 2:
-        return title
-
-    def is_site(part: str) -> bool:
-        return bool(site_name and part) and (part in site_name or site_name in part)
-
-    keep = len(parts)
-    while keep > 1 and (
-        is_site(parts[keep - 1])
-        or len(parts[keep - 1]) < len(parts[0])
-        and len(parts[keep - 1]) <= 30
-    ):
-        keep -= 1
-    start = 1 if keep > 1 and is_site(parts[0]) else 0
-    return "".join(tokens[2 * start : 2 * keep - 1]).strip() or title

@@ -17,6 +17,7 @@ LAYERS = {
     "crawler.sources": 2, "crawler.bylines": 2, "crawler.junklines": 2, "crawler.htmlprep": 2,
     "crawler.classify": 2,
     "crawler.authors": 2,
+    "crawler.pagemeta": 2,
     "crawler.extract": 3, "crawler.topics": 3, "crawler.dedup": 3,
     "crawler.store": 4, "crawler.health": 4,
     "crawler.spool": 5,

@@ -255,3 +255,20 @@ def test_deeply_nested_json_ld_and_markup_are_no_crash() -> None:
     html = article_html().replace("</head>", head + "</head>")
     html = html.replace("<h1>", "<div>" * 3000 + "<h1>", 1)
     assert outcome(html) in {"article", "empty"}
+
+
+def test_a_megabyte_title_falls_back_to_og_title_then_h1() -> None:
+    huge = "大模型" * 350_000
+    html = article_html().replace(
+        "<title>云厂商再度下调大模型价格</title>", f"<title>{huge}</title>"
+    )
+    assert extract(Page(url="https://x.example.cn/1", source="t", html=html)).title == (
+        "云厂商再度下调大模型价格"  # the <h1>
+    )
+    og = '<meta property="og:title" content="云厂商下调价格">'
+    with_og = html.replace("</head>", og + "</head>").replace(
+        "<h1>云厂商再度下调大模型价格</h1>", ""
+    )
+    assert extract(Page(url="https://x.example.cn/1", source="t", html=with_og)).title == (
+        "云厂商下调价格"
+    )

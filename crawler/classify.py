@@ -136,9 +136,11 @@ class Layout:
     def __init__(self, lines: list[Line], anchors: set[str] | None = None) -> None:
         self.lines = lines
         self.anchors = anchors or set()
-        self.by_text: dict[str, int] = {}
+        self.by_text: dict[str, int] = {}  # text -> its least linked occurrence
         for i, line in enumerate(lines):
-            self.by_text.setdefault(_key(line.text), i)
+            seen = self.by_text.setdefault(_key(line.text), i)
+            if line.link < lines[seen].link:
+                self.by_text[_key(line.text)] = i
         self.summaries = _teaser_summaries(lines)
         self.headlines = sum(line.is_headline for line in lines)
 

@@ -246,3 +246,12 @@ def test_signals() -> None:
 
 def test_a_kept_page_is_an_article_record() -> None:
     assert isinstance(extract(page(portal_article(ZH))), Article)
+
+
+def test_a_paragraph_also_linked_from_a_sidebar_stays_in_the_text() -> None:
+    """The lead paragraph doubles as this story's teaser in a "top stories" box."""
+    box = f"<div class='top'><a href='/a/77.html'>{ZH[0]}</a></div>"
+    article = extract(
+        page(box + portal_article(ZH), "<title>云服务商再度下调大模型推理价格</title>")
+    )
+    assert article.text.split("\n") == ZH

@@ -12,7 +12,8 @@ The signals, each measured on the page as a reader sees it (block lines, `page_l
   item of a list with summaries. When most of the main text is such summaries, the page
   is a list even though it reads as prose;
 - **metadata**: JSON-LD `@type` (NewsArticle, BlogPosting... against CollectionPage,
-  SearchResultsPage, ItemList as main entity) and `og:type`;
+  SearchResultsPage, ItemList) and `og:type` (article; website lowers the number of
+  teasers that make a list from 8 to 5, as on a blog's index page);
 - **how the page was found** (`Page.via`): a page a feed or news sitemap calls an article
   needs stronger evidence to be dropped as a list.
 
@@ -50,7 +51,8 @@ PROSE = 20  # a paragraph of prose is at least this size
 LINK_LINE = 0.6  # a line whose letters are this much link text is a link, not prose
 _TEASER_GAP = 3  # lines (dates, bylines, credits) allowed between a headline and its summary
 _MIN_TEASERS = 8  # fewer summaries than this never make a list (a roundup article has some)
-_MIN_TEASERS_LISTED = 4  # ... or than this on a page whose metadata says collection
+_MIN_TEASERS_WEBSITE = 5  # ... or than this on a page whose og:type is "website" (a blog index)
+_MIN_TEASERS_LISTED = 4  # ... or than this on a page whose JSON-LD says collection
 _LIST_HEADLINES = 10  # headline links around a main text too short for an article: a list
 _UNDER_HEADLINE = 8  # lines between the headline and the first line of a text "right under" it
 
@@ -252,7 +254,13 @@ def list_reason(text: str, enough: bool, layout: Layout, signals: Signals) -> st
             return f"{layout.headlines} headline links around too little prose"
         return None
     teasers = len(layout.summaries)
-    least = _MIN_TEASERS_LISTED if signals.says_list else _MIN_TEASERS
+    least = (
+        _MIN_TEASERS_LISTED
+        if signals.says_list
+        else _MIN_TEASERS_WEBSITE
+        if (signals.og_type or "").lower() == "website"
+        else _MIN_TEASERS
+    )
     if teasers < least:
         return None
     share = _summary_share(text.split("\n"), layout)

@@ -187,8 +187,11 @@ def test_section_page_of_teasers_is_a_list_even_when_it_says_article() -> None:
 
 def test_collection_metadata_lowers_the_bar() -> None:
     collection = '<script type="application/ld+json">{"@type": "CollectionPage"}</script>'
+    assert outcome(teaser_page(4)) == "article"
+    assert outcome(teaser_page(4, collection)) == "list-page"
+    website = '<meta property="og:type" content="website">'  # a blog's index page
     assert outcome(teaser_page(5)) == "article"
-    assert outcome(teaser_page(5, collection)) == "list-page"
+    assert outcome(teaser_page(5, website)) == "list-page"
 
 
 def test_a_feed_listing_protects_a_featured_story_with_teasers_below_it() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from urllib.parse import urlsplit
@@ -196,12 +197,15 @@ class Byline:
     window: tuple[str, ...] = ()
 
 
-def find_byline(lines: list[str], title: str) -> Byline:
+def find_byline(
+    lines: list[str], title: str, is_headline_link: Callable[[str], bool] = lambda _: False
+) -> Byline:
     """Date and credited outlet from the lines around the headline, as a reader sees them
     (`2024年09月20日 13:47 来源:界面新闻 作者:张三`); else from the first short line with a
-    labelled date (`发布时间：…`) anywhere on the page. Update dates and "today" widgets are
-    passed over."""
-    window = _byline_window(lines, title)
+    labelled date (`发布时间：…`) anywhere on the page. Update dates, "today" widgets and
+    dated headline links (`另一条新闻 2024-09-18` in a list under a short text) are passed
+    over."""
+    window = [line for line in _byline_window(lines, title) if not is_headline_link(line)]
     when = _first_date(_publication_lines(window))
     if when is None:
         labelled = [line for line in lines if _is_dated_label_line(line)]

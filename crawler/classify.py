@@ -44,7 +44,7 @@ _SKIP_TAGS = frozenset("script style noscript template select option button".spl
 _CJK_RE = re.compile(f"[{HAN}\u3040-\u30ff\uac00-\ud7af]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 _BULLET_RE = re.compile(r"^(?:[-•·*]\s*)+")
-_LABELLED_RE = re.compile(f"(?:{BYLINE_LABELS})\\s*[:：]")
+_LABELLED_RE = re.compile(f"(?:{BYLINE_LABELS})\\s*[:：]|^\\s*(?i:by)\\s")  # bylines, not headlines
 
 HEADLINE = 8  # a headline link is at least this size (8 Han characters, 24 Latin letters)
 PROSE = 20  # a paragraph of prose is at least this size
@@ -156,6 +156,11 @@ class Layout:
         if found is not None:
             return found.link >= LINK_LINE
         return _key(text) in self.anchors
+
+    def is_headline(self, text: str) -> bool:
+        """`text` is a line of the page that is a headline link."""
+        found = self.find(text)
+        return found is not None and found.is_headline
 
     def is_summary(self, text: str) -> bool:
         return self.by_text.get(_key(text), -1) in self.summaries

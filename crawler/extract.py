@@ -83,7 +83,7 @@ def extract(page: Page) -> Article:
     layout = Layout(page_lines(tree), anchor_texts(tree))
     head = layout.headline_index(meta.title_candidates)
     text, doc = _main_text(tree, page.url, meta, layout, head)
-    article = _build(page, meta, visible_lines(tree), text, doc)
+    article = _build(page, meta, visible_lines(tree), text, doc, layout)
     _refuse(meta, layout, Signals(meta.types, meta.og_type, page.via), article, head)
     return article
 
@@ -248,11 +248,11 @@ _EN_STOPWORDS = frozenset("the of and to in a is that for on with as by at from 
 
 
 def _build(
-    page: Page, meta: PageMeta, lines: list[str], text: str, doc: Document | None
+    page: Page, meta: PageMeta, lines: list[str], text: str, doc: Document | None, layout: Layout
 ) -> Article:
     language = _language(text, meta.lang or page.language_hint)
     title = headline(meta, doc.title if doc else None, text)
-    found = bylines.find_byline(lines, title)
+    found = bylines.find_byline(lines, title, layout.is_headline)
     local = bylines.BEIJING if language == "zh" else None
     published = bylines.choose_date(meta.dates, found.date, page.url, local)
     return Article(

@@ -189,3 +189,12 @@ def test_person(raw: str, clean: str | None) -> None:
 def test_a_personal_site_named_after_its_author() -> None:
     assert person("Ann Lee", {"Ann Lee"}) == "Ann Lee"
     assert person("The Harbor", {"The Harbor"}) is None
+
+
+def test_dated_headline_links_under_the_headline_are_not_a_byline() -> None:
+    related = "".join(
+        f"<li><a href='/a/{i}.html'>国产推理芯片出货量创新高第{i}期</a> 2024-09-1{i}</li>"
+        for i in range(3)
+    )
+    assert zh(f"<ul>{related}</ul>").published is None
+    assert zh(f"2024-09-20 10:15<ul>{related}</ul>").published == "2024-09-20T10:15:00+08:00"

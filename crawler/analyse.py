@@ -63,4 +63,4 @@ def page_of(fetched: Fetched) -> Page:
     html, encoding = decode_body(fetched.body, fetched.content_type, fetched.encoding)
     return Page(url=fetched.url, source=fetched.source, html=html, status=fetched.status,
                 encoding=encoding, requested_url=fetched.requested_url, entry=fetched.entry,
-                language_hint=fetched.language_hint, fetched_at=fetched.fetched_at)
+                language_hint=fetched.language_hint, fetched_at=fetched.fetched_at, via=fetched.via)

@@ -44,7 +44,7 @@ from crawler.extract.classify import (
 )
 from crawler.extract.htmlprep import prepare, scrub, visible_lines
 from crawler.extract.junklines import clean_text
-from crawler.extract.metadata import PageMeta, headline
+from crawler.extract.metadata import MAX_TITLE_CHARS, PageMeta, headline
 from crawler.extract.metadata import strip_site_suffix as _strip_site_suffix  # noqa: F401 (tests)
 from crawler.records import Article, Page, SkipReason
 from crawler.text.binary import looks_binary, refers_to_controls
@@ -64,12 +64,13 @@ MIN_BRIEF_CJK = 50
 MIN_BRIEF_WORDS = 30
 
 
-def extract(page: Page) -> Article:
-    """Main text and metadata of `page`; raises NotAnArticle for pages that are not articles."""
+def extract(page: Page, max_title_chars: int = MAX_TITLE_CHARS) -> Article:
+    """Main text and metadata of `page`; raises NotAnArticle for pages that are not articles.
+    A headline candidate longer than `max_title_chars` is passed over for the next one."""
     if page.status >= 400:
         raise NotAnArticle(SkipReason.ERROR_PAGE, f"status {page.status}")
     tree = _parse(page.html)
-    meta = PageMeta(tree, page.url)
+    meta = PageMeta(tree, page.url, max_title_chars)
     prepare(tree)
     layout = Layout(page_lines(tree), anchor_texts(tree))
     head = layout.headline_index(meta.title_candidates)

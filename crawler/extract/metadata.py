@@ -13,17 +13,18 @@ import lxml.html
 from crawler.extract import bylines
 from crawler.text.normalise import HAN, clean_spaces, squash, strip_pinyin
 
-MAX_TITLE_CHARS = 400  # a longer headline is junk (keyword stuffing, a page inside <title>)
+MAX_TITLE_CHARS = 400  # default of [crawl] max_title_chars: a longer headline is junk
 
 
 class PageMeta:
     """What the markup says: titles, description, site name, canonical URL, language, dates."""
 
-    def __init__(self, tree: lxml.html.HtmlElement, url: str) -> None:
+    def __init__(self, tree: lxml.html.HtmlElement, url: str, max_title: int = MAX_TITLE_CHARS) -> None:
         props = meta_props(tree)
-        self.og_title = title_text(props.get("og:title") or props.get("twitter:title"))
-        self.title_tag = title_text(tree.findtext(".//title"))
-        self.h1s = [t for t in (title_text(h.text_content()) for h in tree.iter("h1")) if t]
+        self.max_title = max_title
+        self.og_title = title_text(props.get("og:title") or props.get("twitter:title"), max_title)
+        self.title_tag = title_text(tree.findtext(".//title"), max_title)
+        self.h1s = [t for t in (title_text(h.text_content(), max_title) for h in tree.iter("h1")) if t]
         self.description = tidy(props.get("description") or props.get("og:description"))
         self.site_name = tidy(props.get("og:site_name"))
         self.canonical = canonical(tree, url, props.get("og:url"))
@@ -56,13 +57,13 @@ def tidy(value: str | None) -> str | None:
     return value or None
 
 
-def title_text(value: str | None) -> str | None:
-    """A headline candidate, tidied; None when empty or longer than MAX_TITLE_CHARS (the
+def title_text(value: str | None, limit: int = MAX_TITLE_CHARS) -> str | None:
+    """A headline candidate, tidied; None when empty or longer than `limit` characters (the
     next candidate is used: og:title, <title>, <h1>, the text's first line)."""
-    if not value or len(value) > 4 * MAX_TITLE_CHARS:  # not worth tidying
+    if not value or len(value) > 4 * limit:  # not worth tidying
         return None
     value = tidy(value)
-    return value if value and len(value) <= MAX_TITLE_CHARS else None
+    return value if value and len(value) <= limit else None
 
 
 def canonical(tree: lxml.html.HtmlElement, url: str, og_url: str | None) -> str | None:
@@ -114,7 +115,7 @@ TITLE_SEP_RE = re.compile(
 def headline(meta: PageMeta, extracted_title: str | None, text: str) -> str:
     """The headline: og:title, else <title>, without " - Site" / "_频道_网站" suffixes; an <h1>
     wins when it is most of that (h1s carry no suffix, but can be a logo)."""
-    base = meta.og_title or meta.title_tag or title_text(extracted_title)
+    base = meta.og_title or meta.title_tag or title_text(extracted_title, meta.max_title)
     if not base:
         return meta.h1s[0] if meta.h1s else text.split("\n", 1)[0][:80]
     stripped = strip_site_suffix(base, meta.site_name)

@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from crawler.errors import ConfigError
+from crawler.text.addresses import parse_allowance
 
 SOURCE_KINDS = ("feed", "sitemap", "listing", "search")
 NOTIFY_MODES = ("each", "digest")
@@ -43,12 +44,18 @@ class CrawlSettings:
     concurrency: int = opt(16, "requests in flight at once, all hosts together", min=1)
     concurrency_per_host: int = opt(2, "requests in flight at once to one host", min=1)
     delay: float = opt(1.0, "seconds between two requests to the same host (robots.txt Crawl-delay raises it)", min=0)
+    max_crawl_delay: float = opt(60.0, "a host whose robots.txt asks for a longer Crawl-delay (seconds) is not crawled: its pages are recorded as skipped (robots-disallowed)", min=1)
     autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
     retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
+    max_title_chars: int = opt(400, "a headline candidate longer than this is passed over for the next (og:title, <title>, <h1>, the first line of the text)", min=20)
     max_age_days: int = opt(30, "skip entries and articles older than this when their date is known; 0 means no limit", min=0)
     max_articles_per_source: int = opt(0, "stop following a source's links after this many article requests per run; 0 means no limit", min=0)
+    max_entries_per_document: int = opt(5000, "article links followed from one feed, sitemap or listing page in a run (links already known or too old do not count); the rest wait for the next run and the document is recorded as skipped (too-many-entries)", min=1)
+    max_sitemap_depth: int = opt(4, "levels of sitemaps followed from a source: 1 reads only its sitemap (or robots.txt's), 2 also the sitemaps an index lists, ...; deeper ones are recorded as skipped (sitemap-too-deep)", min=1)
+    max_sitemaps_per_source: int = opt(200, "sitemap files fetched per source in a run, newest first where the index dates them; the rest are recorded as skipped (too-many-sitemaps)", min=1)
+    allow_private: list = opt([], "networks (CIDR, e.g. 10.0.0.0/8) or host names that links and redirects may lead to although they are private, loopback or link-local; the hosts of the sources' own URLs are always allowed", items=str)
 
 
 @dataclass(frozen=True)
@@ -283,7 +290,13 @@ def _groups(value: tuple, path: Path, key: str) -> tuple[tuple[str, ...], ...]:
 
 
 def _check_object(obj: Any, path: Path, where: str) -> None:
-    if isinstance(obj, Source):
+    if isinstance(obj, CrawlSettings):
+        for item in obj.allow_private:
+            try:
+                parse_allowance(item)
+            except ValueError as e:
+                raise ConfigError(path, f"{where} allow_private", str(e)) from None
+    elif isinstance(obj, Source):
         urls = obj.all_urls()
         if not urls:
             raise ConfigError(path, f"{where} url", "a source needs url or urls")

@@ -67,6 +67,11 @@ class SkipReason(StrEnum):
     BAD_SITEMAP = "bad-sitemap"
     BAD_LISTING = "bad-listing"
     BAD_SEARCH = "bad-search"
+    PRIVATE_ADDRESS = "private-address"  # a link or redirect to a non-public address (SSRF guard)
+    TOO_MANY_ENTRIES = "too-many-entries"  # a document listing more than max_entries_per_document
+    SITEMAP_TOO_DEEP = "sitemap-too-deep"  # sitemap indexes nested past max_sitemap_depth
+    TOO_MANY_SITEMAPS = "too-many-sitemaps"  # a source's sitemaps past max_sitemaps_per_source
+    TOO_MANY_REDIRECTS = "too-many-redirects"  # a redirect loop, or past Scrapy's REDIRECT_MAX_TIMES
 
 
 def http_reason(status: int) -> str:
@@ -104,7 +109,7 @@ class Fetched:
     entry: Entry | None = None
     language_hint: str | None = None
     encoding: str | None = None  # the source's forced encoding, when configured
-    via: str | None = None  # the kind of source that led here: feed, sitemap, listing, search
+    via: str | None = None  # what led here: feed, sitemap, news-sitemap, listing or search
     fetched_at: str | None = None
 
 
@@ -121,6 +126,9 @@ class Page:
     entry: Entry | None = None
     language_hint: str | None = None
     fetched_at: str | None = None
+    # how the link was found: "feed", "sitemap", "news-sitemap", "listing", "search" or None;
+    # a page a feed or news sitemap calls an article needs strong evidence to be a list page
+    via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from crawler import faults
 from crawler.config import Schedule, load_settings
 from crawler.cron import standard_crontab
 from crawler.store import schedules as schedule_store
+from crawler.store import schema
 from crawler.store.db import open_db
 from jobs.daemon import setup_logging
 from jobs.runner import crawl_command
@@ -177,7 +178,18 @@ def assert_complete_and_clean(site: FixtureSite, corpus: Path) -> None:
     assert one(corpus, "SELECT count(*) FROM spool") == 0
     assert one(corpus, "SELECT count(*) FROM pages WHERE outcome = 'spooled'") == 0
     assert one(corpus, "SELECT count(*) FROM runs WHERE status = 'running'") == 0
+    assert one(corpus, TOPICS_OUT_OF_STEP) == 0  # written in each article's own transaction
+    assert one(corpus, schema.ARTICLE_COUNTS_CHECK) == 0
     assert one(corpus, "PRAGMA integrity_check") == "ok"
+
+
+# article_topics rows that are not in the articles' JSON topics, and the other way round
+TOPICS_OUT_OF_STEP = """SELECT count(*) FROM (
+    SELECT * FROM (SELECT a.id, t.value FROM articles a, json_each(a.topics) t
+                   EXCEPT SELECT article_id, topic FROM article_topics)
+    UNION ALL
+    SELECT * FROM (SELECT article_id, topic FROM article_topics
+                   EXCEPT SELECT a.id, t.value FROM articles a, json_each(a.topics) t))"""
 
 
 # ---------------------------------------------------------------- pure parts

@@ -74,6 +74,20 @@ def test_new_articles_get_a_story_and_an_index_row(db):
     assert count(db, "spool") == 0
 
 
+def test_topics_go_to_the_join_table_with_the_article(db):
+    two = SpoolItem(article=item("http://a.test/2", OTHER).article,
+                    matches=(Match("compute", 2.0, ("算力",)), Match("large-models", 1.5, ("大模型",))))
+    ingest(db, item("http://a.test/1", BASE), two, item("http://b.test/1", BASE, source="s2"))
+    assert db.execute("SELECT article_id, topic FROM article_topics ORDER BY 1, 2").fetchall() == [
+        (1, "large-models"), (2, "compute"), (2, "large-models")]  # the copy adds no row
+    counts = {r[:2]: r[2] for r in db.execute(
+        "SELECT topic, also, articles FROM article_counts WHERE source = 's1' AND language = 'zh' "
+        "AND script = 'zh-Hans'")}
+    assert counts == {("", ""): 2, ("large-models", ""): 2, ("compute", ""): 1, ("", "large-models"): 2,
+                      ("", "compute"): 1, ("compute", "large-models"): 1, ("large-models", "compute"): 1}
+    assert db.execute(schema.ARTICLE_COUNTS_CHECK).fetchone()[0] == 0
+
+
 def test_same_text_in_the_other_script_is_a_copy(db):
     ingest(db, item("http://a.test/1", BASE))
     stats = ingest(db, item("http://b.test/x", to_traditional(BASE), source="s2"))
@@ -131,6 +145,7 @@ def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
     with pytest.raises(Exception, match="disk on fire"):
         Ingester(db, DedupSettings()).ingest()
     assert count(db, "articles") == 0 and count(db, "articles_fts") == 0 and count(db, "spool") == 1
+    assert count(db, "article_topics") == 0 and count(db, "article_counts") == 0
     db.execute("DROP TRIGGER boom")
     assert Ingester(db, DedupSettings()).ingest().new == 1
     assert count(db, "spool") == 0

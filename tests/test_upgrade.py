@@ -56,6 +56,10 @@ def test_the_v01_corpus_is_upgraded_in_place_without_losing_a_row(site: FixtureS
         assert db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == old_rows, table
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert {r["source"] for r in db.query("SELECT source FROM source_health")} >= {"xinghe-rss", "island-atom"}
+    topics = db.execute("SELECT a.id, t.value FROM articles a, json_each(a.topics) t ORDER BY 1, 2").fetchall()
+    assert topics and db.execute("SELECT article_id, topic FROM article_topics ORDER BY 1, 2").fetchall() == topics
+    assert db.execute(schema.ARTICLE_COUNTS_CHECK).fetchone()[0] == 0
+    assert db.execute("SELECT sum(articles) FROM article_counts WHERE topic = '' AND also = ''").fetchone()[0] == 11
     open_db(path).close()  # and again: nothing left to do
     assert counts(path) == ROWS_V01
 

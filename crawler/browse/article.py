@@ -51,7 +51,7 @@ def _topics(article: dict[str, Any], topic_url: Callable[[str], str]) -> list[di
 def page_context(article: dict[str, Any], query: str, urls: Any, database: str) -> dict[str, Any]:
     """Template values for one article; `urls` is `datasette.urls`."""
     table = urls.table(database, "articles")
-    article["topic_list"] = _topics(article, lambda t: f"{table}?topics__arraycontains={quote(t)}")
+    article["topic_list"] = _topics(article, lambda t: f"{table}?_topic={quote(t)}")
     article["link"] = web_link(article["url"])
     article["text_html"] = paragraphs_html(article.get("text"), query)
     article["title_html"] = marked_html(

@@ -5,6 +5,7 @@ through `select_articles` and crawler/store/queries.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,7 +41,8 @@ def find_article_by_hash(db: Database, content_hash: str) -> int | None:
 
 
 def insert_article(db: Database, row: dict[str, Any]) -> int:
-    """Insert one article and its full-text row; returns its id."""
+    """Insert one article, its full-text row and its `article_topics` rows; returns its id.
+    Call it inside the item's transaction: the three are written together or not at all."""
     cols = ", ".join(row)
     marks = ", ".join(f":{k}" for k in row)
     article_id = int(db.execute(f"INSERT INTO articles ({cols}) VALUES ({marks})", row).lastrowid)
@@ -48,19 +50,46 @@ def insert_article(db: Database, row: dict[str, Any]) -> int:
         "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
         [article_id, fts.index_text(row.get("title")), fts.index_text(row.get("text"))],
     )
+    topics = _topic_names(row.get("topics"))
+    for topic in topics:
+        db.execute("INSERT OR IGNORE INTO article_topics (topic, article_id) VALUES (?, ?)",
+                   [topic, article_id])
+    count_article(db, topics, row)
     return article_id
 
 
+def count_article(db: Database, topics: list[str], row: dict[str, Any]) -> None:
+    """Add one article to `article_counts` (see crawler/store/schema.py): under every topic it
+    has and '' (all articles), and for each of those under each other topic it has and ''."""
+    dims = [row["source"], row.get("language") or "", row.get("script") or ""]
+    keys = ["", *dict.fromkeys(topics)]
+    for topic in keys:
+        for also in keys:
+            if also == "" or also != topic:
+                db.execute(
+                    "INSERT INTO article_counts (topic, also, source, language, script, articles) "
+                    "VALUES (?, ?, ?, ?, ?, 1) "
+                    "ON CONFLICT DO UPDATE SET articles = articles + 1", [topic, also, *dims])
+
+
+def _topic_names(topics_json: str | None) -> list[str]:
+    """The topic names of an `articles.topics` value (a JSON list of strings)."""
+    names = json.loads(topics_json or "[]")
+    return [t for t in names if isinstance(t, str)] if isinstance(names, list) else []
+
+
 def insert_copy(db: Database, *, url: str, source: str, article_id: int, kind: str,
-                title: str | None, run_id: int | None) -> bool:
-    """Record `url` as a copy of `article_id`; False when it is already known."""
+                title: str | None, run_id: int | None, first_seen: str | None = None) -> bool:
+    """Record `url` as a copy of `article_id` (seen at `first_seen`, default now); False when
+    it is already known."""
     if db.execute("SELECT 1 FROM articles WHERE url = ?1 OR canonical_url = ?1", [url]).fetchone():
         return False
     story = db.execute("SELECT story_id FROM articles WHERE id = ?", [article_id]).fetchone()
     cur = db.execute(
         "INSERT OR IGNORE INTO copies (url, source, article_id, story_id, kind, title, first_seen, run_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [url, source, article_id, story[0] if story else None, kind, title, now(), run_id],
+        [url, source, article_id, story[0] if story else None, kind, title, first_seen or now(),
+         run_id],
     )
     if cur.rowcount and story and story[0]:
         refresh_story(db, story[0])
@@ -139,8 +168,7 @@ def last_signature_id(db: Database) -> int:
 
 def has_topic(db: Database, topic: str) -> bool:
     """Whether any stored article matched `topic` (an export may name a retired topic)."""
-    return bool(db.execute("SELECT 1 FROM articles, json_each(articles.topics) WHERE value = ? "
-                           "LIMIT 1", [topic]).fetchone())
+    return bool(db.execute("SELECT 1 FROM article_topics WHERE topic = ? LIMIT 1", [topic]).fetchone())
 
 
 def select_articles(db: Database, since: str | None = None,
@@ -151,7 +179,7 @@ def select_articles(db: Database, since: str | None = None,
         where.append("first_seen >= :since")
         params["since"] = since
     if topic:
-        where.append("EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE value = :topic)")
+        where.append("id IN (SELECT article_id FROM article_topics WHERE topic = :topic)")
         params["topic"] = topic
     sql = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM articles"
     if where:

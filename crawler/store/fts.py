@@ -32,6 +32,7 @@ _QUERY_TOKEN = re.compile(r'"[^"]*"?|\S+')
 _LETTER = rf"[^\W_{HAN}]"  # a letter or digit that is not Han: \w alone would glue 千问 to qwen
 _WORD = re.compile(rf"[{HAN}]+|{_LETTER}+")
 _MARK_TAG = re.compile(r"</?mark>", re.IGNORECASE)
+SNIPPET_LOOKAHEAD = 1500  # characters folded first when looking for the first match
 
 
 def _bigrams(run: str) -> str:
@@ -126,7 +127,17 @@ def fold_aligned(text: str) -> str:
     simplified = to_simplified(text)
     if len(simplified) != len(text):  # a phrase conversion changed the length: go char by char
         simplified = "".join(s if len(s := to_simplified(c)) == 1 else c for c in text)
-    return "".join(map(_fold_char, simplified))
+    return _folding().sub(lambda m: _fold_char(m.group()), simplified)
+
+
+@lru_cache(maxsize=1)
+def _folding() -> re.Pattern[str]:
+    """The characters `_fold_char` changes (upper case, full-width forms, ...; any outside
+    the BMP is tried), so a text is scanned in C and only those are folded one by one."""
+    chars = (chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000)
+    changed = (c for c in chars if (c.lower() != c or not unicodedata.is_normalized("NFKC", c))
+               and _fold_char.__wrapped__(c) != c)
+    return re.compile("[" + "".join(map(re.escape, changed)) + "\U00010000-\U0010FFFF]")
 
 
 def match_spans(text: str | None, query: str) -> list[tuple[int, int]]:
@@ -154,19 +165,32 @@ def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | Non
     return "".join(out)
 
 
+def _first_match(text: str, query: str) -> int | None:
+    """Where the query's first word occurs; the text's start is folded first, since most
+    matches are near it (a word cut at the boundary is found by the full pass)."""
+    for end in (SNIPPET_LOOKAHEAD, None):
+        spans = match_spans(text[:end], query)
+        if spans:
+            return spans[0][0]
+        if end is None or end >= len(text):
+            return None
+    return None
+
+
 def snippet(text: str | None, query: str, width: int = 160) -> str:
     """The passage of `text` around the first match of `query`, matches in `<mark>`.
 
     Starts at the paragraph holding the match when that is close, so the passage reads as
-    a sentence; without a match it is the start of the text.
+    a sentence; without a match it is the start of the text.  Only the passage shown and
+    the text up to it are folded, not the whole text.
     """
     if not text:
         return ""
-    spans = match_spans(text, query)
-    first = spans[0][0] if spans else 0
+    first = _first_match(text, query) or 0
     start = max(0, first - width // 3)
     paragraph = text.rfind("\n", start, first)
     start = paragraph + 1 if paragraph >= 0 else start
     end = min(len(text), start + width)
-    body = mark(text, spans, start, end).replace("\n", " ")
+    passage = text[start:end]
+    body = mark(passage, match_spans(passage, query)).replace("\n", " ")
     return ("…" if start > 0 else "") + body.strip() + ("…" if end < len(text) else "")

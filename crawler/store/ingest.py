@@ -34,11 +34,15 @@ class IngestStats:
 
 
 class Ingester:
-    """Holds the near-duplicate index for the life of a process (the daemon keeps one)."""
+    """Holds the near-duplicate index for the life of a process (the daemon keeps one).
 
-    def __init__(self, db: Database, dedup_settings: DedupSettings):
+    `clock` gives the `first_seen` time of what is stored (UTC ISO 8601, default: now); a
+    benchmark that builds months of corpus in minutes passes its own."""
+
+    def __init__(self, db: Database, dedup_settings: DedupSettings, clock: Callable[[], str] = now):
         self.db = db
         self.settings = dedup_settings
+        self.clock = clock
         self._index: dedup.NearDupIndex | None = None
 
     @property
@@ -94,28 +98,30 @@ class Ingester:
         if existing is not None:
             return self._copy(item, existing, "exact"), None
         sig = self.index.signature(a.text)
-        article_id = corpus.insert_article(self.db, self._row(item, canon, content_hash))
+        seen = self.clock()
+        article_id = corpus.insert_article(self.db, self._row(item, canon, content_hash, seen))
         corpus.save_signature(self.db, article_id, dedup.sig_to_bytes(sig))
-        corpus.set_story(self.db, article_id, self._story_for(sig, article_id, a.title))
+        corpus.set_story(self.db, article_id, self._story_for(sig, article_id, a.title, seen))
         return "stored", (article_id, sig)
 
     def _copy(self, item: SpoolItem, article_id: int, kind: str) -> str:
         """Record a copy; "known" when this very URL is already the article or a copy."""
         a = item.article
         if not corpus.insert_copy(self.db, url=a.url, source=a.source, article_id=article_id,
-                                  kind=kind, title=a.title, run_id=item.run_id):
+                                  kind=kind, title=a.title, run_id=item.run_id,
+                                  first_seen=self.clock()):
             return "known"
         return "copy"
 
-    def _story_for(self, sig: object, article_id: int, title: str) -> int:
+    def _story_for(self, sig: object, article_id: int, title: str, seen: str) -> int:
         for candidate in self.index.query(sig):
             story = corpus.story_of(self.db, candidate)
             if story:
                 return story
-        return corpus.new_story(self.db, article_id, title, now())
+        return corpus.new_story(self.db, article_id, title, seen)
 
     @staticmethod
-    def _row(item: SpoolItem, canon: str, content_hash: str) -> dict:
+    def _row(item: SpoolItem, canon: str, content_hash: str, seen: str) -> dict:
         a = item.article
         return {
             "url": a.url, "canonical_url": canon, "source": a.source, "title": a.title,
@@ -126,7 +132,7 @@ class Ingester:
             "topics": json.dumps([m.topic for m in item.matches], ensure_ascii=False),
             "matched_terms": json.dumps({m.topic: list(m.terms) for m in item.matches}, ensure_ascii=False),
             "scores": json.dumps({m.topic: m.score for m in item.matches}),
-            "content_hash": content_hash, "first_seen": now(), "run_id": item.run_id,
+            "content_hash": content_hash, "first_seen": seen, "run_id": item.run_id,
         }
 
     def _count(self, item: SpoolItem, outcome: str) -> None:

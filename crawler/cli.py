@@ -1,14 +1,15 @@
 """`topicwatch`: the command line (click), and the place where the stages are put together.
 
-Errors become one clean line on stderr and an exit code (crawler/errors.py): 1 other errors,
-2 invalid settings, 3 corpus locked by another daemon, 4 nothing could be fetched.  Commands
-from other packages plug in through the `topicwatch.commands` entry-point group: jobs/ adds
-`daemon` and `status` that way, so the crawler never imports the daemon that depends on it.
+Errors become one clean line on stderr and an exit code: the codes are `crawler.errors.ExitCode`
+(the README prints the same table).  Commands from other packages plug in through the
+`topicwatch.commands` entry-point group: jobs/ adds `daemon` and `status` that way, so the
+crawler never imports the daemon that depends on it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +19,16 @@ import click
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
-from crawler.console import Progress, err, out, print_summary
-from crawler.errors import ConfigError, TopicwatchError
+from crawler.console import Progress, err, out, plain, print_summary
+from crawler.errors import (
+    ConfigError,
+    CorpusError,
+    ExitCode,
+    NothingFetched,
+    PathError,
+    SourcesFailed,
+    TopicwatchError,
+)
 
 DEFAULT_SETTINGS = "settings.toml"
 PLUGIN_GROUP = "topicwatch.commands"
@@ -57,6 +66,10 @@ class TopicwatchGroup(click.Group):
             return super().invoke(ctx)
         except TopicwatchError as e:
             raise CommandError(e) from e
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+            if not e.filename:
+                raise
+            raise CommandError(PathError(e.filename, e.strerror or str(e))) from e
 
 
 def settings_option(f: Any) -> Any:
@@ -84,7 +97,7 @@ def cli() -> None:
 @click.option("--trigger", default="crawl", hidden=True, help="what started the run")
 @click.option("-v", "--verbose", is_flag=True, help="show Scrapy's log")
 def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...], no_ingest: bool,
-          run_id: int | None, trigger: str, verbose: bool) -> None:
+          run_id: int | None, trigger: str, verbose: bool) -> int:
     """Crawl the enabled sources (or those named) once, then ingest what was found:
     deduplicate and append new articles."""
     settings = load_settings(settings_path)
@@ -92,26 +105,73 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     if not selected:
         raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
     settings.select_topics(topics)
+    writable_corpus(settings)
     from crawler.fetch.crawl import run_crawl
 
     progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
-    err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}")
+    err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}", markup=False)
     try:
         result = run_crawl(settings, sources, topics, run_id=run_id, trigger=trigger,
                            ingest=not no_ingest, log_level="INFO" if verbose else "WARNING",
                            on_progress=progress.crawl, on_ingest=progress.ingest)
     finally:
         progress.stop()
-    _summary(settings.corpus_path, result.run_id)
+    return _outcome(settings.corpus_path, result)
 
 
-def _summary(corpus: Path, run_id: int) -> None:
+def writable_corpus(settings: Any) -> Any:
+    """The corpus, created or migrated: a file or folder problem stops the command here, with
+    one line, before anything else starts."""
+    from crawler.store.db import open_db
+
+    return open_db(settings.corpus_path)
+
+
+def _outcome(corpus: Path, result: Any) -> int:
+    """Print the run's summary; the exit code says how it went (crawler/errors.py)."""
     from crawler.store import corpus as corpus_table
     from crawler.store import runs
     from crawler.store.db import open_db
 
     db = open_db(corpus)
-    print_summary(runs.get_run(db, run_id), runs.source_results(db, run_id), corpus_table.counts(db))
+    run, failed = runs.get_run(db, result.run_id), runs.failed_sources(db, result.run_id)
+    print_summary(run, runs.source_results(db, result.run_id), corpus_table.counts(db),
+                  signal_name=_signal_name(result.signal))
+    if result.signal is not None:
+        err.print(f"interrupted by {_signal_name(result.signal)}: run {run['id']} is recorded as "
+                  f"{run['status']}; {run['new']} new article(s) from it are stored", markup=False)
+        return ExitCode.for_signal(result.signal)
+    if run["status"] == "nothing-fetched":
+        raise NothingFetched(nothing_fetched_message(failed, runs.source_count(db, run["id"])))
+    if failed:
+        raise SourcesFailed(failed_message(failed, runs.source_count(db, run["id"])))
+    if run["status"] != "ok":
+        raise TopicwatchError(f"run {run['id']} ended as {run['status']}: {run['error'] or ''}".strip())
+    return ExitCode.OK
+
+
+def _signal_name(signum: int | None) -> str | None:
+    import signal
+
+    return signal.Signals(signum).name if signum else None
+
+
+def nothing_fetched_message(failed: list[dict[str, Any]], n_sources: int) -> str:
+    """Every source failed: for DNS everywhere, that the machine looks offline, in one line."""
+    if failed and all(f["reason"] == "dns" for f in failed):
+        return (f"every source failed to resolve its host name (DNS, {len(failed)} source(s)): "
+                "this machine looks offline")
+    return "nothing could be fetched: " + failed_message(failed, n_sources)
+
+
+def failed_message(failed: list[dict[str, Any]], n_sources: int) -> str:
+    """'2 of 5 source(s) failed:' and one indented line per failed source with its error."""
+    lines = [f"{len(failed)} of {n_sources} source(s) failed:"]
+    for f in failed:
+        reason = f["reason"] or "failed"
+        what = f["detail"] or f["url"] or ""
+        lines.append(f"  {f['source']}: {reason}" + (f" ({what})" if what else ""))
+    return "\n".join(lines)
 
 
 @cli.command(short_help="deduplicate and append what is waiting in the spool")
@@ -120,10 +180,9 @@ def ingest(settings_path: str) -> None:
     """Drain the spool into the corpus (crawl and the daemon do this themselves; use it after
     a crawl with --no-ingest)."""
     settings = load_settings(settings_path)
-    from crawler.store.db import open_db
     from crawler.store.ingest import Ingester
 
-    stats = Ingester(open_db(settings.corpus_path), settings.dedup).ingest()
+    stats = Ingester(writable_corpus(settings), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
 
 
@@ -136,7 +195,8 @@ def sources(settings_path: str) -> None:
     settings = load_settings(settings_path)
     table = Table("name", "kind", "enabled", "url(s)", "language", title=f"sources in {settings_path}")
     for s in settings.sources:
-        table.add_row(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()), s.language or "")
+        table.add_row(*plain(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()),
+                             s.language))
     out.print(table)
 
 
@@ -155,10 +215,21 @@ def topics(settings_path: str, explain: str | None) -> None:
         return
     table = Table("name", "min score", "term groups", "require", "exclude", title=f"topics in {settings_path}")
     for t in settings.topics:
-        groups = "all articles (keep_all)" if t.keep_all else "\n".join(" / ".join(g) for g in t.terms)
-        table.add_row(t.name, f"{t.min_score:g}", groups,
-                      "\n".join(" / ".join(g) for g in t.require), ", ".join(t.exclude))
+        groups = "all articles (keep_all)" if t.keep_all else "\n".join(_group(g) for g in t.terms)
+        require = "\n".join(_group(g) for g in t.require)
+        if t.require_score:
+            require += f"\n(score at least {t.require_score:g})"
+        table.add_row(*plain(t.name, f"{t.min_score:g}", groups, require, ", ".join(t.exclude)))
     out.print(table)
+
+
+GROUP_SHOWN = 6  # terms of a group shown in `topicwatch topics`; the rest are counted
+
+
+def _group(group: tuple[str, ...]) -> str:
+    """A term group on one line: its first terms, and how many more there are."""
+    shown = " / ".join(group[:GROUP_SHOWN])
+    return shown + (f" … (+{len(group) - GROUP_SHOWN} more)" if len(group) > GROUP_SHOWN else "")
 
 
 @cli.command("settings", short_help="print every setting with its default and meaning")
@@ -166,20 +237,21 @@ def settings_reference() -> None:
     """Print every key settings.toml accepts, with its default and meaning."""
     table = Table("section", "key", "default", "meaning")
     for section, key, default, help_ in describe_settings():
-        table.add_row(section, key, json.dumps(default, ensure_ascii=False), help_)
+        table.add_row(*plain(section, key, json.dumps(default, ensure_ascii=False), help_))
     out.print(table)
 
 
 # ---------------------------------------------------------------- reading the corpus
 
 def existing_corpus(settings: Any) -> Any:
-    """The corpus, migrated; an error (not a new empty file) when it does not exist yet."""
-    from crawler.store.db import open_db
+    """The corpus for reading (read-only, see crawler/store/db.py); an error, not a new empty
+    file, when it does not exist yet."""
+    from crawler.store.db import open_for_reading
 
     if not settings.corpus_path.exists():
-        raise TopicwatchError(f"no corpus at {settings.corpus_path} yet: run `topicwatch crawl` first "
-                              f"(or check [corpus] path in {settings.path})")
-    return open_db(settings.corpus_path)
+        raise CorpusError(settings.corpus_path, "no corpus here yet: run `topicwatch crawl` first "
+                                                f"(or check [corpus] path in {settings.path})")
+    return open_for_reading(settings.corpus_path)
 
 
 @cli.command(short_help="browse the corpus in Datasette (read-only)")
@@ -191,10 +263,11 @@ def browse(settings_path: str, port: int, host: str) -> None:
     """Start Datasette on the corpus with topicwatch's metadata, Chinese-aware search and Atom
     feeds. Read-only; safe while the daemon writes."""
     settings = load_settings(settings_path)
-    from crawler.browse.serve import serve
+    from crawler.browse.serve import check_port, serve
 
-    existing_corpus(settings)
-    err.print(f"serving {settings.corpus_path} at http://{host}:{port}/ (Ctrl-C stops)")
+    existing_corpus(settings).close()
+    check_port(host, port)
+    err.print(f"serving {settings.corpus_path} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
     serve(settings.corpus_path, host=host, port=port,
           topics={t.name: t.description for t in settings.topics})
 
@@ -210,34 +283,59 @@ def export(settings_path: str, fmt: str, since: str | None, topic: str | None, o
     """Export the corpus's articles, oldest first."""
     settings = load_settings(settings_path)
     from crawler.browse.export import export as write_export
+    from crawler.config import unknown_name
     from crawler.store.corpus import has_topic
 
     db = existing_corpus(settings)
     if topic and topic not in {t.name for t in settings.topics} and not has_topic(db, topic):
-        known = ", ".join(t.name for t in settings.topics)
-        raise TopicwatchError(f"--topic {topic}: no such topic in {settings.path} or the corpus (known: {known})")
-    if output:
-        with open(output, "w", newline="", encoding="utf-8") as f:
-            n = write_export(db, fmt, f, since=since, topic=topic)
-    else:
+        raise ConfigError(settings.path, f"--topic {topic}",
+                          unknown_name("topic", topic, [t.name for t in settings.topics]) +
+                          " in the settings or the corpus")
+    if not output:
         n = write_export(db, fmt, sys.stdout, since=since, topic=topic)
+    else:
+        with _output_file(output) as f:
+            n = write_export(db, fmt, f, since=since, topic=topic)
     err.print(f"exported {n} article(s)")
+
+
+def _output_file(output: str) -> Any:
+    """`--output FILE` opened for writing; a missing folder or a file that cannot be written
+    is one line naming it."""
+    path = Path(output)
+    if not path.parent.is_dir():
+        raise PathError(path, f"no such folder: {path.parent}")
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as e:
+        raise PathError(path, e.strerror or str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """The `topicwatch` entry point: runs the command, returns its exit code."""
     try:
         result = cli.main(args=argv, prog_name="topicwatch", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         err.print("interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
-    return result if isinstance(result, int) else 0
+    except BrokenPipeError:
+        return _pipe_closed()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _pipe_closed()
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def _pipe_closed() -> int:
+    """The reader went away (`topicwatch export | head`): stop quietly.  Standard output is
+    pointed at /dev/null so that Python's flush at exit cannot complain either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return ExitCode.PIPE_CLOSED
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""What the commands print: the two consoles, live crawl progress and the run summary."""
+"""What the commands print: the two consoles, live crawl progress and the run summary.
+
+On a terminal rich wraps to its width; into a pipe or a file nothing is wrapped (rich would
+otherwise cut lines at 80 columns, or at the width of the terminal that stdin happens to be),
+so a log or `grep` sees each message on one line.  What comes from settings.toml, the corpus or
+the web is printed as plain text, never read as rich markup (`[corpus]` is a section name).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,35 @@ import sys
 import time
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console as RichConsole
+from rich.console import ConsoleDimensions
 from rich.table import Table
+from rich.text import Text
+
+PIPE_WIDTH = 100_000  # "unwrapped": wider than any line topicwatch prints
+
+
+class Console(RichConsole):
+    """rich's Console, unwrapped when its output is not a terminal."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if not self.is_terminal:
+            return ConsoleDimensions(PIPE_WIDTH, 25)
+        return RichConsole.size.fget(self)  # type: ignore[attr-defined]
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        RichConsole.size.fset(self, new_size)  # type: ignore[attr-defined]
+
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
+
+
+def plain(*cells: Any) -> list[Text]:
+    """Table cells as plain text: brackets in names, terms and URLs are not rich markup."""
+    return [c if isinstance(c, Text) else Text("" if c is None else str(c)) for c in cells]
 
 
 class Progress:
@@ -47,13 +77,15 @@ class Progress:
             self.live.stop()
 
 
-def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: dict[str, int]) -> None:
+def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: dict[str, int],
+                  signal_name: str | None = None) -> None:
     """The table of one run per source, its counters and the corpus totals."""
+    status = run["status"] + (f" ({signal_name})" if signal_name else "")
     table = Table("source", "fetched", "not modified", "new", "errors", "ok",
-                  title=f"run {run['id']}: {run['status']}")
+                  title=Text(f"run {run['id']}: {status}"))
     for row in sources:
-        table.add_row(row["source"], str(row["fetched"]), str(row["not_modified"]), str(row["new"]),
-                      str(row["errors"]), "yes" if row["ok"] else "NO")
+        table.add_row(*plain(row["source"], row["fetched"], row["not_modified"], row["new"],
+                             row["errors"], "yes" if row["ok"] else "NO"))
     out.print(table)
     out.print(
         f"fetched {run['fetched']}, extracted {run['extracted']}, matched {run['matched']}, "

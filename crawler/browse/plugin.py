@@ -201,10 +201,22 @@ async def _corpus_database(datasette) -> str:
     raise NotFound("No topicwatch corpus is being served")
 
 
+async def _known_topic(datasette, database: str, topic: str) -> bool:
+    """A configured topic (named by `topicwatch browse` in the plugin's config), or one that
+    stored articles carry."""
+    configured = (datasette.plugin_config("topicwatch") or {}).get("topics") or []
+    if topic in configured:
+        return True
+    return await datasette.get_database(database).execute_fn(
+        lambda conn: queries.topic_in_use(conn, topic))
+
+
 async def atom_feed(datasette, request):
     """The newest articles, of one topic or of all, as Atom 1.0."""
     database = await _corpus_database(datasette)
     topic = request.url_vars.get("topic", "")
+    if topic and not await _known_topic(datasette, database, topic):
+        raise NotFound(f"No topic named {topic}")
     rows = await datasette.get_database(database).execute_fn(
         lambda conn: queries.feed_rows(conn, topic, FEED_LIMIT))
     table = datasette.urls.table(database, "articles")

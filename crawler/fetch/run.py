@@ -55,8 +55,17 @@ class RunRecorder:
         runs.record_crawl(self.db, self.run_id, stats, [s.name for s in plan.sources])
         if self.crawler.settings.getbool("TOPICWATCH_INGEST"):
             Ingester(self.db, plan.settings.dedup).ingest(progress=self._ingest_progress)
-        runs.finish_run(self.db, self.run_id, runs.final_status(reason, stats),
-                        None if reason == "finished" else f"the crawl stopped early: {reason}")
+        names = [s.name for s in plan.sources]
+        runs.finish_run(self.db, self.run_id, runs.final_status(reason, stats, names),
+                        None if reason == "finished" else _early(reason, self.crawler))
 
     def _ingest_progress(self, stats: IngestStats) -> None:
         self.crawler.signals.send_catch_log(tw_signals.ingest_progress, stats=stats)
+
+
+def _early(reason: str, crawler: Any) -> str:
+    """Why a crawl closed before it finished, in words."""
+    if reason == "shutdown":
+        kept = "ingested" if crawler.settings.getbool("TOPICWATCH_INGEST") else "spooled"
+        return f"stopped by a signal before the end; what was found so far was {kept}"
+    return f"the crawl stopped early: {reason}"

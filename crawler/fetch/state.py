@@ -26,6 +26,7 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.exceptions import (
+    CannotResolveHostError,
     DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
@@ -285,7 +286,7 @@ def failure_reason(failure: Failure) -> tuple[str, int | None]:
         return (SkipReason.ROBOTS if robots else SkipReason.IGNORED), None
     if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
         return SkipReason.TIMEOUT, None
-    if failure.check(DNSLookupError):
+    if failure.check(DNSLookupError, CannotResolveHostError):  # Scrapy ≥ 2.14 raises the latter
         return SkipReason.DNS, None
     if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
         return SkipReason.REFUSED, None

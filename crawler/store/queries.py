@@ -45,6 +45,12 @@ def read_article(conn: sqlite3.Connection, article_id: int) -> dict[str, Any] | 
     return article
 
 
+def topic_in_use(conn: sqlite3.Connection, topic: str) -> bool:
+    """Whether any stored article carries `topic` (a retired topic still has its feed)."""
+    return conn.execute("SELECT 1 FROM articles, json_each(articles.topics) WHERE value = ? LIMIT 1",
+                        [topic]).fetchone() is not None
+
+
 def feed_rows(conn: sqlite3.Connection, topic: str = "", limit: int = 50) -> list[dict[str, Any]]:
     """The newest articles of one topic (or of all, for ""), for an Atom feed."""
     cur = conn.execute(FEED_SQL, {"topic": topic, "limit": limit})

@@ -19,7 +19,7 @@ import click
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
-from crawler.console import Progress, err, out, plain, print_summary
+from crawler.console import Progress, err, out, plain, print_rematch, print_summary
 from crawler.errors import (
     ConfigError,
     CorpusError,
@@ -184,6 +184,34 @@ def ingest(settings_path: str) -> None:
 
     stats = Ingester(writable_corpus(settings), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
+
+
+@cli.command(short_help="apply the current topics to stored articles and kept pages")
+@settings_option
+@click.option("--topic", "topics", multiple=True, metavar="NAME",
+              help="apply only this topic (repeatable; default: every topic)")
+@click.option("--all", "everything", is_flag=True,
+              help="match everything again, not only what was matched with another version of "
+                   "the topics")
+def rematch(settings_path: str, topics: tuple[str, ...], everything: bool) -> None:
+    """Apply the topics of settings.toml to what is already stored, without fetching: stored
+    articles get their topics, matched terms and scores updated; kept pages that matched no
+    topic before and match now become articles (deduplicated like crawled pages). Only what
+    was matched with another version of the topics is matched again, unless --all. A crawl
+    does the same for its own topics before it starts."""
+    settings = load_settings(settings_path)
+    chosen = settings.select_topics(topics)
+    from crawler.store import rematch as rematching
+    from crawler.store import runs, unmatched
+    from crawler.store.ingest import Ingester
+
+    db = writable_corpus(settings)
+    run_id = runs.start_run(db, "rematch", [], pid=os.getpid())
+    stats = rematching.apply_topics(db, chosen, run_id=run_id, everything=everything)
+    dropped = unmatched.prune(db, settings.corpus.keep_unmatched_days)
+    ingested = Ingester(db, settings.dedup).ingest()
+    runs.finish_run(db, run_id, "ok")
+    print_rematch(stats, ingested, dropped, unmatched.count(db))
 
 
 # ---------------------------------------------------------------- configuration

@@ -30,6 +30,7 @@ def opt(default: Any, help: str, **meta: Any) -> Any:
 @dataclass(frozen=True)
 class CorpusSettings:
     path: str = opt("corpus.db", "SQLite file of the corpus, created on first use; relative paths are relative to settings.toml", nonempty=True)
+    keep_unmatched_days: int = opt(30, "keep the extracted text of pages that matched no topic (compressed) this many days, so that topics added or changed later apply to them without fetching them again; 0 keeps none", min=0)
 
 
 @dataclass(frozen=True)

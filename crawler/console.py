@@ -94,3 +94,17 @@ def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: di
     )
     out.print(f"corpus: {totals['articles']} articles, {totals['copies']} copies, "
               f"{totals['stories']} stories")
+
+
+def print_rematch(stats: Any, ingested: Any, dropped: int, kept: int) -> None:
+    """What `topicwatch rematch` did."""
+    if not stats.tested:
+        out.print(f"nothing to match again: every stored article and kept page was matched with "
+                  f"these topics as they are now ({kept} kept page(s))")
+    else:
+        out.print(f"matched again with {', '.join(stats.topics)}:", markup=False)
+        out.print(f"  {stats.articles} stored article(s): {stats.gained} gained a topic, "
+                  f"{stats.lost} lost one")
+        out.print(f"  {stats.pages} kept page(s): {stats.spooled} match now")
+    out.print(f"ingested: {ingested.new} new, {ingested.duplicates} duplicates; {kept} page(s) kept"
+              + (f", {dropped} dropped (older than keep_unmatched_days)" if dropped else ""))

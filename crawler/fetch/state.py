@@ -47,9 +47,10 @@ from crawler.errors import SourceError
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
 from crawler.records import Outcome, SkipReason, http_reason
-from crawler.store import pages
-from crawler.store.db import open_db
+from crawler.store import pages, topicsets, unmatched
+from crawler.store.db import open_db, write_transaction
 from crawler.text.urls import canonical_url
+from crawler.topics import fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class FetchState:
     def run_opened(self, run_id: int) -> None:
         self.run_id = run_id
         self.db = open_db(config_of(self.crawler.settings).corpus_path)
-        self.known = pages.known_article_urls(self.db)
+        self.known = pages.known_article_urls(self.db, fingerprints(self.crawler.spider.plan.topics))
 
     # ------------------------------------------------------------ requests
 
@@ -219,6 +220,9 @@ class FetchState:
             self._retry(item, response, getattr(exception, "reason", SkipReason.PROCESSING_ERROR),
                         str(exception))
             return
+        if outcome == Outcome.OFF_TOPIC and getattr(exception, "verdict", None) is not None:
+            self._off_topic(item, response, exception.verdict)
+            return
         url, source = getattr(item, "url", response.url), getattr(item, "source", None)
         self.skip(url, source, getattr(exception, "reason", "dropped"),
                   detail=str(exception)[:300], status=response.status, outcome=outcome)
@@ -226,6 +230,34 @@ class FetchState:
         if requested and requested != url:
             pages.record_page(self.db, requested, "article", source, status=response.status,
                               outcome=outcome, run_id=self.run_id)
+
+    def _off_topic(self, item: Any, response: Response, verdict: Any) -> None:
+        """A page that matched none of the crawl's topics: recorded with the topics it was
+        tried with, and its article kept for `[corpus] keep_unmatched_days`, so that other
+        topics (added later, or not tried by a `--topic` crawl) can still apply to it."""
+        url, source = item.url, item.source
+        pages.record_skipped(self.db, url, source, SkipReason.OFF_TOPIC, detail=verdict.detail,
+                             status=response.status, run_id=self.run_id)
+        self.count("skipped", source)
+        config = config_of(self.crawler.settings)
+        kept = bool(config.corpus.keep_unmatched_days)
+        with write_transaction(self.db):
+            pages.record_off_topic(self.db, url, source, status=response.status,
+                                   run_id=self.run_id, tested=verdict.tested)
+            if kept:
+                unmatched.keep(self.db, verdict.article, verdict.tested, self.run_id)
+            elif topicsets.missing(verdict.tested, fingerprints(config.topics)):
+                # not kept, and not tried with every topic: the feed that listed it must not
+                # answer 304 next time, or a crawl with the other topics would never see it
+                self.incomplete.update(response.meta.get("tw_parents", ()))
+        requested = item.requested_url
+        if requested and requested != url:  # a link that redirects to the page: the same memory
+            if kept:
+                pages.record_page(self.db, requested, "article", source, status=response.status,
+                                  outcome=Outcome.REDIRECTED, run_id=self.run_id)
+            else:
+                pages.record_off_topic(self.db, requested, source, status=response.status,
+                                       run_id=self.run_id, tested=verdict.tested)
 
     def item_error(self, item: Any, response: Response,
                    failure: Failure | None = None) -> None:

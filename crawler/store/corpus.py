@@ -5,6 +5,7 @@ through `select_articles` and crawler/store/queries.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,9 +112,33 @@ def refresh_story(db: Database, story_id: int) -> None:
     )
 
 
+def ids_in_topic_set(db: Database, key: str | None) -> list[int]:
+    """Ids of the articles matched against topic set `key` (None: no set recorded)."""
+    return [r[0] for r in db.execute("SELECT id FROM articles WHERE topic_set IS ? ORDER BY id", [key])]
+
+
+def topic_set_keys(db: Database) -> list[str | None]:
+    return [r[0] for r in db.execute("SELECT DISTINCT topic_set FROM articles")]
+
+
+def rows_for_rematch(db: Database, ids: list[int]) -> list[dict[str, Any]]:
+    marks = ",".join("?" * len(ids))
+    return list(db.query(f"SELECT id, url, source, title, text, topics, matched_terms, scores "
+                         f"FROM articles WHERE id IN ({marks})", ids))
+
+
+def set_topics(db: Database, article_id: int, values: dict[str, Any], topic_set: str | None) -> None:
+    """New `topics` / `matched_terms` / `scores` of a stored article, and what it was matched against."""
+    db.execute(
+        "UPDATE articles SET topics = ?, matched_terms = ?, scores = ?, topic_set = ? WHERE id = ?",
+        [json.dumps(values["topics"], ensure_ascii=False),
+         json.dumps(values["matched_terms"], ensure_ascii=False),
+         json.dumps(values["scores"]), topic_set, article_id])
+
+
 def counts(db: Database) -> dict[str, int]:
     out = {}
-    for table in ("articles", "copies", "stories", "skipped", "spool"):
+    for table in ("articles", "copies", "stories", "skipped", "spool", "unmatched"):
         out[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return out
 

@@ -216,16 +216,49 @@ def rematch(settings_path: str, topics: tuple[str, ...], everything: bool) -> No
 
 # ---------------------------------------------------------------- configuration
 
-@cli.command(short_help="list the configured sources")
+@cli.command(short_help="list the configured sources, or --check that they answer")
 @settings_option
-def sources(settings_path: str) -> None:
-    """List the sources configured in the settings file: kind, URLs, language, enabled."""
+@click.option("--check", is_flag=True,
+              help="fetch each source's URL once (robots.txt obeyed; no crawl) and say whether it "
+                   "answered, how many entries it lists, its newest entry and what to change")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+def sources(settings_path: str, check: bool, names: tuple[str, ...]) -> None:
+    """List the sources configured in the settings file (all of them, or those NAMEd): kind,
+    URLs, language, enabled. With --check, fetch each once and report what it holds: the
+    first thing to run on a machine with internet. Exit 5 when a source needs a change, 4
+    when none answered."""
     settings = load_settings(settings_path)
+    chosen = settings.select_sources(names) if names else settings.sources
+    if check:
+        _check_sources(settings, chosen)
+        return
     table = Table("name", "kind", "enabled", "url(s)", "language", title=f"sources in {settings_path}")
-    for s in settings.sources:
+    for s in chosen:
         table.add_row(*plain(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()),
                              s.language))
     out.print(table)
+
+
+def _check_sources(settings: Any, chosen: Any) -> None:
+    from crawler.check import check_sources
+
+    err.print(f"checking {len(chosen)} source(s): one request per URL", markup=False)
+    checked = check_sources(settings, chosen)
+    table = Table("source", "url", "answered", "entries", "newest", "what to change")
+    for c in checked:
+        name = c.source.name + ("" if c.source.enabled else " (disabled)")
+        entries = "" if c.entries is None else str(c.entries)
+        table.add_row(*plain(name, c.url, c.answered, entries, c.newest or "",
+                             "; ".join(c.advice + c.notes) or "nothing"))
+    out.print(table)
+    if checked and all(c.reason for c in checked):
+        failed = [{"source": c.source.name, "reason": c.reason, "detail": c.answered, "url": c.url}
+                  for c in checked]
+        raise NothingFetched(nothing_fetched_message(failed, len(checked)))
+    bad = [c for c in checked if not c.ok]
+    if bad:
+        raise SourcesFailed(f"{len(bad)} of {len(checked)} URL(s) need a change: "
+                            + ", ".join(dict.fromkeys(c.source.name for c in bad)))
 
 
 @cli.command(short_help="list the configured topics and their terms")

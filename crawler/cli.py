@@ -45,6 +45,10 @@ class CommandError(click.ClickException):
         err.print(f"error: {self.message}", markup=False)
 
 
+class PipeClosed(Exception):
+    """The reader of standard output went away (`topicwatch export | head`)."""
+
+
 class TopicwatchGroup(click.Group):
     """The command group: built-in commands plus those registered under PLUGIN_GROUP, and
     TopicwatchError turned into CommandError wherever a command raises it."""
@@ -66,6 +70,8 @@ class TopicwatchGroup(click.Group):
             return super().invoke(ctx)
         except TopicwatchError as e:
             raise CommandError(e) from e
+        except BrokenPipeError as e:  # click would make it exit 1; main() makes it 141, quietly
+            raise PipeClosed from e
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
             if not e.filename:
                 raise
@@ -382,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except BrokenPipeError:
+    except (BrokenPipeError, PipeClosed):
         return _pipe_closed()
     try:
         sys.stdout.flush()

@@ -549,6 +549,9 @@ def test_a_schedule_firing_during_its_own_run_is_skipped_and_the_log_file_has_it
     log = (tmp_path / "logs" / "daemon.log").read_text(encoding="utf-8")
     assert "daemon ready" in log and "daemon stopped cleanly" in log
     assert "schedule tick fired while its previous run is not done: skipped" in log
+    # each run's line carries its errors: the one source timed out
+    assert re.search(r"run \d+ \(schedule tick\): nothing-fetched, 0 new, 0 duplicates, 1 errors; "
+                     r"1 of 1 source\(s\) failed: slow \(timeout\)", log), log[-3000:]
     events = [(int(m[1]), m[2] == "crawling") for m in RUN_LINE.finditer(log)]
     assert len(events) >= 4
     for i, (run_id, starts) in enumerate(events):  # start 1, end 1, start 2, end 2, ...

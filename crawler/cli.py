@@ -19,7 +19,18 @@ import click
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
-from crawler.console import Progress, err, out, plain, print_rematch, print_summary
+from crawler.console import (
+    Progress,
+    err,
+    failed_message,
+    nothing_fetched_message,
+    out,
+    plain,
+    print_checks,
+    print_rematch,
+    print_summary,
+    print_topics,
+)
 from crawler.errors import (
     ConfigError,
     CorpusError,
@@ -162,24 +173,6 @@ def _signal_name(signum: int | None) -> str | None:
     return signal.Signals(signum).name if signum else None
 
 
-def nothing_fetched_message(failed: list[dict[str, Any]], n_sources: int) -> str:
-    """Every source failed: for DNS everywhere, that the machine looks offline, in one line."""
-    if failed and all(f["reason"] == "dns" for f in failed):
-        return (f"every source failed to resolve its host name (DNS, {len(failed)} source(s)): "
-                "this machine looks offline")
-    return "nothing could be fetched: " + failed_message(failed, n_sources)
-
-
-def failed_message(failed: list[dict[str, Any]], n_sources: int) -> str:
-    """'2 of 5 source(s) failed:' and one indented line per failed source with its error."""
-    lines = [f"{len(failed)} of {n_sources} source(s) failed:"]
-    for f in failed:
-        reason = f["reason"] or "failed"
-        what = f["detail"] or f["url"] or ""
-        lines.append(f"  {f['source']}: {reason}" + (f" ({what})" if what else ""))
-    return "\n".join(lines)
-
-
 @cli.command(short_help="deduplicate and append what is waiting in the spool")
 @settings_option
 def ingest(settings_path: str) -> None:
@@ -250,13 +243,7 @@ def _check_sources(settings: Any, chosen: Any) -> None:
 
     err.print(f"checking {len(chosen)} source(s): one request per URL", markup=False)
     checked = check_sources(settings, chosen)
-    table = Table("source", "url", "answered", "entries", "newest", "what to change")
-    for c in checked:
-        name = c.source.name + ("" if c.source.enabled else " (disabled)")
-        entries = "" if c.entries is None else str(c.entries)
-        table.add_row(*plain(name, c.url, c.answered, entries, c.newest or "",
-                             "; ".join(c.advice + c.notes) or "nothing"))
-    out.print(table)
+    print_checks(checked)
     if checked and all(c.reason for c in checked):
         failed = [{"source": c.source.name, "reason": c.reason, "detail": c.answered, "url": c.url}
                   for c in checked]
@@ -280,23 +267,7 @@ def topics(settings_path: str, explain: str | None) -> None:
 
         explain_page(settings, explain)
         return
-    table = Table("name", "min score", "term groups", "require", "exclude", title=f"topics in {settings_path}")
-    for t in settings.topics:
-        groups = "all articles (keep_all)" if t.keep_all else "\n".join(_group(g) for g in t.terms)
-        require = "\n".join(_group(g) for g in t.require)
-        if t.require_score:
-            require += f"\n(score at least {t.require_score:g})"
-        table.add_row(*plain(t.name, f"{t.min_score:g}", groups, require, ", ".join(t.exclude)))
-    out.print(table)
-
-
-GROUP_SHOWN = 6  # terms of a group shown in `topicwatch topics`; the rest are counted
-
-
-def _group(group: tuple[str, ...]) -> str:
-    """A term group on one line: its first terms, and how many more there are."""
-    shown = " / ".join(group[:GROUP_SHOWN])
-    return shown + (f" … (+{len(group) - GROUP_SHOWN} more)" if len(group) > GROUP_SHOWN else "")
+    print_topics(settings.topics, f"topics in {settings_path}")
 
 
 @cli.command("settings", short_help="print every setting with its default and meaning")

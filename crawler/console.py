@@ -108,3 +108,53 @@ def print_rematch(stats: Any, ingested: Any, dropped: int, kept: int) -> None:
         out.print(f"  {stats.pages} kept page(s): {stats.spooled} match now")
     out.print(f"ingested: {ingested.new} new, {ingested.duplicates} duplicates; {kept} page(s) kept"
               + (f", {dropped} dropped (older than keep_unmatched_days)" if dropped else ""))
+
+
+def nothing_fetched_message(failed: list[dict[str, Any]], n_sources: int) -> str:
+    """Every source failed: for DNS everywhere, that the machine looks offline, in one line."""
+    if failed and all(f["reason"] == "dns" for f in failed):
+        return (f"every source failed to resolve its host name (DNS, {len(failed)} source(s)): "
+                "this machine looks offline")
+    return "nothing could be fetched: " + failed_message(failed, n_sources)
+
+
+def failed_message(failed: list[dict[str, Any]], n_sources: int) -> str:
+    """'2 of 5 source(s) failed:' and one indented line per failed source with its error."""
+    lines = [f"{len(failed)} of {n_sources} source(s) failed:"]
+    for f in failed:
+        reason = f["reason"] or "failed"
+        what = f["detail"] or f["url"] or ""
+        lines.append(f"  {f['source']}: {reason}" + (f" ({what})" if what else ""))
+    return "\n".join(lines)
+
+
+def print_checks(checked: list[Any]) -> None:
+    """`sources --check`: a row per URL checked."""
+    table = Table("source", "url", "answered", "entries", "newest", "what to change")
+    for c in checked:
+        name = c.source.name + ("" if c.source.enabled else " (disabled)")
+        entries = "" if c.entries is None else str(c.entries)
+        table.add_row(*plain(name, c.url, c.answered, entries, c.newest or "",
+                             "; ".join(c.advice + c.notes) or "nothing"))
+    out.print(table)
+
+
+GROUP_SHOWN = 6  # terms of a group shown by `topicwatch topics`; the rest are counted
+
+
+def print_topics(topics: Any, title: str) -> None:
+    """`topicwatch topics`: a row per topic, each term group on one line."""
+    table = Table("name", "min score", "term groups", "require", "exclude", title=title)
+    for t in topics:
+        groups = "all articles (keep_all)" if t.keep_all else "\n".join(_group(g) for g in t.terms)
+        require = "\n".join(_group(g) for g in t.require)
+        if t.require_score:
+            require += f"\n(score at least {t.require_score:g})"
+        table.add_row(*plain(t.name, f"{t.min_score:g}", groups, require, ", ".join(t.exclude)))
+    out.print(table)
+
+
+def _group(group: tuple[str, ...]) -> str:
+    """A term group on one line: its first terms, and how many more there are."""
+    shown = " / ".join(group[:GROUP_SHOWN])
+    return shown + (f" … (+{len(group) - GROUP_SHOWN} more)" if len(group) > GROUP_SHOWN else "")

@@ -184,6 +184,14 @@ def test_6_a_read_only_corpus_is_read_but_not_written(tmp_path):
     assert crawl.returncode == ExitCode.PATH
     assert error_line(crawl).startswith(f"error: {folder / 'c.db'}: read-only")
     assert sorted(p.name for p in folder.iterdir()) == ["c.db", "settings.toml"], "nothing written"
+    # a new corpus in a folder this user cannot write
+    other = folder / "new.toml"
+    other.write_text(path.read_text(encoding="utf-8").replace(str(folder / "c.db"), str(folder / "new.db")),
+                     encoding="utf-8")
+    crawl = run("crawl", "--settings", str(other), prefix=who)
+    assert crawl.returncode == ExitCode.PATH
+    assert error_line(crawl) == (f"error: {folder / 'new.db'}: cannot open it: {folder} is not writable "
+                                 "(SQLite also writes new.db-wal and -shm beside it)")
 
 
 # ---------------------------------------------------------------- signals and pipes

@@ -77,7 +77,8 @@ def _print_status(report: dict[str, Any]) -> None:
     out.print(t)
     c = report["totals"]
     out.print(f"corpus: {c['articles']} articles, {c['copies']} copies, {c['stories']} stories, "
-              f"{c['skipped']} skipped pages, {c['spool']} waiting in the spool")
+              f"{c['skipped']} skipped pages, {c['spool']} waiting in the spool, "
+              f"{c['unmatched']} off-topic pages kept for topics to come")
     _print_flagged(report["flagged"])
 
 

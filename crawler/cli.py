@@ -27,6 +27,7 @@ from crawler.console import (
     out,
     plain,
     print_checks,
+    print_notify_reports,
     print_rematch,
     print_summary,
     print_topics,
@@ -123,6 +124,8 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
         raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
     settings.select_topics(topics)
     writable_corpus(settings)
+    if not no_ingest:  # the daemon (or `topicwatch ingest`) ingests and notifies
+        _register_notify(settings)
     from crawler.fetch.crawl import run_crawl
 
     progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
@@ -133,7 +136,35 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
                            on_progress=progress.crawl, on_ingest=progress.ingest)
     finally:
         progress.stop()
-    return _outcome(settings.corpus_path, result)
+    try:
+        return _outcome(settings.corpus_path, result)
+    finally:  # after the summary, before the error line: failures are true alerts too
+        if not no_ingest and result.signal is None:
+            _notify(settings)
+
+
+def _register_notify(settings: Any) -> None:
+    """Check the notify URLs before a long crawl, and register new targets: what this crawl
+    stores is news to them."""
+    if not settings.notify:
+        return
+    from crawler.notify.queue import check, register
+    from crawler.store.db import open_db
+
+    check(settings)
+    db = open_db(settings.corpus_path)
+    register(db, settings)
+    db.close()
+
+
+def _notify(settings: Any) -> None:
+    """One notification pass after ingest (failures are recorded and retried next time)."""
+    if not settings.notify:
+        return
+    from crawler.notify.deliver import deliver
+    from crawler.store.db import open_db
+
+    print_notify_reports(deliver(open_db(settings.corpus_path), settings))
 
 
 def writable_corpus(settings: Any) -> Any:
@@ -181,8 +212,42 @@ def ingest(settings_path: str) -> None:
     settings = load_settings(settings_path)
     from crawler.store.ingest import Ingester
 
+    _register_notify(settings)
     stats = Ingester(writable_corpus(settings), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
+    _notify(settings)
+
+
+@cli.command(short_help="send the [[notify]] targets what is new; --test, --dry-run")
+@settings_option
+@click.option("--test", "test_name", metavar="NAME",
+              help="send a test message to every URL of the notify target NAME, and nothing else")
+@click.option("--dry-run", is_flag=True, help="print what would be sent now; send and record nothing")
+def notify(settings_path: str, test_name: str | None, dry_run: bool) -> None:
+    """Send each [[notify]] target the stories stored since it was last told, the digests
+    that are due and the alerts, and retry what failed before (crawl, ingest and the daemon
+    do this themselves). Exit 1 when a receiver could not be reached."""
+    settings = load_settings(settings_path)
+    if not settings.notify:
+        raise ConfigError(settings.path, "[[notify]]", "no notify target configured")
+    from crawler.console import print_dry_run, print_test_results
+    from crawler.notify import deliver, queue
+
+    queue.check(settings)
+    if test_name:
+        results = deliver.send_test(settings, test_name)
+        print_test_results(test_name, results)
+        failed = not all(o.ok for _, o in results)
+    else:
+        db = existing_corpus(settings, write=True)  # a pass records what it sent
+        if dry_run:
+            print_dry_run(deliver.dry_run(db, settings))
+            return
+        reports = deliver.deliver(db, settings)
+        print_notify_reports(reports, quiet=False)
+        failed = any(r.failed for r in reports)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command(short_help="apply the current topics to stored articles and kept pages")
@@ -205,12 +270,14 @@ def rematch(settings_path: str, topics: tuple[str, ...], everything: bool) -> No
     from crawler.store.ingest import Ingester
 
     db = writable_corpus(settings)
+    _register_notify(settings)
     run_id = runs.start_run(db, "rematch", [], pid=os.getpid())
     stats = rematching.apply_topics(db, chosen, run_id=run_id, everything=everything)
     dropped = unmatched.prune(db, settings.corpus.keep_unmatched_days)
     ingested = Ingester(db, settings.dedup).ingest()
     runs.finish_run(db, run_id, "ok")
     print_rematch(stats, ingested, dropped, unmatched.count(db))
+    _notify(settings)  # what matches now is news to the notify targets
 
 
 # ---------------------------------------------------------------- configuration
@@ -281,15 +348,15 @@ def settings_reference() -> None:
 
 # ---------------------------------------------------------------- reading the corpus
 
-def existing_corpus(settings: Any) -> Any:
-    """The corpus for reading (read-only, see crawler/store/db.py); an error, not a new empty
-    file, when it does not exist yet."""
-    from crawler.store.db import open_for_reading
+def existing_corpus(settings: Any, write: bool = False) -> Any:
+    """The corpus, for reading (read-only, see crawler/store/db.py) unless `write`; an error,
+    not a new empty file, when it does not exist yet."""
+    from crawler.store.db import open_db, open_for_reading
 
     if not settings.corpus_path.exists():
         raise CorpusError(settings.corpus_path, "no corpus here yet: run `topicwatch crawl` first "
                                                 f"(or check [corpus] path in {settings.path})")
-    return open_for_reading(settings.corpus_path)
+    return open_db(settings.corpus_path) if write else open_for_reading(settings.corpus_path)
 
 
 @cli.command(short_help="browse the corpus in Datasette (read-only)")

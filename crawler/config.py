@@ -8,6 +8,7 @@ the command with `ConfigError`, whose message names the file, the key and what i
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,8 +17,12 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from crawler.errors import ConfigError, did_you_mean
+from crawler.text.addresses import parse_allowance
 
 SOURCE_KINDS = ("feed", "sitemap", "listing", "search")
+NOTIFY_MODES = ("each", "digest")
+NOTIFY_FORMATS = ("text", "markdown", "html")
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def opt(default: Any, help: str, **meta: Any) -> Any:
@@ -40,12 +45,17 @@ class CrawlSettings:
     concurrency: int = opt(16, "requests in flight at once, all hosts together", min=1)
     concurrency_per_host: int = opt(2, "requests in flight at once to one host", min=1)
     delay: float = opt(1.0, "seconds between two requests to the same host (robots.txt Crawl-delay raises it)", min=0)
+    max_crawl_delay: float = opt(60.0, "a host whose robots.txt asks for a longer Crawl-delay (seconds) is not crawled: its pages are recorded as skipped (robots-disallowed)", min=1)
     autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
     retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
     max_age_days: int = opt(30, "skip entries and articles older than this when their date is known; 0 means no limit", min=0)
     max_articles_per_source: int = opt(0, "stop following a source's links after this many article requests per run; 0 means no limit", min=0)
+    max_entries_per_document: int = opt(5000, "article links followed from one feed, sitemap or listing page in a run (links already known or too old do not count); the rest wait for the next run and the document is recorded as skipped (too-many-entries)", min=1)
+    max_sitemap_depth: int = opt(4, "levels of sitemaps followed from a source: 1 reads only its sitemap (or robots.txt's), 2 also the sitemaps an index lists, ...; deeper ones are recorded as skipped (sitemap-too-deep)", min=1)
+    max_sitemaps_per_source: int = opt(200, "sitemap files fetched per source in a run, newest first where the index dates them; the rest are recorded as skipped (too-many-sitemaps)", min=1)
+    allow_private: list = opt([], "networks (CIDR, e.g. 10.0.0.0/8) or host names that links and redirects may lead to although they are private, loopback or link-local; the hosts of the sources' own URLs are always allowed", items=str)
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,11 @@ class DaemonSettings:
     log_level: str = opt("INFO", "DEBUG, INFO, WARNING or ERROR", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     misfire_grace_seconds: int = opt(3600, "a run missed by less than this (machine off, daemon stopped) still runs once at start-up", min=1)
     failure_threshold: int = opt(3, "flag a source after this many failed runs in a row", min=1)
+
+
+@dataclass(frozen=True)
+class BrowseSettings:
+    base_url: str = opt("http://127.0.0.1:8001", "the address people open `topicwatch browse` (Datasette) at: notifications link to article pages there")
 
 
 @dataclass(frozen=True)
@@ -105,15 +120,29 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Notify:
+    name: str = opt("", "unique name of the notification target (what was sent is recorded under it)", required=True)
+    urls: list = opt([], "Apprise URLs: mailto://, json://, slack://, ntfy://, ...; ${NAME} is replaced by the environment variable NAME (for secrets)", items=str)
+    topics: list = opt([], "only stories matching one of these topics; empty means all topics", items=str)
+    mode: str = opt("each", "each: one message per new story after every run; digest: one message listing the new stories per topic, on cron", choices=NOTIFY_MODES)
+    cron: str = opt("", "digest: when to send, a five-field cron expression, e.g. '0 8 * * 1-5'")
+    format: str = opt("text", "text, markdown or html", choices=NOTIFY_FORMATS)
+    max_items: int = opt(20, "each: at most this many story messages per run, the rest listed in one more message; digest: at most this many stories listed", min=1)
+    failures: bool = opt(False, "also send alerts: a run that failed or fetched nothing, a source flagged as failing or quiet")
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     corpus: CorpusSettings
     crawl: CrawlSettings
     dedup: DedupSettings
     daemon: DaemonSettings
+    browse: BrowseSettings
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
     schedules: tuple[Schedule, ...]
+    notify: tuple[Notify, ...]
 
     @property
     def corpus_path(self) -> Path:
@@ -153,8 +182,16 @@ SECTIONS: dict[str, type] = {
     "crawl": CrawlSettings,
     "dedup": DedupSettings,
     "daemon": DaemonSettings,
+    "browse": BrowseSettings,
 }
-ARRAYS: dict[str, type] = {"sources": Source, "topics": Topic, "schedules": Schedule}
+ARRAYS: dict[str, type] = {"sources": Source, "topics": Topic, "schedules": Schedule, "notify": Notify}
+
+
+def expand_env(text: str, environ: Any = None) -> str:
+    """`text` with each ${NAME} replaced by the environment variable NAME; KeyError(NAME) when
+    one is not set.  Secrets (tokens, passwords in notification URLs) stay out of the file."""
+    env = os.environ if environ is None else environ
+    return ENV_VAR.sub(lambda m: env[m.group(1)], text)
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -264,7 +301,13 @@ def _groups(value: tuple, path: Path, key: str) -> tuple[tuple[str, ...], ...]:
 
 
 def _check_object(obj: Any, path: Path, where: str) -> None:
-    if isinstance(obj, Source):
+    if isinstance(obj, CrawlSettings):
+        for item in obj.allow_private:
+            try:
+                parse_allowance(item)
+            except ValueError as e:
+                raise ConfigError(path, f"{where} allow_private", str(e)) from None
+    elif isinstance(obj, Source):
         urls = obj.all_urls()
         if not urls:
             raise ConfigError(path, f"{where} url", "a source needs url or urls")
@@ -296,20 +339,49 @@ def _check_object(obj: Any, path: Path, where: str) -> None:
         if bool(obj.cron) == bool(obj.interval_minutes):
             raise ConfigError(path, f"{where} cron", "give exactly one of cron or interval_minutes")
         if obj.cron:
-            from apscheduler.triggers.cron import CronTrigger
+            _check_cron(obj.cron, path, f"{where} cron")
+    elif isinstance(obj, Notify):
+        _check_notify(obj, path, where)
 
-            from crawler.cron import standard_crontab
 
-            try:
-                CronTrigger.from_crontab(standard_crontab(obj.cron))
-            except ValueError as e:
-                raise ConfigError(path, f"{where} cron", f"invalid cron expression {obj.cron!r}: {e}") from None
+def _check_cron(expr: str, path: Path, key: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from crawler.cron import standard_crontab
+
+    try:
+        CronTrigger.from_crontab(standard_crontab(expr))
+    except ValueError as e:
+        raise ConfigError(path, key, f"invalid cron expression {expr!r}: {e}") from None
+
+
+def _check_notify(obj: Notify, path: Path, where: str) -> None:
+    """URLs present, shaped like scheme://..., their ${NAME}s set; a digest has a cron.  An
+    error never quotes a URL (it may hold a secret): it names its position and scheme."""
+    if not obj.urls:
+        raise ConfigError(path, f"{where} urls", "a notify target needs at least one Apprise URL")
+    for i, url in enumerate(obj.urls, 1):
+        if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", url):
+            raise ConfigError(path, f"{where} urls", f"URL #{i} is not an Apprise URL (scheme://...)")
+        try:
+            expand_env(url)
+        except KeyError as e:
+            raise ConfigError(path, f"{where} urls", f"URL #{i} uses ${{{e.args[0]}}}, "
+                              "which is not set in the environment") from None
+    if obj.mode == "digest" and not obj.cron:
+        raise ConfigError(path, f"{where} cron", "mode = \"digest\" needs a cron expression")
+    if obj.mode == "each" and obj.cron:
+        raise ConfigError(path, f"{where} cron", "cron is for mode = \"digest\" only")
+    if obj.cron:
+        _check_cron(obj.cron, path, f"{where} cron")
 
 
 def _check_cross(s: Settings) -> None:
     if s.corpus_path.is_dir():
         raise ConfigError(s.path, "[corpus] path", f"is a directory: {s.corpus_path}")
-    for name, items in (("sources", s.sources), ("topics", s.topics), ("schedules", s.schedules)):
+    _check_url(s.browse.base_url, s.path, "[browse] base_url")
+    for name, items in (("sources", s.sources), ("topics", s.topics), ("schedules", s.schedules),
+                        ("notify", s.notify)):
         seen: set[str] = set()
         for item in items:
             if item.name in seen:
@@ -325,6 +397,11 @@ def _check_cross(s: Settings) -> None:
         for n in sch.topics:
             if n not in topic_names:
                 raise ConfigError(s.path, f"[[schedules]] ({sch.name}) topics",
+                                  f"no such topic {n!r}{did_you_mean(n, topic_names)}")
+    for target in s.notify:
+        for n in target.topics:
+            if n not in topic_names:
+                raise ConfigError(s.path, f"[[notify]] ({target.name}) topics",
                                   f"no such topic {n!r}{did_you_mean(n, topic_names)}")
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from typing import Any
 
+import click
 from rich.console import Console as RichConsole
 from rich.console import ConsoleDimensions
 from rich.table import Table
@@ -158,3 +159,39 @@ def _group(group: tuple[str, ...]) -> str:
     """A term group on one line: its first terms, and how many more there are."""
     shown = " / ".join(group[:GROUP_SHOWN])
     return shown + (f" … (+{len(group) - GROUP_SHOWN} more)" if len(group) > GROUP_SHOWN else "")
+
+
+def print_notify_reports(reports: list[Any], quiet: bool = True) -> None:
+    """A line per notify target (with `quiet`, only those that sent or failed something)."""
+    for r in reports:
+        if quiet and not (r.sent or r.failed or r.waiting):
+            continue
+        line = f"notify {r.name}: {r.sent} message(s) delivered"
+        if r.failed or r.waiting:
+            line += f", {r.failed + r.waiting} not delivered (retried on the next run)"
+        out.print(line, markup=False, emoji=False)
+        for e in r.errors:
+            err.print(f"  {e}", markup=False, emoji=False)
+
+
+def print_dry_run(found: list[tuple[Any, list[dict[str, Any]], int]]) -> None:
+    """Each message a notification pass would send now, with its URLs, title and text."""
+    for target, deliveries, waiting in found:
+        messages: dict[int, list[dict[str, Any]]] = {}
+        for d in deliveries:
+            messages.setdefault(d["message_id"], []).append(d)
+        head = f"== {target.name} ({target.mode}): {len(messages)} message(s) to send"
+        if target.mode == "digest":
+            head += f"; {waiting} stor{'y' if waiting == 1 else 'ies'} wait for the next digest"
+        click.echo(head + " ==")
+        for rows in messages.values():
+            first = rows[0]
+            to = ", ".join(f"{r['url_label']}" + (f" ({r['state']})" if r["state"] != "pending" else "")
+                           for r in rows)
+            click.echo(f"-- to {to} [id {first['key']}]\nTitle: {first['title']}\n\n{first['body']}\n")
+
+
+def print_test_results(name: str, results: list[tuple[str, Any]]) -> None:
+    for label, outcome in results:
+        state = "delivered" if outcome.ok else f"FAILED: {outcome.error}"
+        out.print(f"notify {name} URL {label}: test message {state}", markup=False, emoji=False)

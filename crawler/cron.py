@@ -8,6 +8,9 @@ Friday as in cron, for the daemon and for settings validation alike.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -18,6 +21,20 @@ def standard_crontab(expr: str) -> str:
         return expr
     days = sorted(_weekdays(fields[4]))
     return " ".join(fields[:4] + [",".join(DAY_NAMES[d] for d in days)])
+
+
+def cron_trigger(expr: str) -> Any:
+    """APScheduler 3's trigger for a crontab expression, weekdays read as cron reads them."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(standard_crontab(expr))
+
+
+def next_fire(expr: str, after: dt.datetime) -> dt.datetime | None:
+    """The first time strictly after `after` (to the second) at which cron runs `expr`, in
+    the local time zone as the daemon's schedules are."""
+    start = after.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return cron_trigger(expr).get_next_fire_time(None, start)
 
 
 def _weekdays(field: str) -> set[int]:

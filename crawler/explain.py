@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
+from ipaddress import ip_address
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from rich.table import Table
 
@@ -14,6 +18,7 @@ from crawler.console import out
 from crawler.errors import PathError, TopicwatchError
 from crawler.extract import extract
 from crawler.records import Page
+from crawler.text.addresses import AddressPolicy
 from crawler.text.charset import decode_body
 
 
@@ -41,11 +46,33 @@ def fetch_page(settings: Settings, target: str) -> Page:
         body, ctype, url = path.read_bytes(), None, path.resolve().as_uri()
     else:
         request = urllib.request.Request(target, headers={"User-Agent": settings.crawl.user_agent})
+        urls = [target, *(u for source in settings.sources for u in source.all_urls())]
+        policy = AddressPolicy.build(urls, settings.crawl.allow_private)
+        opener = urllib.request.build_opener(_GuardedRedirects(policy))
         try:
-            with urllib.request.urlopen(request, timeout=settings.crawl.timeout) as response:
+            with opener.open(request, timeout=settings.crawl.timeout) as response:
                 body = response.read(settings.crawl.max_page_bytes)
                 ctype, url = response.headers.get("Content-Type"), response.geturl()
         except (urllib.error.URLError, OSError, ValueError) as e:
             raise TopicwatchError(f"{target}: cannot fetch: {e}") from None
     html, _ = decode_body(body, ctype)
     return Page(url=url, source="explain", html=html)
+
+
+class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
+    """The page asked for may be anywhere; a redirect from it may not lead to a private
+    address (crawler/text/addresses.py), as in a crawl."""
+
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> Any:
+        host = urlsplit(newurl).hostname or ""
+        why = self.policy.literal_refusal(host)
+        if why is None and not self.policy.host_allowed(host):
+            for *_, addr in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP):
+                why = why or self.policy.refusal(host, ip_address(addr[0].split("%")[0]))
+        if why:
+            raise urllib.error.URLError(f"refused redirect to {newurl}: {why}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)

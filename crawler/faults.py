@@ -2,7 +2,9 @@
 
 `TOPICWATCH_CRASH_AT=ingest:3` makes this process kill itself with SIGKILL right after it has
 committed its third ingested item: the moment a test cannot pick from outside, since ingest
-commits hundreds of items a second.  Crashes in the middle of a crawl need no help: the tests
+commits hundreds of items a second.  The notification points: `notify-queued` (a target's
+messages written, nothing sent), `notify-sending` (a delivery marked sending, not yet sent),
+`notify-sent` (the receiver acknowledged, not yet recorded), `notify-recorded` (recorded).  Crashes in the middle of a crawl need no help: the tests
 send SIGKILL themselves once the corpus shows what they wait for.  Nothing sets the variable
 outside tests; unset, `reached` costs a dictionary lookup.
 """

@@ -67,6 +67,11 @@ class SkipReason(StrEnum):
     BAD_SITEMAP = "bad-sitemap"
     BAD_LISTING = "bad-listing"
     BAD_SEARCH = "bad-search"
+    PRIVATE_ADDRESS = "private-address"  # a link or redirect to a non-public address (SSRF guard)
+    TOO_MANY_ENTRIES = "too-many-entries"  # a document listing more than max_entries_per_document
+    SITEMAP_TOO_DEEP = "sitemap-too-deep"  # sitemap indexes nested past max_sitemap_depth
+    TOO_MANY_SITEMAPS = "too-many-sitemaps"  # a source's sitemaps past max_sitemaps_per_source
+    TOO_MANY_REDIRECTS = "too-many-redirects"  # a redirect loop, or past Scrapy's REDIRECT_MAX_TIMES
 
 
 def http_reason(status: int) -> str:
@@ -242,3 +247,23 @@ class RunStats:
                 name, _, counter = key[len(head):].rpartition("/")
                 stats.per_source.setdefault(name, {})[counter] = value
         return stats
+
+
+@dataclass(frozen=True)
+class StoryCard:
+    """A new story as a notification tells it: its origin article, the other sources that
+    carried it so far, and the topics and terms its articles matched."""
+
+    story_id: int
+    article_id: int  # the origin article, whose page the message links to
+    title: str
+    url: str
+    source: str
+    first_seen: str
+    published: str | None = None
+    other_sources: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (topic, terms) in topic order
+
+    def terms_of(self, topic: str) -> tuple[str, ...]:
+        return dict(self.terms).get(topic, ())

@@ -80,6 +80,7 @@ def _print_status(report: dict[str, Any]) -> None:
               f"{c['skipped']} skipped pages, {c['spool']} waiting in the spool, "
               f"{c['unmatched']} off-topic pages kept for topics to come")
     _print_flagged(report["flagged"])
+    _print_notify(report["notify"])
 
 
 def _print_flagged(flagged: list[dict[str, Any]]) -> None:
@@ -93,6 +94,28 @@ def _print_flagged(flagged: list[dict[str, Any]]) -> None:
         if f["last_error_reason"]:
             details.append(f"last error: {_last_line(f['last_error_reason'], 80)}")
         out.print(f"  {f['source']}: {f['flag_reason']}; " + "; ".join(details), markup=False)
+
+
+def _print_notify(targets: list[dict[str, Any]]) -> None:
+    """The notify targets, then a line per target that has a URL failing or a send in doubt."""
+    if not targets:
+        return
+    t = Table("target", "when", "delivered", "waiting", "failing", "last delivery", "next digest",
+              title="notifications")
+    for n in targets:
+        waiting = n["pending"] + n["waiting_for_digest"]
+        t.add_row(n["name"], n["when"], str(n["sent"]), str(waiting), str(n["failing"]),
+                  _when(n["last_sent"]), _when(n["next_digest"]))
+    out.print(t)
+    for n in targets:
+        if n["last_failure"]:
+            f = n["last_failure"]
+            out.print(f"  {n['name']}: {n['failing']} delivery(ies) failing, retried at the next "
+                      f"pass; last: URL {f['url']} {_when(f['at'])}: {_last_line(f['error'], 120)}",
+                      markup=False)
+        if n["in_doubt"]:
+            out.print(f"  {n['name']}: {n['in_doubt']} send(s) cut short by a stopped process: "
+                      "sent again with the same id at the next pass", markup=False)
 
 
 def _when(iso: str | None, relative: bool = True) -> str:

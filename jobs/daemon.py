@@ -10,6 +10,10 @@ Threads and processes, and why:
   one long-lived Ingester, whose near-duplicate index stays in memory across cycles.
 - SIGTERM / SIGINT only set a flag and forward SIGTERM to the crawl in flight (APScheduler 3
   installs no handlers).  The crawl closes gracefully, its spool is ingested, the daemon exits 0.
+- `[[notify]]` targets get a notification pass after start-up and after every cycle, on the
+  main thread too; a digest's cron only queues a pass (the pass sends the digests that are
+  due, from the time of the last one kept in the corpus, so a restart neither repeats nor
+  skips one).  A stop signal ends a pass between two messages: the rest go at the next start.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlite_utils import Database
 
 from crawler import dedup
 from crawler.config import Schedule, Settings
+from crawler.cron import cron_trigger
 from crawler.errors import ConfigError, ExitCode
 from crawler.records import RunStatus
 from crawler.store import corpus, health, runs, schedules
@@ -105,7 +110,7 @@ class Daemon:
         self.db: Database = open_db(settings.corpus_path)
         self.ingester: Ingester | None = None
         self.scheduler: BackgroundScheduler | None = None
-        self.due: queue.Queue[str] = queue.Queue()
+        self.due: queue.Queue[tuple[str, str]] = queue.Queue()  # ("crawl", schedule) or ("notify", "")
         self.busy: set[str] = set()
         self.busy_lock = threading.Lock()
         self.child: subprocess.Popen | None = None
@@ -119,6 +124,7 @@ class Daemon:
         self.install_signal_handlers()
         self.open()
         self.ingest("start-up")
+        self.notify("start-up")  # what a stopped daemon left unsent, digests missed meanwhile
         if not self.stop_signals:
             self.start_scheduler()
             self.serve()
@@ -134,6 +140,11 @@ class Daemon:
         schedules.settle_schedule_states(self.db, list(self.schedules))
         self.indexed_upto = corpus.last_signature_id(self.db)
         self.ingester = Ingester(self.db, self.settings.dedup)
+        if self.settings.notify:
+            from crawler.notify.queue import check, register
+
+            check(self.settings)
+            register(self.db, self.settings)
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -169,6 +180,11 @@ class Daemon:
                 log.info("schedule %s: a run was due at %s while the daemon was stopped: "
                          "running it now", s.name, due.isoformat(timespec="seconds"))
                 self.enqueue(s.name)
+        for target in self.settings.notify:
+            if target.mode == "digest":
+                self.scheduler.add_job(self.enqueue_notify, cron_trigger(target.cron),
+                                       id=f"notify:{target.name}", name=f"digest {target.name}",
+                                       replace_existing=True)
         self.scheduler.start()
         self.save_next_runs()
 
@@ -176,16 +192,21 @@ class Daemon:
         log.info("daemon ready: %d schedule(s)", len(self.schedules))
         while not self.stop_signals:
             try:
-                name = self.due.get(timeout=0.5)
+                kind, name = self.due.get(timeout=0.5)
             except queue.Empty:
                 continue
-            try:
-                self.cycle(self.schedules[name])
-            except Exception:  # a bad cycle (say, the corpus busy too long) must not end the daemon
-                log.exception("schedule %s: the cycle failed; waiting for the next one", name)
-            finally:
-                with self.busy_lock:
-                    self.busy.discard(name)
+            if kind == "crawl":
+                self.run_cycle(name)
+            self.notify(f"schedule {name}" if name else "digest")
+
+    def run_cycle(self, name: str) -> None:
+        try:
+            self.cycle(self.schedules[name])
+        except Exception:  # a bad cycle (say, the corpus busy too long) must not end the daemon
+            log.exception("schedule %s: the cycle failed; waiting for the next one", name)
+        finally:
+            with self.busy_lock:
+                self.busy.discard(name)
 
     def shutdown(self) -> None:
         log.info("stopping (signal received): no new crawls")
@@ -204,7 +225,29 @@ class Daemon:
                 log.warning("schedule %s fired while its previous run is not done: skipped", name)
                 return
             self.busy.add(name)
-        self.due.put(name)
+        self.due.put(("crawl", name))
+
+    def enqueue_notify(self) -> None:
+        """A digest's cron job: a notification pass on the main thread."""
+        self.due.put(("notify", ""))
+
+    def notify(self, label: str) -> None:
+        """A notification pass; what fails is recorded, logged and retried at the next pass."""
+        if not self.settings.notify or self.stop_signals:
+            return
+        from crawler.notify.deliver import deliver
+
+        try:
+            reports = deliver(self.db, self.settings, stop=lambda: bool(self.stop_signals))
+        except Exception:
+            log.exception("%s: the notification pass failed; it is retried after the next run", label)
+            return
+        for r in reports:
+            if r.sent or r.failed or r.waiting:
+                log.info("%s: notify %s: %d message(s) delivered, %d not delivered", label, r.name,
+                         r.sent, r.failed + r.waiting)
+            for error in r.errors:
+                log.warning("notify %s: %s; retried at the next pass", r.name, error)
 
     def cycle(self, schedule: Schedule) -> None:
         """Crawl in a child process, settle the run row, ingest the spool, persist the state."""

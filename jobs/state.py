@@ -1,14 +1,17 @@
 """What `topicwatch status` reports, as plain data (its --json output): schedules with their
-last and next runs, the latest runs, corpus totals and flagged sources."""
+last and next runs, the latest runs, corpus totals, flagged sources and the notify targets
+(delivered, waiting, failing with the last error, the next digest)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlite_utils import Database
 
 from crawler.config import Settings
-from crawler.store import corpus, health, runs, schedules
+from crawler.cron import next_fire
+from crawler.store import corpus, health, notifications, runs, schedules
 
 
 def status_report(db: Database, settings: Settings, daemon_pid: int | None = None,
@@ -30,4 +33,20 @@ def status_report(db: Database, settings: Settings, daemon_pid: int | None = Non
         "runs": runs.latest_runs(db, latest),
         "totals": corpus.counts(db),
         "flagged": health.source_health(db, flagged_only=True),
+        "notify": notify_status(db, settings),
     }
+
+
+def notify_status(db: Database, settings: Settings) -> list[dict[str, Any]]:
+    """Per notify target: messages delivered and waiting, deliveries failing (the last error)
+    or cut short by a killed process (in doubt), the last delivery and the next digest."""
+    listed = []
+    for t in settings.notify:
+        st = notifications.target_status(db, t.name)
+        following = None
+        if t.mode == "digest" and st["last_digest"]:
+            fire = next_fire(t.cron, dt.datetime.fromisoformat(st["last_digest"]))
+            following = fire.astimezone(dt.UTC).isoformat(timespec="seconds") if fire else None
+        listed.append({**st, "mode": t.mode, "when": f"digest, cron {t.cron}" if t.mode == "digest"
+                       else "after each run", "urls": len(t.urls), "next_digest": following})
+    return listed

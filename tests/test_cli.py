@@ -210,6 +210,22 @@ def test_topics_explain_shows_why_a_page_matches_or_not(site, tmp_path):
     assert gone.exit_code == 1 and "cannot fetch" in gone.stderr
 
 
+def test_topics_explain_follows_no_redirect_to_a_private_address(tmp_path):
+    from hostile.responses import redirect
+    from hostile.server import HostileSite
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    with HostileSite({"page": "127.0.0.1", "private": "127.0.0.2"}) as servers:
+        target = servers.route("page", "/moved", redirect(lambda: servers.base("private") + "/x"))
+        result = invoke("topics", "--settings", str(settings), "--explain", target)
+        assert result.exit_code == 1
+        message = " ".join(result.stderr.split())
+        assert "refused redirect to http://127.0.0.2:" in message and "127.0.0.2 is loopback" in message
+        assert [h.path for h in servers.hits("page")] == ["/moved"]
+        assert servers.hits("private") == []
+
+
 def test_a_malformed_link_in_a_feed_does_not_stop_the_rest(site, tmp_path):
     good = [e for e in manifest.expect("article") if e.host == "c"][:2]
     items = "".join(

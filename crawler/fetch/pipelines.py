@@ -13,6 +13,7 @@ from scrapy.exceptions import DropItem
 from crawler.analyse import analyse
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
+from crawler.fetch.workers import workers_of
 from crawler.records import Fetched, Outcome, SkipReason, SpoolItem, Verdict
 from crawler.store.db import open_db
 from crawler.store.spool import SqliteSpool
@@ -66,9 +67,11 @@ class _Stage:
 class AnalysePipeline(_Stage):
     """Fetched page -> SpoolItem (decode, extract, age limit, topics), or a typed drop."""
 
-    def process_item(self, item: Fetched) -> SpoolItem:
+    async def process_item(self, item: Fetched) -> SpoolItem:
         plan = self.crawler.spider.plan
-        verdict = analyse(item, plan.topics, plan.settings.crawl.max_age_days)
+        # on the crawl's worker thread: a page that takes long to extract stalls no download
+        verdict = await workers_of(self.crawler).run(
+            analyse, item, plan.topics, plan.settings.crawl.max_age_days)
         if verdict.article is not None:
             self.count("extracted", item.source)
         if verdict.item is None:

@@ -7,6 +7,9 @@
   delay (`Downloader.per_slot_settings` for a slot not created yet, the slot itself otherwise),
   without jitter (a random delay would go below it half the time), and every request to that
   host carries `autothrottle_dont_adjust_delay`, so AutoThrottle never lowers it again.
+- A Crawl-delay longer than `[crawl] max_crawl_delay` is not waited for, which would hold the
+  crawl for as long as the host asks (a day, a year): the host's requests are refused as
+  robots.txt refusals instead, as Nutch does with `fetcher.max.crawl.delay`.
 - Every waiting request is checked.  In Scrapy 2.19 the requests that wait together for a
   host's robots.txt share one Deferred and only the first waiter receives the parser (Twisted's
   asFuture callback returns None); the others get None and would pass unchecked, disallowed
@@ -19,7 +22,10 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares import robotstxt
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.fetch.settings import config_of
 
 
 def _one_line(record: Any) -> bool:
@@ -35,6 +41,7 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         self.user_agent = crawler.settings.get("USER_AGENT", "")
         self.parsers: dict[str, Any] = {}  # netloc -> the parsed robots.txt
         self.delays: dict[str, float] = {}  # host -> its Crawl-delay in seconds
+        self.max_delay = config_of(crawler.settings).crawl.max_crawl_delay
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
         robotstxt.logger.addFilter(_one_line)
 
@@ -44,7 +51,8 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         delay = robotparser.crawl_delay(self.user_agent)
         if delay:
             self.delays[url.hostname or ""] = float(delay)
-            self._slow_down(request, float(delay))
+            if float(delay) <= self.max_delay:
+                self._slow_down(request, float(delay))
 
     async def robot_parser(self, request: Request) -> Any:
         parser = await super().robot_parser(request)
@@ -53,6 +61,9 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
     async def process_request(self, request: Request) -> None:
         await super().process_request(request)
         delay = self.delays.get(urlparse_cached(request).hostname or "")
+        if delay and delay > self.max_delay:
+            raise IgnoreRequest(f"Forbidden by robots.txt: Crawl-delay {delay:g} s is longer "
+                                f"than max_crawl_delay {self.max_delay:g} s")
         if delay:
             request.meta["autothrottle_dont_adjust_delay"] = True
             self._slow_down(request, delay)

@@ -30,9 +30,17 @@ SPIDER_MIDDLEWARES = {
     "crawler.fetch.state.FetchState": 100,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # before robots.txt: a request to a private address is refused before its host is asked
+    # for anything, robots.txt included; redirects come back through it
+    "crawler.fetch.guard.AddressGuard": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.fetch.politeness.RobotsPolicy": 100,
 }
+# Every connection resolves its host through the guard: only checked addresses are used.
+TWISTED_DNS_RESOLVER = "crawler.fetch.guard.GuardedResolver"
+# Scrapy's HTTP/1.1 handler, with a bound on response headers (DOWNLOAD_MAXSIZE bounds bodies)
+DOWNLOAD_HANDLERS = {"http": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
+                     "https": "crawler.fetch.handler.BoundedHTTP11DownloadHandler"}
 EXTENSIONS = {"crawler.fetch.run.RunRecorder": 500}
 # Scrapy's default duplicate filter grows without bound on long crawls (scrapy/scrapy#5307);
 # a run's requests are bounded by its sources, and seen article URLs are filtered against the

@@ -2,8 +2,9 @@
 requests -> `Fetched` items.
 
 It only navigates.  What is known about URLs (fetched before? validators? retries?) is the
-fetch-state middleware's (crawler/fetch/state.py); parsing is crawler/sources; everything after
-the fetch happens in the item pipelines.  A feed, sitemap or listing that cannot be read raises
+fetch-state middleware's (crawler/fetch/state.py); parsing is crawler/sources, run on the
+crawl's worker thread (crawler/fetch/workers.py) so a huge document never stalls the
+downloads; everything after the fetch happens in the item pipelines.  A feed, sitemap or listing that cannot be read raises
 `SourceError` from its callback, and a download that fails is announced with the
 `fetch_failed` signal: the fetch state records both.
 """
@@ -22,6 +23,7 @@ from twisted.python.failure import Failure
 from crawler.config import Settings, Source, Topic
 from crawler.fetch import signals
 from crawler.fetch.settings import config_of, scrapy_settings
+from crawler.fetch.workers import Workers, workers_of
 from crawler.records import Entry, Fetched
 from crawler.sources import feeds, listings, news_search, sitemaps
 from crawler.sources.rules import LinkRules
@@ -104,29 +106,42 @@ class TopicSpider(scrapy.Spider):
 
     # ------------------------------------------------------------ feeds, sitemaps, listings
 
-    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+    @property
+    def workers(self) -> Workers:
+        return workers_of(self.crawler)
+
+    async def parse_robots(self, response: Response) -> AsyncIterator[scrapy.Request]:
         source = self.plan.source(response.meta["tw_source"])
         text = response.text if response.status == 200 else ""
         base = response.meta["tw_base"]
-        for url in sitemaps.robots_sitemaps(text, base) or sitemaps.default_sitemap_urls(base):
+        found = await self.workers.run(sitemaps.robots_sitemaps, text, base)
+        for url in found or sitemaps.default_sitemap_urls(base):
             yield self.listing_request(url, source, "sitemap", ())
 
-    def parse_listing_page(self, response: Response) -> Iterator[scrapy.Request]:
+    async def parse_listing_page(self, response: Response) -> AsyncIterator[scrapy.Request]:
         if response.status == 304:
             return
         meta = response.meta
         source = self.plan.source(meta["tw_source"])
         parents = (*meta["tw_parents"], response.url)
-        entries, more = self.entries_of(response, source)
+        entries, more, sections = await self.workers.run(self.read_document, response, source)
         for url in more:
             yield self.listing_request(url, source, "sitemap", parents)
-        if meta["tw_kind"] == "listing" and meta.get("tw_depth", 1) < source.depth:
-            for url in listings.section_links(_text(response, source), response.url):
-                yield self.listing_request(url, source, "listing", parents, meta["tw_depth"] + 1)
+        for url in sections:
+            yield self.listing_request(url, source, "listing", parents, meta["tw_depth"] + 1)
         for entry in entries:
             request = self.article_request(entry, source, parents, meta["tw_kind"])
             if request is not None:
                 yield request
+
+    def read_document(self, response: Response, source: Source
+                      ) -> tuple[list[Entry], list[str], list[str]]:
+        """(entries, child sitemaps, sub-section listing pages) of a fetched document."""
+        entries, more = self.entries_of(response, source)
+        sections: list[str] = []
+        if response.meta["tw_kind"] == "listing" and response.meta.get("tw_depth", 1) < source.depth:
+            sections = listings.section_links(_text(response, source), response.url)
+        return entries, more, sections
 
     def entries_of(self, response: Response, source: Source) -> tuple[list[Entry], list[str]]:
         kind = response.meta["tw_kind"]

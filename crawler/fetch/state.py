@@ -5,6 +5,9 @@ response it gets:
 - never fetch an article twice: a request for a URL already stored, copied, spooled or judged
   (its canonical form too) is dropped before it is made; so is one past the source's
   `max_articles_per_source`;
+- bound what one document can make the crawl do (crawler/fetch/limits.py): article links per
+  feed, sitemap or listing page, sitemap levels and sitemaps per source, one `skipped` row per
+  document and reason;
 - conditional GET: feed, sitemap and listing requests carry the validators saved last time;
   new validators are saved only when the crawl finished and nothing under that page failed
   (a killed run never hides articles behind a 304 next time);
@@ -25,28 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request, signals
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-)
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.defer import CancelledError
-from twisted.internet.error import (
-    ConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError,
-)
 from twisted.python.failure import Failure
 
 from crawler.errors import SourceError
 from crawler.fetch import signals as tw_signals
+from crawler.fetch.failures import FINAL_HTTP_ERRORS, FINAL_REASONS, NOT_FAILURES, failure_reason
+from crawler.fetch.limits import DocumentCuts, SitemapLimits, entries_detail
 from crawler.fetch.settings import config_of
-from crawler.records import Outcome, SkipReason, http_reason
+from crawler.records import Outcome, SkipReason
 from crawler.store import pages, topicsets, unmatched
 from crawler.store.db import open_db, write_transaction
 from crawler.text.urls import canonical_url
@@ -55,8 +46,8 @@ from crawler.topics import fingerprints
 log = logging.getLogger(__name__)
 
 LISTING_KINDS = ("feed", "sitemap", "listing", "search")
-FINAL_HTTP_ERRORS = (404, 410, 451)
 RETRY_RUNS = 3  # runs in which an article page that failed transiently is tried
+__all__ = ["FetchState", "failure_reason"]
 PREFIX = "topicwatch/"
 
 
@@ -79,6 +70,8 @@ class FetchState:
         self.validators: dict[str, Validators] = {}
         self.incomplete: set[str] = set()  # listing pages under which something failed
         self.requested: Counter[str] = Counter()  # article requests per source this run
+        self.crawl = config_of(crawler.settings).crawl
+        self.sitemaps = SitemapLimits(self.crawl)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FetchState:
@@ -87,6 +80,7 @@ class FetchState:
                                 (state.fetch_failed, tw_signals.fetch_failed),
                                 (state.item_dropped, signals.item_dropped),
                                 (state.item_error, signals.item_error),
+                                (state.request_dropped, signals.request_dropped),
                                 (state.spider_closed, signals.spider_closed)):
             crawler.signals.connect(handler, signal=signal)
         return state
@@ -99,9 +93,11 @@ class FetchState:
     # ------------------------------------------------------------ requests
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        doc = DocumentCuts(None, None)
         async for request in start:
-            if (routed := self.route(request)) is not None:
+            if (routed := self.route(request, doc)) is not None:
                 yield routed
+        self.record_cuts(doc)
         spider = self.crawler.spider
         names = [s.name for s in spider.plan.sources]
         for url, source in pages.retry_urls(self.db, names, RETRY_RUNS):
@@ -109,25 +105,40 @@ class FetchState:
             yield spider.retry_request(url, source)
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        doc = DocumentCuts(response.url, response.meta.get("tw_source"))
         for item in result:
-            if (routed := self.route(item)) is not None:
+            if (routed := self.route(item, doc)) is not None:
                 yield routed
+            if doc.cuts:
+                break  # past a limit, the rest of the document is not even read
+        self.record_cuts(doc)
 
     async def process_spider_output_async(self, response: Response,
                                           result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        doc = DocumentCuts(response.url, response.meta.get("tw_source"))
         async for item in result:
-            if (routed := self.route(item)) is not None:
+            if (routed := self.route(item, doc)) is not None:
                 yield routed
+            if doc.cuts:
+                break
+        self.record_cuts(doc)
 
-    def route(self, request: Any) -> Any:
-        """A request as it should be made (with validators), or None when it must not be."""
+    def route(self, request: Any, doc: DocumentCuts | None = None) -> Any:
+        """A request as it should be made (with validators), or None when it must not be;
+        what a limit refused is noted in `doc`, the document that listed it."""
         if not isinstance(request, Request):
             return request
+        doc = doc or DocumentCuts(None, None)
         kind = request.meta.get("tw_kind")
+        if kind == "sitemap":
+            refused = self.sitemaps.refusal(request.meta["tw_source"], request.meta.get("tw_parents", ()))
+            if refused:
+                doc.cut(*refused, url=request.url, source=request.meta["tw_source"])
+                return None
         if kind in LISTING_KINDS:
             return self._conditional(request)
         if kind == "article":
-            return self._article(request)
+            return self._article(request, doc)
         return request
 
     def _conditional(self, request: Request) -> Request:
@@ -138,17 +149,29 @@ class FetchState:
             request.headers["If-Modified-Since"] = last_modified
         return request
 
-    def _article(self, request: Request) -> Request | None:
+    def _article(self, request: Request, doc: DocumentCuts) -> Request | None:
         url, source = request.url, request.meta["tw_source"]
         if url in self.known or canonical_url(url) in self.known:
             return None
-        limit = config_of(self.crawler.settings).crawl.max_articles_per_source
+        limit = self.crawl.max_articles_per_source
         if limit and self.requested[source] >= limit:
             self.incomplete.update(request.meta.get("tw_parents", ()))  # no 304 next time
             return None
+        if doc.articles >= self.crawl.max_entries_per_document:
+            doc.cut(SkipReason.TOO_MANY_ENTRIES, entries_detail(doc.articles), url=url, source=source)
+            return None
+        doc.articles += 1
         self.requested[source] += 1
         self.known.add(url)
         return request
+
+    def record_cuts(self, doc: DocumentCuts) -> None:
+        """One skipped row per document and limit it hit; what it listed beyond the limit
+        is missing, so it is fetched in full next run (no 304)."""
+        for url, source, reason, detail in doc.rows():
+            self.skip(url, source, reason, detail=detail[:300])
+            if doc.url:
+                self.incomplete.add(doc.url)
 
     # ------------------------------------------------------------ responses
 
@@ -197,21 +220,46 @@ class FetchState:
         meta = request.meta
         kind, source = meta.get("tw_kind", "article"), meta.get("tw_source")
         reason, status = failure_reason(failure)
+        detail = failure.getErrorMessage()[:300]
         if reason == SkipReason.ROBOTS:
             if kind == "article":
                 self.count("skipped", source)
             else:  # the source itself is off limits: say so
-                self.skip(request.url, source, reason)
+                self.skip(request.url, source, reason, detail=detail)
                 self.mark_source(source, ok=False)
             return
-        final = status in FINAL_HTTP_ERRORS or reason == SkipReason.TOO_LARGE
+        final = status in FINAL_HTTP_ERRORS or reason in FINAL_REASONS
         outcome = Outcome.NOT_ARTICLE if kind == "article" and final else None
-        self.skip(request.url, source, reason, detail=failure.getErrorMessage()[:300],
-                  status=status, outcome=outcome, counter="errors")
+        redirected = meta.get("redirect_urls") or []
+        # past the redirect limit, the URL that was listed is the one to name
+        url = redirected[0] if reason == SkipReason.TOO_MANY_REDIRECTS and redirected else request.url
+        counter = "skipped" if reason in NOT_FAILURES else "errors"
+        self.skip(url, source, reason, detail=detail, status=status, outcome=outcome, counter=counter)
+        if outcome:  # the listed URL that led here is settled too
+            for old in redirected:
+                pages.record_page(self.db, old, "article", source, status=status, outcome=outcome,
+                                  run_id=self.run_id)
         if kind != "article":
             self.mark_source(source, ok=False)
         elif not final:
             pages.record_retry(self.db, request.url, source, status, self.run_id)
+
+    def request_dropped(self, request: Request) -> None:
+        """The scheduler dropped a request as a duplicate.  A redirect back to a URL already
+        on its own redirect path is a loop, recorded as such; a redirect to a page already
+        fetched this run settles the URL that led there."""
+        meta = request.meta
+        redirected = meta.get("redirect_urls") or []
+        if not redirected or meta.get("tw_kind") not in ("article", *LISTING_KINDS):
+            return
+        source = meta.get("tw_source")
+        if request.url in redirected:
+            self.fetch_failed(request, Failure(IgnoreRequest(
+                f"redirect loop: {' -> '.join([*redirected, request.url])}"[:300])))
+        elif meta.get("tw_kind") == "article":
+            for old in redirected:
+                pages.record_page(self.db, old, "article", source, status=301,
+                                  outcome=Outcome.REDIRECTED, run_id=self.run_id)
 
     def item_dropped(self, item: Any, response: Response, exception: Exception) -> None:
         """A page the pipelines turned away (typed DropItem with a reason and an outcome)."""
@@ -306,22 +354,3 @@ class FetchState:
 def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def failure_reason(failure: Failure) -> tuple[str, int | None]:
-    """The `skipped.reason` of a failed download, and its HTTP status when it had one."""
-    if failure.check(HttpError):
-        status = failure.value.response.status
-        return http_reason(status), status
-    if failure.check(IgnoreRequest):
-        robots = "robots" in failure.getErrorMessage().lower()
-        return (SkipReason.ROBOTS if robots else SkipReason.IGNORED), None
-    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
-        return SkipReason.TIMEOUT, None
-    if failure.check(DNSLookupError, CannotResolveHostError):  # Scrapy ≥ 2.14 raises the latter
-        return SkipReason.DNS, None
-    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
-        return SkipReason.REFUSED, None
-    if failure.check(DownloadCancelledError, CancelledError):  # past DOWNLOAD_MAXSIZE
-        return SkipReason.TOO_LARGE, None
-    return SkipReason.FETCH_ERROR, None

@@ -2,13 +2,28 @@
 
 Dates are read by `crawler.text.dates.stated_iso`, never by feedparser's `*_parsed` values
 (see that module for why); links are resolved against the feed's URL.
+
+Entities are never expanded.  feedparser expands the internal entities a feed's DTD declares
+(quadratic blow-up: one long entity referenced thousands of times takes gigabytes) and has
+no limit of its own, in both of its parsers:
+
+- its strict parser is a SAX parser, and the first one `feedparser.api.PREFERRED_XML_PARSERS`
+  names is used: defusedxml's expat reader is put first, so any entity declaration or
+  external reference the strict parser meets raises `EntitiesForbidden`, in whatever
+  encoding the feed came (the check runs on the text feedparser itself decoded);
+- its lenient fallback (for feeds that are not well-formed) expands the entities it finds in
+  the prolog by its own regular expressions: a feed that declares any there is refused first.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import defusedxml.expatreader  # noqa: F401  (imported here so a missing package fails early)
 import feedparser
+import feedparser.api
+from defusedxml import DefusedXmlException
 
 from crawler.errors import SourceError
 from crawler.records import Entry, SkipReason
@@ -26,6 +41,26 @@ def is_chinese_source(declared: str | None, hint: str | None, title: str | None)
         if language and language.strip():
             return language.strip().lower().startswith(("zh", "cn", "chi"))
     return bool(title) and han_ratio(title or "") >= 0.5
+
+
+_DEFUSED_SAX = "defusedxml.expatreader"
+if _DEFUSED_SAX not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, _DEFUSED_SAX)
+
+_FIRST_ELEMENT = re.compile(rb"<\w")
+_EBCDIC_XML_DECLARATION = b"\x4c\x6f\xa7\x94"  # "<?xm" in cp037, which feedparser sniffs
+
+
+def declares_entities(body: bytes) -> bool:
+    """Whether the prolog (before the first element, as feedparser cuts it) declares an
+    entity, in any encoding feedparser reads: UTF-16/32 lose their NUL bytes here, EBCDIC is
+    decoded."""
+    head = body
+    if head.startswith(_EBCDIC_XML_DECLARATION):
+        head = head.decode("cp037", "replace").encode("utf-8")
+    head = head.replace(b"\x00", b"")
+    first = _FIRST_ELEMENT.search(head)
+    return b"<!ENTITY" in (head[: first.start()] if first else head)
 
 
 def _entry_link(entry: Any) -> str | None:
@@ -60,7 +95,16 @@ def parse_feed(
         headers["content-type"] = f"application/xml; charset={charset}"
     elif content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers)
+    if declares_entities(body):
+        raise SourceError(url, "not read: the feed declares XML entities", SkipReason.BAD_FEED)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers)
+    except DefusedXmlException as exc:
+        raise SourceError(url, f"not read: the feed declares XML entities ({exc})",
+                          SkipReason.BAD_FEED) from exc
+    except Exception as exc:  # feedparser on bytes from anywhere: a bad feed, not a crash
+        raise SourceError(url, f"not a feed: {type(exc).__name__}: {exc}",
+                          SkipReason.BAD_FEED) from exc
     if not parsed.get("version") and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom feed found"
         raise SourceError(url, f"not a feed: {reason}", SkipReason.BAD_FEED)

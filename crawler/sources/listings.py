@@ -97,8 +97,11 @@ def _anchors(html: str, base_url: str) -> list[tuple[str, str]]:
     return found
 
 
+NO_RULES = LinkRules()
+
+
 def listing_links(html: str, base_url: str, source: str,
-                  rules: LinkRules = LinkRules()) -> list[Entry]:
+                  rules: LinkRules = NO_RULES) -> list[Entry]:
     """Article links of a home or section page, in page order, anchor text as title.
 
     With `allow` patterns a link must match one of them (re.search on the absolute URL) and

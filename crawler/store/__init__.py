@@ -10,6 +10,8 @@
 - `health`: `source_settings` and the `source_health` view's rows.
 - `schedules`: `schedules_state`, the daemon's memory across restarts.
 - `queries`: read-only queries for browsing.
+- `notifications`: `notify_targets`, `notify_stories`, `notify_messages`, `notify_deliveries`:
+  what each `[[notify]]` target was told, and each message's delivery to each URL.
 """
 
 from crawler.store.db import now, open_db, write_transaction

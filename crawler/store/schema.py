@@ -120,8 +120,45 @@ def m004_retire_own_migrations_table(db: Database) -> None:
     db.execute("DROP TABLE IF EXISTS _migrations")
 
 
-@MIGRATIONS(name="005_topics_can_change")
-def m005_topics_can_change(db: Database) -> None:
+@MIGRATIONS(name="005_notifications")
+def m005_notifications(db: Database) -> None:
+    """What each `[[notify]]` target was told (crawler/store/notifications.py owns these).
+
+    A story is queued for a target once (`notify_stories`, keyed by both), in a message
+    (`notify_messages`, its text frozen and its `key` the stable id every attempt carries),
+    delivered to each of the target's URLs (`notify_deliveries`, keyed by a hash of the URL
+    as written in settings.toml: never the URL itself, which may hold a secret)."""
+    _execute_all(db,
+        """
+        CREATE TABLE notify_targets (
+            name TEXT PRIMARY KEY, token TEXT NOT NULL, registered TEXT NOT NULL,
+            since_run INTEGER NOT NULL, last_story INTEGER NOT NULL, last_digest TEXT
+        );
+        CREATE TABLE notify_messages (
+            id INTEGER PRIMARY KEY, target TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+            title TEXT NOT NULL, body TEXT NOT NULL, format TEXT NOT NULL, type TEXT NOT NULL,
+            created TEXT NOT NULL, sent TEXT,
+            UNIQUE (target, key)
+        );
+        CREATE TABLE notify_stories (
+            target TEXT NOT NULL, story_id INTEGER NOT NULL REFERENCES stories(id),
+            message_id INTEGER REFERENCES notify_messages(id), queued TEXT NOT NULL,
+            PRIMARY KEY (target, story_id)
+        );
+        CREATE INDEX idx_notify_stories_message ON notify_stories(target, message_id);
+        CREATE TABLE notify_deliveries (
+            message_id INTEGER NOT NULL REFERENCES notify_messages(id), url_key TEXT NOT NULL,
+            url_label TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0, last_attempt TEXT, sent TEXT, error TEXT,
+            PRIMARY KEY (message_id, url_key)
+        );
+        CREATE INDEX idx_notify_deliveries_state ON notify_deliveries(state, message_id);
+        """
+    )
+
+
+@MIGRATIONS(name="006_topics_can_change")
+def m006_topics_can_change(db: Database) -> None:
     """What each article and each off-topic page was matched against (`topic_set`, a key of
     `topic_sets`: topic name -> fingerprint), and the extracted text of off-topic pages kept
     for a while (`unmatched`), so that topics added or edited later apply without a fetch."""

@@ -1,0 +1,132 @@
+"""Responders: what a hostile server writes for one request (see server.Exchange)."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Callable
+from functools import cache
+
+import brotli
+
+try:
+    from compression import zstd  # Python 3.14
+except ImportError:
+    from backports import zstd  # what Scrapy itself uses before 3.14
+
+from .server import Exchange, Responder
+
+BOMB_BYTES = 200 * 1024 * 1024  # what a bomb expands to
+
+
+@cache
+def bomb(encoding: str) -> bytes:
+    """BOMB_BYTES of one HTML-ish filler, compressed (~200 KB on the wire or less)."""
+    plain = b"<html><body><p>" + b"A" * (BOMB_BYTES - 30) + b"</p></body></html>"
+    if encoding == "gzip":
+        return gzip.compress(plain, compresslevel=6)
+    if encoding == "deflate":
+        return zlib.compress(plain, 6)
+    if encoding == "br":
+        return brotli.compress(plain, quality=1)
+    if encoding == "zstd":
+        return zstd.compress(plain, 1)
+    if encoding == "gzip, gzip":
+        return gzip.compress(gzip.compress(plain, compresslevel=6), compresslevel=6)
+    raise ValueError(encoding)
+
+
+def page(body: bytes | str, content_type: str = "text/html; charset=utf-8", status: int = 200,
+         headers: dict[str, str] | None = None) -> Responder:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return lambda ex: ex.send(data, content_type, status, headers)
+
+
+class lazy:  # noqa: N801  (a responder, used like the functions here)
+    """A page whose body is built once, by `warm()` before the crawl (large documents and
+    bombs take seconds to build, and a server thread building one holds up the others)."""
+
+    def __init__(self, make: Callable[[], bytes], content_type: str = "text/html; charset=utf-8",
+                 headers: dict[str, str] | None = None):
+        self.make, self.content_type, self.headers = make, content_type, headers
+        self.body: bytes | None = None
+
+    def warm(self) -> None:
+        if self.body is None:
+            self.body = self.make()
+
+    def __call__(self, ex: Exchange) -> None:
+        self.warm()
+        ex.send(self.body or b"", self.content_type, headers=self.headers)
+
+
+def compressed(encoding: str, content_type: str = "text/html; charset=utf-8") -> Responder:
+    return lazy(lambda: bomb(encoding), content_type, {"Content-Encoding": encoding})
+
+
+def redirect(location: Callable[[], str] | str, status: int = 302) -> Responder:
+    def respond(ex: Exchange) -> None:
+        target = location() if callable(location) else location
+        ex.send(b"", status=status, headers={"Location": target})
+    return respond
+
+
+def drip(head_first: bool = True, every: float = 1.0) -> Responder:
+    """A byte a second (after honest headers, or instead of them)."""
+    def respond(ex: Exchange) -> None:
+        if head_first and not ex.head(200, {"Content-Type": "text/html", "Content-Length": "100000"}):
+            return
+        while ex.wait(every) and ex.write(b"<"):
+            pass
+    return respond
+
+
+def silent(ex: Exchange) -> None:
+    """Accept the connection, then say nothing at all."""
+    while ex.wait(0.5):
+        pass
+
+
+def endless(chunked: bool) -> Responder:
+    """A body that never ends, as fast as the client reads (chunked, or until close)."""
+    chunk = b"<p>" + b"and on " * 1000 + b"</p>\n"
+    def respond(ex: Exchange) -> None:
+        headers = {"Content-Type": "text/html"}
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        if not ex.head(200, headers):
+            return
+        data = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") if chunked else chunk
+        while ex.write(data):
+            pass
+    return respond
+
+
+def lying_length(declared: int, sent: bytes) -> Responder:
+    def respond(ex: Exchange) -> None:
+        if ex.head(200, {"Content-Type": "text/html", "Content-Length": str(declared)}):
+            ex.write(sent)
+    return respond
+
+
+def raw(data: bytes) -> Responder:
+    """Exactly these bytes, then close: a broken status line, no headers, anything."""
+    return lambda ex: ex.write(data)
+
+
+def endless_headers(ex: Exchange) -> None:
+    if not ex.write(b"HTTP/1.1 200 OK\r\n"):
+        return
+    n = 0
+    while ex.write(b"X-Filler-%d: %s\r\n" % (n, b"y" * 1000)):
+        n += 1
+
+
+def reset(ex: Exchange) -> None:
+    """Close the connection without a word (RST where the platform allows it)."""
+    import socket
+    import struct
+
+    conn = ex.handler.connection
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()

@@ -191,10 +191,13 @@ class FetchState:
                 _header(response, "Last-Modified"))
         elif kind == "article":
             self.count("fetched", source)
+            # the listed URL that redirected here is settled with the page (spooled or turned
+            # away: crawler/store/spool.py, item_dropped); until then it is to be tried again,
+            # so a crawl killed in between does not lose the page behind a final mark
             status = (meta.get("redirect_reasons") or [301])[0]
             for old in meta.get("redirect_urls") or []:
                 pages.record_page(self.db, old, "article", source, status=status,
-                                  outcome=Outcome.REDIRECTED, run_id=self.run_id)
+                                  outcome=Outcome.RETRY, run_id=self.run_id)
 
     def process_spider_exception(self, response: Response, exception: Exception) -> list:
         """A callback raised: a source document that is not one, or a bug.  Whatever that

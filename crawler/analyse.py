@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from crawler.config import Topic
 from crawler.errors import NotAnArticle
 from crawler.extract import extract
+from crawler.extract.metadata import MAX_TITLE_CHARS
 from crawler.records import Fetched, Outcome, Page, SkipReason, SpoolItem, Verdict
 from crawler.text.charset import decode_body
 from crawler.text.dates import is_too_old
@@ -26,22 +27,24 @@ log = logging.getLogger(__name__)
 HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
 
 
-def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0) -> Verdict:
+def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0,
+            max_title_chars: int = MAX_TITLE_CHARS) -> Verdict:
     """The verdict on one article response (see the module docstring)."""
     try:
-        return _analyse(fetched, topics, max_age_days)
+        return _analyse(fetched, topics, max_age_days, max_title_chars)
     except Exception as e:  # a bug met on this page: the crawl goes on
         log.exception("processing %s failed", fetched.url)
         return Verdict(reason=SkipReason.PROCESSING_ERROR, detail=f"{type(e).__name__}: {e}"[:300],
                        outcome=Outcome.RETRY)
 
 
-def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int) -> Verdict:
+def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
+             max_title_chars: int) -> Verdict:
     ctype = (fetched.content_type or "").split(";")[0].strip().lower()
     if ctype and not ctype.startswith(HTML_TYPES):
         return Verdict(reason=SkipReason.NOT_HTML, detail=ctype, outcome=Outcome.NOT_ARTICLE)
     try:
-        article = extract(page_of(fetched))
+        article = extract(page_of(fetched), max_title_chars)
     except NotAnArticle as e:
         return Verdict(reason=e.reason, detail=e.detail, outcome=Outcome.NOT_ARTICLE)
     entry = fetched.entry
@@ -64,4 +67,4 @@ def page_of(fetched: Fetched) -> Page:
     html, encoding = decode_body(fetched.body, fetched.content_type, fetched.encoding)
     return Page(url=fetched.url, source=fetched.source, html=html, status=fetched.status,
                 encoding=encoding, requested_url=fetched.requested_url, entry=fetched.entry,
-                language_hint=fetched.language_hint, fetched_at=fetched.fetched_at)
+                language_hint=fetched.language_hint, fetched_at=fetched.fetched_at, via=fetched.via)

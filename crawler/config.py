@@ -50,6 +50,7 @@ class CrawlSettings:
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
     retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
+    max_title_chars: int = opt(400, "a headline candidate longer than this is passed over for the next (og:title, <title>, <h1>, the first line of the text)", min=20)
     max_age_days: int = opt(30, "skip entries and articles older than this when their date is known; 0 means no limit", min=0)
     max_articles_per_source: int = opt(0, "stop following a source's links after this many article requests per run; 0 means no limit", min=0)
     max_entries_per_document: int = opt(5000, "article links followed from one feed, sitemap or listing page in a run (links already known or too old do not count); the rest wait for the next run and the document is recorded as skipped (too-many-entries)", min=1)

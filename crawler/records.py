@@ -109,7 +109,7 @@ class Fetched:
     entry: Entry | None = None
     language_hint: str | None = None
     encoding: str | None = None  # the source's forced encoding, when configured
-    via: str | None = None  # the kind of source that led here: feed, sitemap, listing, search
+    via: str | None = None  # what led here: feed, sitemap, news-sitemap, listing or search
     fetched_at: str | None = None
 
 
@@ -126,6 +126,9 @@ class Page:
     entry: Entry | None = None
     language_hint: str | None = None
     fetched_at: str | None = None
+    # how the link was found: "feed", "sitemap", "news-sitemap", "listing", "search" or None;
+    # a page a feed or news sitemap calls an article needs strong evidence to be a list page
+    via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -376,3 +376,14 @@ def test_pinyin_is_stripped_from_title_tag_description_and_byline() -> None:
     assert article.title == "雲廠商再度下調大模型價格"
     assert article.description == "多家廠商下調價格"
     assert (article.published, article.original_source) == ("2024-09-20T10:30:00+08:00", "財經週報")
+
+
+def test_a_headline_longer_than_the_limit_is_passed_over_for_the_next():
+    """[crawl] max_title_chars: a stuffed <title> gives way to og:title, then to the <h1>."""
+    stuffed = "大模型" * 300
+    body = "<p>" + "算力成本正在下降，多家公司调整了推理服务的价格。" * 20 + "</p>"
+    html = (f'<html><head><title>{stuffed}</title><meta property="og:title" content="{"长" * 60}"></head>'
+            f"<body><h1>推理价格下调</h1>{body}</body></html>")
+    page = Page(url="https://news.example.cn/a/1.html", source="s", html=html)
+    assert extract(page).title == "长" * 60
+    assert extract(page, max_title_chars=50).title == "推理价格下调"

@@ -3,7 +3,7 @@
 Chinese pages state the publication date, the reporter and the outlet a story came from in a
 byline under the headline (`2024年09月20日 13:47 来源:界面新闻 作者:张三`) or in a credit line
 (`（来源：新华社）`), far more often than in <meta>. This module finds both; the dates in them
-are read by `crawler.dates.parse_date`, the one date parser feeds and sitemaps use too.
+are read by `crawler.text.dates.parse_date`, the one date parser feeds and sitemaps use too.
 
 `junklines` uses `has_date` to recognise bylines it drops from the main text.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, tzinfo
-from urllib.parse import urlsplit
+from datetime import tzinfo
 
 import lxml.html
 
@@ -22,11 +22,11 @@ import lxml.html
 from crawler.text.dates import BEIJING as BEIJING
 from crawler.text.dates import When, parse_date, plausible
 from crawler.text.dates import has_date as has_date
-from crawler.text.normalise import CJK_SENTENCE_RE, HAN, squash
+from crawler.text.normalise import CJK_SENTENCE_RE, squash
+from crawler.text.urls import date_in_path
 
 # -- dates --------------------------------------------------------------------------------------
 
-_URL_DATE_RE = re.compile(r"(?<!\d)(20\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?!\d)")
 _META_DATE_KEYS = (
     "article:published_time",
     "og:article:published_time",
@@ -62,35 +62,46 @@ def choose_date(meta: list[str], byline: When | None, url: str, local: tzinfo | 
         return stated.iso(local)
     if byline:
         return byline.iso(local)
-    m = _URL_DATE_RE.search(urlsplit(url).path)
-    if m:
-        try:
-            day = date(*map(int, m.groups()))
-        except ValueError:
-            return None
-        return day.isoformat() if plausible(day) else None
-    return None
+    day = date_in_path(url)
+    return day.isoformat() if day and plausible(day) else None
 
 
-def meta_dates(tree: lxml.html.HtmlElement, props: dict[str, str]) -> list[str]:
-    """Publication dates the markup states, best first: <meta>, JSON-LD, <time>."""
+# other <meta> names that state a publication date (`article_date_original`, `pub_time`...);
+# modification and expiry dates are not publication dates
+_META_DATE_NAME_RE = re.compile(
+    r"(?=.*(?:publi|pub\b|pub[_:-]|release|issued|original|creat))(?=.*(?:date|time))"
+)
+_NOT_PUBLISHED_RE = re.compile(r"modif|updat|expir|revis|edit")
+# the first <time datetime> after the headline that is not in a link, a list or a sidebar
+_TIME_AFTER_H1 = (
+    "//h1[1]/following::time[@datetime][not(ancestor::a or ancestor::li or ancestor::nav or "
+    "ancestor::aside or ancestor::footer)][1]/@datetime"
+)
+
+
+def meta_dates(tree: lxml.html.HtmlElement, props: dict[str, str], ld: list[dict]) -> list[str]:
+    """Publication dates the markup states, best first: <meta>, JSON-LD, <time> marked as the
+    publication date, other <meta> names that say so, the first <time> under the headline."""
     found = [props[k] for k in _META_DATE_KEYS if k in props]
-    found += [str(v) for v in _jsonld_values(tree, ("datePublished", "dateCreated")) if v]
-    times = tree.xpath(
+    found += [str(v) for v in jsonld_values(ld, ("datePublished", "dateCreated")) if v]
+    found += tree.xpath(
         "//time[@itemprop='datePublished' or @pubdate or contains(@class, 'publish')]/@datetime"
         "|//article//time/@datetime|//*[@itemprop='datePublished']/@content"
     )
-    return found + [t for t in times if t.strip()]
+    found += [
+        value
+        for key, value in props.items()
+        if _META_DATE_NAME_RE.search(key) and not _NOT_PUBLISHED_RE.search(key)
+    ]
+    found += tree.xpath(_TIME_AFTER_H1)
+    return [str(t) for t in found if str(t).strip()]
 
 
-def _jsonld_values(tree: lxml.html.HtmlElement, keys: tuple[str, ...]) -> list[object]:
-    """Values of `keys` in the page's JSON-LD blocks, in key order then document order."""
+def jsonld_objects(tree: lxml.html.HtmlElement) -> list[dict[str, object]]:
+    """Every object in the page's JSON-LD blocks, nested ones included, in document order."""
     objects: list[dict[str, object]] = []
     for script in tree.xpath("//script[@type='application/ld+json']"):
-        try:
-            data = json.loads(script.text or "")
-        except ValueError:
-            continue
+        data = _load_json(script.text or "")
         stack = [data]
         while stack:
             item = stack.pop(0)
@@ -99,16 +110,43 @@ def _jsonld_values(tree: lxml.html.HtmlElement, keys: tuple[str, ...]) -> list[o
             elif isinstance(item, dict):
                 objects.append(item)
                 stack.extend(v for v in item.values() if isinstance(v, list | dict))
-    return [obj[k] for k in keys for obj in objects if obj.get(k)]
+    return objects
+
+
+_JSON_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+_TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
+
+
+def _load_json(text: str) -> object:
+    """A JSON-LD block as CMSes write it: inside <![CDATA[ ]]> or <!-- -->, with raw control
+    characters in strings or a trailing comma; None when it cannot be read."""
+    text = _JSON_WRAPPER_RE.sub("", text)
+    for attempt in (text, _TRAILING_COMMA_RE.sub(r"\1", text)):
+        try:
+            return json.loads(attempt, strict=False)
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
+            continue
+    return None
+
+
+def jsonld_values(ld: list[dict[str, object]], keys: tuple[str, ...]) -> list[object]:
+    """Values of `keys` in JSON-LD objects, in key order then document order."""
+    return [obj[k] for k in keys for obj in ld if obj.get(k)]
+
+
+def jsonld_types(ld: list[dict[str, object]]) -> frozenset[str]:
+    """The @type values of the page's JSON-LD objects, lower case."""
+    found: set[str] = set()
+    for obj in ld:
+        value = obj.get("@type")
+        for t in value if isinstance(value, list) else [value]:
+            if isinstance(t, str):
+                found.add(t.rsplit("/", 1)[-1].lower())
+    return frozenset(found)
 
 
 # -- authors and bylines ------------------------------------------------------------------------
 
-_NAME = rf"[{HAN}·]{{2,5}}(?:[、，,][{HAN}·]{{2,5}})*"
-_AUTHOR_RE = re.compile(
-    rf"(?:作\s*者|记\s*者|記\s*者|撰\s*文|编\s*译|編\s*譯)\s*[:：|｜/\s]\s*({_NAME})"
-    rf"|(?:记者|記者)([{HAN}]{{2,4}}?)(?:报道|報導|摄|攝)"
-)
 _SOURCE_RE = re.compile(
     r"(?:来源|來源|稿源|出处|出處)\s*[:：]\s*([^\s|｜/()（）【】\[\]<>,，。;；]{2,30})"
 )
@@ -125,33 +163,54 @@ _NOT_A_SOURCE = frozenset(
 _CREDIT_LINE_RE = re.compile(
     r"^[(（【\[]?\s*(?:文章|本文|信息|新闻|新聞)?(?:来源|來源|稿源)\s*[:：]|[(（](?:来源|來源)\s*[:：][^)）]*[)）]$"
 )
-_DATE_LABEL_RE = re.compile(r"(发布|發布|發佈|发表|發表|时间|時間|日期|Published|Posted)", re.I)
-_AUTHOR_META_KEYS = ("author", "article:author", "dc.creator", "byl", "sailthru.author")
+# a label that labels the date right after it (`发布时间：2024-…`, `Published: Sept. 20, 2024`);
+# a headline that merely holds 发布 (`多地发布算力规划 2024-09-11`) is no byline
+_DATE_LABEL_RE = re.compile(
+    r"(?:(?:发布|發布|發佈|发表|發表)(?:时间|時間|日期|于|於)?|时间|時間|日期|(?:published|posted)"
+    r"(?:\s+on)?)\s*[:：]?\s*(?=(?:19|20)\d\d|\d{1,2}\s*[-/.月]|[a-z]{3,9}\.?\s+\d)",
+    re.I,
+)
+
+
+# a date that is not the publication date: an update, or a "today" widget in the page header
+_NOT_PUBLISHED_LINE_RE = re.compile(
+    r"^\W*(?:last\s+)?(?:updated|modified|edited)\b|(?:更新|修改|最后修改|最後修改)(?:时间|時間|日期|于|於)?\s*[:：]|"
+    r"current\s*date|today\s+is|今天是|今日是|现在是|現在是|农历|農曆|星期[一二三四五六日天]\s*$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class Byline:
-    """What the byline says: the publication date, the author, the outlet credited."""
+    """What the byline says: the publication date, the outlet credited, and the lines it was
+    read from (where authors are looked for)."""
 
     date: When | None = None
-    author: str | None = None
     source: str | None = None
+    window: tuple[str, ...] = ()
 
 
-def find_byline(lines: list[str], title: str) -> Byline:
-    """Date, author and credited outlet from the lines around the headline, as a reader sees
-    them (`2024年09月20日 13:47 来源:界面新闻 作者:张三`); else from the first short line with
-    a labelled date (`发布时间：…`) anywhere on the page."""
-    window = _byline_window(lines, title)
-    when = _first_date(window)
+def find_byline(
+    lines: list[str], title: str, is_headline_link: Callable[[str], bool] = lambda _: False
+) -> Byline:
+    """Date and credited outlet from the lines around the headline, as a reader sees them
+    (`2024年09月20日 13:47 来源:界面新闻 作者:张三`); else from the first short line with a
+    labelled date (`发布时间：…`) anywhere on the page. Update dates, "today" widgets and
+    dated headline links (`另一条新闻 2024-09-18` in a list under a short text) are passed
+    over."""
+    window = [line for line in _byline_window(lines, title) if not is_headline_link(line)]
+    when = _first_date(_publication_lines(window))
     if when is None:
         labelled = [line for line in lines if _is_dated_label_line(line)]
-        when = _first_date(labelled)
+        when = _first_date(_publication_lines(labelled))
         window = window or labelled[:1]
-    author = next((a for a in map(_author_in, window) if a), None)
     credits = [line for line in lines if _CREDIT_LINE_RE.search(line)]
     source = next((s for s in map(_source_in, window + credits) if s), None)
-    return Byline(when, author, source)
+    return Byline(when, source, tuple(window))
+
+
+def _publication_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if not _NOT_PUBLISHED_LINE_RE.search(line)]
 
 
 def _is_dated_label_line(line: str) -> bool:
@@ -181,39 +240,9 @@ def _byline_window(lines: list[str], title: str) -> list[str]:
     return []
 
 
-def _author_in(line: str) -> str | None:
-    m = _AUTHOR_RE.search(line)
-    return clean_author(m.group(1) or m.group(2)) if m else None
-
-
 def _source_in(line: str) -> str | None:
     m = _SOURCE_RE.search(line)
     if not m:
         return None
     name = _LABEL_STOP_RE.sub("", m.group(1)).strip()
     return name if len(name) >= 2 and name not in _NOT_A_SOURCE else None
-
-
-def clean_author(name: str | None) -> str | None:
-    """`name` without a leading `作者:`/`By` label or trailing labels; None unless it looks
-    like a name (2-60 characters, not a URL)."""
-    if not name:
-        return None
-    name = re.sub(r"^(?:作者|记者|記者|By)\s*[:：|｜]?\s*", "", name.strip(), flags=re.I)
-    name = _LABEL_STOP_RE.sub("", name).strip(" ,，、|")
-    return name if 2 <= len(name) <= 60 and not name.startswith("http") else None
-
-
-def meta_author(tree: lxml.html.HtmlElement, props: dict[str, str]) -> str | None:
-    """The author the markup states: <meta> first, then JSON-LD `author` (names joined)."""
-    for key in _AUTHOR_META_KEYS:
-        name = clean_author(props.get(key))
-        if name:
-            return name
-    for value in _jsonld_values(tree, ("author",)):
-        items = value if isinstance(value, list) else [value]
-        names = [i.get("name") if isinstance(i, dict) else i for i in items]
-        name = clean_author(", ".join(n.strip() for n in names if isinstance(n, str) and n.strip()))
-        if name:
-            return name
-    return None

@@ -14,7 +14,8 @@ Chinese web (see FIELD-NOTES):
   <title>), dates from markup, then from the byline under the headline, then from the URL path,
   never from a copyright year (htmldate, even non-extensive, picks dates out of "hot news"
   sidebars, so trafilatura's date is ignored; dates and bylines: crawler/bylines.py);
-- refusals: error status or 404-style headline (error-page), text made of the page's link
+- refusals: a binary body whatever its Content-Type (not-html; control characters are
+  removed before parsing, crawler/binary.py), error status or 404-style headline (error-page), text made of the page's link
   texts or summaries alternating with headline links (list-page), nothing (empty), under
   MIN_HAN_CHARS / MIN_WORDS (too-short).
 """
@@ -23,116 +24,95 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from typing import NamedTuple
 
 import lxml.html
 import trafilatura
-from lxml import etree
 from trafilatura.settings import Document
 
 from crawler.errors import NotAnArticle
-from crawler.extract import bylines
-from crawler.extract.htmlprep import prepare, visible_lines
+from crawler.extract import authors, bylines
+from crawler.extract.classify import (
+    ARTICLE_VIA,
+    Layout,
+    Signals,
+    anchor_texts,
+    drop_link_lines,
+    list_reason,
+    page_lines,
+    size,
+)
+from crawler.extract.htmlprep import prepare, scrub, visible_lines
 from crawler.extract.junklines import clean_text
-from crawler.records import Article, Page
-from crawler.text.normalise import HAN, clean_spaces, detect_script, squash, strip_pinyin
+from crawler.extract.metadata import MAX_TITLE_CHARS, PageMeta, headline
+from crawler.extract.metadata import strip_site_suffix as _strip_site_suffix  # noqa: F401 (tests)
+from crawler.records import Article, Page, SkipReason
+from crawler.text.binary import looks_binary, refers_to_controls
+from crawler.text.html import parse_html
+from crawler.text.normalise import (
+    HAN,
+    SENTENCE_END_RE,
+    detect_script,
+    squash,
+)
 
-MIN_HAN_CHARS = 200  # a Chinese article has at least this many Han characters of main text
+MIN_HAN_CHARS = 200  # a Chinese (Japanese, Korean) article has this many CJK characters
 MIN_WORDS = 80  # an article in another language has at least this many words
-_LIST_LINK_SHARE = 0.5  # main text made mostly of the page's link texts: a list page
+# a shorter text is an article (a news brief) when it sits right under the page's headline
+# and the page states its date, or a feed or news sitemap listed it; never shorter than this
+MIN_BRIEF_CJK = 50
+MIN_BRIEF_WORDS = 30
 
 
-def extract(page: Page) -> Article:
-    """Main text and metadata of `page`; raises NotAnArticle for pages that are not articles."""
+def extract(page: Page, max_title_chars: int = MAX_TITLE_CHARS) -> Article:
+    """Main text and metadata of `page`; raises NotAnArticle for pages that are not articles.
+    A headline candidate longer than `max_title_chars` is passed over for the next one."""
     if page.status >= 400:
-        raise NotAnArticle("error-page", f"status {page.status}")
+        raise NotAnArticle(SkipReason.ERROR_PAGE, f"status {page.status}")
     tree = _parse(page.html)
-    meta = _Meta(tree, page.url)
+    meta = PageMeta(tree, page.url, max_title_chars)
     prepare(tree)
-    lines = visible_lines(tree)
-    doc = _trafilatura(tree, page.url, precision=True)
-    text = clean_text(doc.text if doc else "", meta.title_candidates)
-    if not _long_enough(text):  # precision missed it: a recall pass, cleaned the same way
-        recall = _trafilatura(tree, page.url, precision=False)
-        text = max(text, clean_text(recall.text if recall else "", meta.title_candidates), key=len)
-    _refuse(tree, meta, lines, text)
-    return _build(page, meta, lines, text, doc)
+    layout = Layout(page_lines(tree), anchor_texts(tree))
+    head = layout.headline_index(meta.title_candidates)
+    text, doc = _main_text(tree, page.url, meta, layout, head)
+    article = _build(page, meta, visible_lines(tree), text, doc, layout)
+    _refuse(meta, layout, Signals(meta.types, meta.og_type, page.via), article, head)
+    return article
 
 
-_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+def _main_text(
+    tree: lxml.html.HtmlElement, url: str, meta: PageMeta, layout: Layout, head: int | None
+) -> tuple[str, Document | None]:
+    """trafilatura in precision mode; when that yields less than an article's worth, a recall
+    pass, cleaned the same way; when neither does, the prose right under the headline (a
+    news brief on a portal page full of link blocks, where trafilatura picks a link block)."""
+    doc = _trafilatura(tree, url, precision=True)
+    text = _clean(doc, meta, layout)
+    if not _long_enough(text):
+        recall = _trafilatura(tree, url, precision=False)
+        text = max(text, _clean(recall, meta, layout), key=len)
+    if not _long_enough(text):
+        under = clean_text(layout.prose_under(head), meta.title_candidates)
+        if _long_enough(under, MIN_BRIEF_CJK, MIN_BRIEF_WORDS):
+            text = under
+    return text, doc
+
+
+def _clean(doc: Document | None, meta: PageMeta, layout: Layout) -> str:
+    """trafilatura's text without junk lines (crawler/junklines.py) or link lines."""
+    return drop_link_lines(clean_text(doc.text if doc else "", meta.title_candidates), layout)
 
 
 def _parse(html: str) -> lxml.html.HtmlElement:
-    html = _XML_DECL_RE.sub("", html.replace("\x00", ""))
-    if not html.strip():
-        raise NotAnArticle("empty", "no HTML")
-    try:
-        return lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError) as e:
-        raise NotAnArticle("empty", f"unparsable HTML: {e}") from None
-
-
-# -- metadata from markup -----------------------------------------------------------------------
-
-
-class _Meta:
-    """What the markup says: titles, description, site name, canonical URL, language, dates."""
-
-    def __init__(self, tree: lxml.html.HtmlElement, url: str) -> None:
-        props = _meta_props(tree)
-        self.og_title = _tidy(props.get("og:title") or props.get("twitter:title"))
-        self.title_tag = _tidy(tree.findtext(".//title"))
-        self.h1s = [t for t in (_tidy(h.text_content()) for h in tree.iter("h1")) if t]
-        self.description = _tidy(props.get("description") or props.get("og:description"))
-        self.site_name = _tidy(props.get("og:site_name"))
-        self.canonical = _canonical(tree, url, props.get("og:url"))
-        self.lang = _declared_lang(tree, props)
-        self.author = bylines.meta_author(tree, props)
-        self.dates = bylines.meta_dates(tree, props)
-        self.title_candidates = [t for t in (self.og_title, self.title_tag, *self.h1s) if t]
-
-
-def _meta_props(tree: lxml.html.HtmlElement) -> dict[str, str]:
-    """<meta> name/property/itemprop -> content, lower-cased keys, first value wins."""
-    props: dict[str, str] = {}
-    for el in tree.iter("meta"):
-        key = el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv")
-        content = el.get("content")
-        if key and content and content.strip():
-            props.setdefault(key.strip().lower(), content.strip())
-    return props
-
-
-def _tidy(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = clean_spaces(strip_pinyin(value)).replace("\n", " ")
-    return value or None
-
-
-def _canonical(tree: lxml.html.HtmlElement, url: str, og_url: str | None) -> str | None:
-    hrefs = tree.xpath(
-        "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href"
-    )
-    for href in [*hrefs, og_url]:
-        if href and href.strip():
-            absolute = urljoin(url, href.strip())
-            if urlsplit(absolute).scheme in ("http", "https"):
-                return absolute
-    return None
-
-
-def _declared_lang(tree: lxml.html.HtmlElement, props: dict[str, str]) -> str | None:
-    for value in (
-        tree.get("lang"),
-        tree.get("xml:lang"),
-        props.get("content-language"),
-        props.get("og:locale"),
-        props.get("language"),
-    ):
-        if value and value.strip():
-            return re.split(r"[-_]", value.strip().lower())[0] or None
-    return None
+    """The page as a tree; a binary body is not-html, control characters never reach lxml."""
+    if looks_binary(html):
+        raise NotAnArticle(SkipReason.NOT_HTML, "binary body")
+    tree = parse_html(html)
+    if tree is None:
+        raise NotAnArticle(SkipReason.EMPTY, "no HTML")
+    if refers_to_controls(html):
+        scrub(tree)
+    return tree
 
 
 # -- main text ----------------------------------------------------------------------------------
@@ -165,95 +145,108 @@ def _trafilatura(tree: lxml.html.HtmlElement, url: str, precision: bool) -> Docu
 
 
 @lru_cache(maxsize=16)
-def _stats(text: str) -> tuple[int, int, float, float, float]:
-    """(Han characters, words outside Han, and the Han, kana and Hangul shares of letters) of
-    the first _SAMPLE characters: enough to judge length and language, and bounded on
-    megabyte pages. Cached: one text is measured for length, list-ness and language."""
+def _prose_lines(text: str) -> str:
+    return "\n".join(
+        line for line in text.split("\n") if size(line) >= 10 or SENTENCE_END_RE.search(line)
+    )
+
+
+class _Stats(NamedTuple):
+    han: int  # Han characters
+    cjk: int  # Han, kana and Hangul characters
+    words: int  # words outside Han
+    han_share: float  # shares of all letters
+    kana_share: float
+    hangul_share: float
+
+
+@lru_cache(maxsize=16)
+def _stats(text: str) -> _Stats:
+    """Counts and script shares of the first _SAMPLE characters: enough to judge length and
+    language, and bounded on megabyte pages. Cached: one text is measured several times."""
     sample = text[:_SAMPLE]
     letters = len(_NON_LETTER_RE.sub("", sample)) or 1
     han = len(sample) - len(_HAN_RE.sub("", sample))
     kana = len(sample) - len(_KANA_RE.sub("", sample))
     hangul = len(sample) - len(_HANGUL_RE.sub("", sample))
     words = len(_WORD_RE.findall(_HAN_RE.sub(" ", sample)))
-    return han, words, han / letters, kana / letters, hangul / letters
+    return _Stats(han, han + kana + hangul, words, han / letters, kana / letters, hangul / letters)
 
 
-def _long_enough(text: str) -> bool:
-    han, words, share, _, _ = _stats(text)
-    return han >= MIN_HAN_CHARS if share >= 0.3 else words >= MIN_WORDS
+def _long_enough(text: str, cjk_min: int = MIN_HAN_CHARS, words_min: int = MIN_WORDS) -> bool:
+    """CJK characters are counted in Chinese, Japanese and Korean text, words otherwise; only
+    in lines of prose (a sentence, or ten characters / thirty letters), so that a column of
+    menu items, counters and share buttons never adds up to an article."""
+    s = _stats(_prose_lines(text))
+    if s.han_share + s.kana_share + s.hangul_share >= 0.3:
+        return s.cjk >= cjk_min
+    return s.words >= words_min
 
 
 # -- refusing pages that are not articles -------------------------------------------------------
 
 _ERROR_RE = re.compile(
-    r"\b404\b|not found|page not found|no longer available|页面不存在|頁面不存在|页面未找到|"
+    # "404" with an error word near it, or alone: a podcast called "The 404" is no error
+    r"\b404\b.{0,40}(?:not|error|page|found|错误|錯誤|页面|頁面|不存在|找不到)|"
+    r"(?:error|错误|錯誤)\W{0,3}404|^\W*404\b|"
+    r"not found|page not found|no longer available|页面不存在|頁面不存在|页面未找到|(?:没有|沒有)找到|"
     r"找不到(?:该|此|您要的|網)?(?:页面|頁面|网页|網頁)|您访问的页面|您訪問的頁面|页面已删除|"
     r"出错了|出錯了|访问出错|無法找到|无法找到该页",
     re.I,
 )
-_LIST_ITEM_RE = re.compile(r"^[-•·*]|[\d\-/:.年月日\[\]()]+$")
 
 
-def _refuse(tree: lxml.html.HtmlElement, meta: _Meta, lines: list[str], text: str) -> None:
+def _refuse(
+    meta: PageMeta, layout: Layout, signals: Signals, article: Article, head: int | None
+) -> None:
+    text = article.text
     heads = " ".join([meta.title_tag or "", *meta.h1s[:2]])
     if (_ERROR_RE.search(heads) and len(text) < 1500) or (
         len(text) < 300 and _ERROR_RE.search(text)
     ):
-        raise NotAnArticle("error-page", heads[:80])
-    if _is_list_page(tree, text, lines):
-        raise NotAnArticle("list-page")
+        raise NotAnArticle(SkipReason.ERROR_PAGE, heads[:80])
+    enough = _long_enough(text) or _is_brief(article, layout, head, signals)
+    why = list_reason(text, enough, layout, signals)
+    if why:
+        raise NotAnArticle(SkipReason.LIST_PAGE, why)
     if not text:
-        raise NotAnArticle("empty")
-    if not _long_enough(text):
-        han, words, *_ = _stats(text)
-        raise NotAnArticle("too-short", f"{han} Han characters, {words} words")
+        raise NotAnArticle(SkipReason.EMPTY)
+    if not enough:
+        s = _stats(text)
+        raise NotAnArticle(SkipReason.TOO_SHORT, f"{s.cjk} CJK characters, {s.words} words")
 
 
-def _is_list_page(tree: lxml.html.HtmlElement, text: str, lines: list[str]) -> bool:
-    """Most of the main text (or, when it is short, of the page) is link text; or the main
-    text's paragraphs alternate with headline links (a section page with summaries)."""
-    anchors = {_LIST_ITEM_RE.sub("", squash(a.text_content())) for a in tree.iter("a")}
-    anchors = {a for a in anchors if len(a) >= 4}
-    basis = text if _long_enough(text) else "\n".join(lines)
-    squashed = squash(basis)
-    if len(anchors) < 10 or not squashed:
-        return False
-    if sum(len(a) for a in anchors if a in squashed) / len(squashed) >= _LIST_LINK_SHARE:
-        return True
-    paragraphs = {squash(line) for line in text.split("\n") if len(line) >= 20}
-    marks = "".join(_mark(squash(line), paragraphs, anchors) for line in lines).strip("a")
-    return marks.count("a") >= 4 and marks.count("a") >= 0.5 * marks.count("p")
-
-
-def _mark(squashed: str, paragraphs: set[str], anchors: set[str]) -> str:
-    """ "p" for a line of the main text, "a" for a headline link, "" for anything else."""
-    if squashed in paragraphs:
-        return "p"
-    return "a" if _LIST_ITEM_RE.sub("", squashed) in anchors else ""
+def _is_brief(article: Article, layout: Layout, head: int | None, signals: Signals) -> bool:
+    """A short text is a news brief when it sits right under the headline and the page
+    states its date or a feed, news sitemap or news search listed it."""
+    dated = article.published is not None or signals.via in ARTICLE_VIA
+    return (
+        dated
+        and _long_enough(article.text, MIN_BRIEF_CJK, MIN_BRIEF_WORDS)
+        and layout.under_headline(article.text, head)
+    )
 
 
 # -- assembling the article ---------------------------------------------------------------------
 
 _EN_STOPWORDS = frozenset("the of and to in a is that for on with as by at from it was are".split())
-_TITLE_SEP_RE = re.compile(
-    rf"(\s+[-|–—·]\s+|\s*[_｜|]\s*|\s*--+\s*|\s*——\s*|\s*::\s*|(?<=[{HAN}？！）》」])-(?=[{HAN}]))"
-)
 
 
-def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document | None) -> Article:
+def _build(
+    page: Page, meta: PageMeta, lines: list[str], text: str, doc: Document | None, layout: Layout
+) -> Article:
     language = _language(text, meta.lang or page.language_hint)
-    title = _title(meta, doc, text)
-    found = bylines.find_byline(lines, title)
+    title = headline(meta, doc.title if doc else None, text)
+    found = bylines.find_byline(lines, title, layout.is_headline)
     local = bylines.BEIJING if language == "zh" else None
     published = bylines.choose_date(meta.dates, found.date, page.url, local)
-    author = meta.author or bylines.clean_author(getattr(doc, "author", None)) or found.author
     return Article(
         url=page.url,
         source=page.source,
         title=title,
         text=text,
         canonical_url=meta.canonical,
-        author=author,
+        author=_author(meta, found, lines, text, doc),
         published=published,
         language=language,
         script=detect_script(title + "\n" + text) if language == "zh" else None,
@@ -264,10 +257,42 @@ def _build(page: Page, meta: _Meta, lines: list[str], text: str, doc: Document |
     )
 
 
+def _author(
+    meta: PageMeta, found: bylines.Byline, lines: list[str], text: str, doc: Document | None
+) -> str | None:
+    """The markup's author, else the writer a byline, dispatch or credit line names, else
+    trafilatura's guess, else the editor; never an outlet (crawler/authors.py)."""
+    outlets = meta.outlets | ({found.source} if found.source else set())
+    opening = text.split("\n", 2)[:2]
+    closing = _after(lines, text)
+    writer, editor = authors.from_lines(list(found.window), opening, closing, lines, outlets)
+    guess = getattr(doc, "author", None)
+    near = squash(" ".join([*found.window, *opening, *closing]))
+    return (
+        authors.from_markup(meta.props, meta.ld_authors, outlets)
+        or writer
+        or authors.plausible_guess(guess, near, outlets)
+        or editor
+        or authors.editor(guess, outlets)
+    )
+
+
+def _after(lines: list[str], text: str, n: int = 6) -> list[str]:
+    """The `n` page lines after the main text's last paragraph: where credit lines sit."""
+    prose = [line for line in text.split("\n") if size(line) >= 10]
+    last = squash(prose[-1])[:20] if prose else ""
+    if not last:
+        return []
+    for i in range(len(lines) - 1, -1, -1):
+        if last in squash(lines[i]):
+            return lines[i + 1 : i + 1 + n]
+    return []
+
+
 def _language(text: str, declared: str | None) -> str | None:
     """Character statistics decide Chinese (a template's lang="en" on a Chinese page is common);
     otherwise the declared language, else English when its stopwords are there."""
-    _, _, han, kana, hangul = _stats(text)
+    _, _, _, han, kana, hangul = _stats(text)
     if kana >= 0.05:
         return "ja"
     if hangul >= 0.3:
@@ -280,38 +305,3 @@ def _language(text: str, declared: str | None) -> str | None:
     if words and sum(w in _EN_STOPWORDS for w in words) / len(words) >= 0.08:
         return "en"
     return None
-
-
-def _title(meta: _Meta, doc: Document | None, text: str) -> str:
-    """The headline: og:title, else <title>, without " - Site" / "_频道_网站" suffixes; an <h1>
-    wins when it is most of that (h1s carry no suffix, but can be a logo)."""
-    base = meta.og_title or meta.title_tag or _tidy(doc.title if doc else None)
-    if not base:
-        return meta.h1s[0] if meta.h1s else text.split("\n", 1)[0][:80]
-    stripped = _strip_site_suffix(base, meta.site_name)
-    for h1 in sorted(meta.h1s, key=len, reverse=True):
-        if squash(h1) in squash(base) and len(h1) >= 0.6 * len(stripped):
-            return h1
-    return stripped
-
-
-def _strip_site_suffix(title: str, site_name: str | None) -> str:
-    """Drop trailing segments that name the site or are shorter than the first (a channel or
-    site name), and a leading segment naming the site."""
-    tokens = _TITLE_SEP_RE.split(title)
-    parts = [p.strip() for p in tokens[::2]]
-    if len(parts) < 2:
-        return title
-
-    def is_site(part: str) -> bool:
-        return bool(site_name and part) and (part in site_name or site_name in part)
-
-    keep = len(parts)
-    while keep > 1 and (
-        is_site(parts[keep - 1])
-        or len(parts[keep - 1]) < len(parts[0])
-        and len(parts[keep - 1]) <= 30
-    ):
-        keep -= 1
-    start = 1 if keep > 1 and is_site(parts[0]) else 0
-    return "".join(tokens[2 * start : 2 * keep - 1]).strip() or title

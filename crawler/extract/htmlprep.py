@@ -12,6 +12,7 @@ from __future__ import annotations
 import lxml.html
 from lxml import etree
 
+from crawler.text.binary import has_controls, strip_controls
 from crawler.text.normalise import clean_spaces, strip_pinyin
 
 _CONTAINER_TAGS = tuple(
@@ -29,13 +30,27 @@ _LOOSE_TEXT = 100  # characters of running text outside <p> that make a containe
 _LAYOUT_CELL = 150  # a table cell with more text than this holds running text, not data
 
 
+def scrub(tree: lxml.html.HtmlElement) -> None:
+    """Remove the control characters character references put back (`&#x1b;` parses to
+    ESC): lxml refuses to set such text later, trafilatura discards the document."""
+    for el in tree.iter():
+        if el.text and has_controls(el.text):
+            el.text = strip_controls(el.text)
+        if el.tail and has_controls(el.tail):
+            el.tail = strip_controls(el.tail)
+        for key, value in el.attrib.items() if isinstance(el.tag, str) else ():
+            if has_controls(value):
+                el.set(key, strip_controls(value))
+
+
 def prepare(tree: lxml.html.HtmlElement) -> None:
     """Drop what is never text; turn layout tables and page-wide forms into plain blocks and
     loose `<br>`-separated text into <p>s."""
     for el in tree.xpath(
         "//script[not(@type='application/ld+json')]|//style|//noscript|//template|//comment()"
     ):
-        el.drop_tree()
+        if el.getparent() is not None:  # a comment before <html> has none: drop_tree asserts
+            el.drop_tree()
     total = len(tree.text_content())
     for form in tree.iter("form"):
         if total and len(form.text_content()) > total / 2:

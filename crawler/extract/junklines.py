@@ -70,6 +70,8 @@ def clean_text(text: str, titles: list[str]) -> str:
     kept = drop_junk_lines(lines)
     while kept and _is_headline(kept[0], titles):
         kept.pop(0)
+    while kept and len(squash(kept[-1])) <= 6 and not SENTENCE_END_RE.search(kept[-1]):
+        kept.pop()  # what a widget leaves after the text: "×", "- 推荐", "加载更多"
     return "\n".join(kept)
 
 

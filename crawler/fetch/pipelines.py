@@ -70,8 +70,9 @@ class AnalysePipeline(_Stage):
     async def process_item(self, item: Fetched) -> SpoolItem:
         plan = self.crawler.spider.plan
         # on the crawl's worker thread: a page that takes long to extract stalls no download
+        crawl = plan.settings.crawl
         verdict = await workers_of(self.crawler).run(
-            analyse, item, plan.topics, plan.settings.crawl.max_age_days)
+            analyse, item, plan.topics, crawl.max_age_days, crawl.max_title_chars)
         if verdict.article is not None:
             self.count("extracted", item.source)
         if verdict.item is None:

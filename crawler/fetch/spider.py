@@ -169,6 +169,8 @@ class TopicSpider(scrapy.Spider):
             self.crawler.stats.inc_value("topicwatch/skipped")
             self.crawler.stats.inc_value(f"topicwatch/source/{source.name}/skipped")
             return None
+        if via == "sitemap" and entry.title:  # only Google News sitemaps give titles
+            via = "news-sitemap"
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
                               meta=_meta("article", source, parents, tw_entry=entry, tw_via=via))
 

@@ -87,6 +87,11 @@ _ALIASES = {
     "utf-8": "utf-8",
     "unicode-1-1-utf-8": "utf-8",
 }
+# Python codecs that are not character sets a page can be written in (browsers know none of
+# them; UTF-7 they refuse on purpose), and that raise on ordinary bytes or error handlers.
+_NOT_PAGE_CODECS = frozenset(
+    "idna punycode undefined unicode-escape raw-unicode-escape utf-7 charmap".split()
+)
 _JUDGED = frozenset({"utf-8", "gb18030", "big5hkscs", "cp1252"})
 _FALLBACKS = ("utf-8", "gb18030", "big5hkscs", "cp1252")
 
@@ -109,10 +114,12 @@ def normalise_label(label: str | None) -> str | None:
     if key in _ALIASES:
         return _ALIASES[key]
     try:
-        name = codecs.lookup(key).name
+        info = codecs.lookup(key)
     except LookupError:
         return None
-    return _ALIASES.get(name, name)
+    if not info._is_text_encoding or info.name in _NOT_PAGE_CODECS:
+        return None  # base64, zlib, rot13, idna...: no page is written in them
+    return _ALIASES.get(info.name, info.name)
 
 
 def http_charset(content_type: str | None) -> str | None:
@@ -202,7 +209,7 @@ def decode_body(
 def _decodes(body: bytes, name: str) -> bool:
     try:
         body.decode(name)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):
         return False
     return True
 

@@ -28,6 +28,23 @@ _DATE_RE = re.compile(
     r"(?:\s*[(（]?\s*(Z|[+-]\d{2}:?\d{2}|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d{2})?|UTC|GMT|"
     r"北京时间|北京時間|台北時間|Beijing time)(?![A-Za-z]))?)?"
 )
+# ISO 8601's basic form, as some CMSes write it in JSON-LD: 20180619T055000+0900
+_COMPACT_RE = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?"
+)
+# RFC 822 / 2822 shape (day, month name, year, time): only then is email.utils asked, since it
+# reads "September 20, 2011, 6:37 PM EDT" as 06:37 without complaint
+_RFC_SHAPE_RE = re.compile(r"\b\d{1,2}\s+[a-z]{3}[a-z]*\.?\s+\d{4}\s+\d{1,2}:\d{2}", re.I)
+# a time right after an English date: ", 6:37 PM EDT", " – 4:39 PM", " at 11:29 a.m.", " 17:55 UTC"
+_TIME_AFTER_RE = re.compile(
+    r"\s*(?:[,–—-]\s*)?(?:at\s+|@\s*)?(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([ap])\.?\s?m\b\.?)?"
+    r"(?:\s*\(?(UTC|GMT|Z|[ECMP][SD]T|BST|CEST|CET|JST|KST|HKT|SGT|[+-]\d{2}:?\d{2})\b)?",
+    re.I,
+)
+_ZONE_HOURS = {
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "BST": 1, "CET": 1, "CEST": 2, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
+}  # fmt: skip
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _EN_DATE_RES = (
@@ -70,19 +87,22 @@ def parse_date(raw: str | None) -> When | None:
     match = _DATE_RE.search(raw)
     if match:
         return _when_from_match(match)
-    if ":" in raw:
+    match = _COMPACT_RE.search(raw)
+    if match:
+        return _when_from_compact(match)
+    if _RFC_SHAPE_RE.search(raw):
         try:
             stamp = parsedate_to_datetime(raw.strip())
         except (TypeError, ValueError, IndexError):
             stamp = None
         if stamp is not None and plausible(stamp.date()):
             return When(stamp.date(), stamp.time().replace(microsecond=0), stamp.tzinfo)
-    return _english_date(raw)
+    return _english_date(raw, with_time=True)
 
 
 def has_date(line: str) -> bool:
     """`line` states a day in numbers (`2024-09-20`, `2024年9月20日`) or in English words."""
-    return bool(_DATE_RE.search(line) or _english_date(line))
+    return bool(_DATE_RE.search(line) or _english_date(line, with_time=False))
 
 
 def stated_iso(raw: str | None, chinese_source: bool) -> str | None:
@@ -121,6 +141,16 @@ def _when_from_match(match: re.Match[str]) -> When | None:
     return When(the_day, clock, _zone(zone))
 
 
+def _when_from_compact(match: re.Match[str]) -> When | None:
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        the_day = date(int(year), int(month), int(day))
+        clock = dtime(int(hour), int(minute), int(second or 0))
+    except ValueError:
+        return None
+    return When(the_day, clock, _zone(zone)) if plausible(the_day) else None
+
+
 def _zone(text: str | None) -> tzinfo | None:
     if not text:
         return None
@@ -129,6 +159,8 @@ def _zone(text: str | None) -> tzinfo | None:
         return BEIJING
     if text in ("Z", "UTC", "GMT"):
         return UTC
+    if text in _ZONE_HOURS:
+        return timezone(timedelta(hours=_ZONE_HOURS[text]))
     m = re.search(r"([+-])(\d{1,2}):?(\d{2})?$", text)
     if not m or int(m.group(2)) > 14:
         return None
@@ -136,7 +168,7 @@ def _zone(text: str | None) -> tzinfo | None:
     return timezone(-delta if m.group(1) == "-" else delta)
 
 
-def _english_date(raw: str) -> When | None:
+def _english_date(raw: str, with_time: bool) -> When | None:
     for pattern in _EN_DATE_RES:
         m = pattern.search(raw)
         if not m:
@@ -148,8 +180,22 @@ def _english_date(raw: str) -> When | None:
         except ValueError:
             continue
         if plausible(the_day):
-            return When(the_day)
+            clock, zone = _time_after(raw, m.end()) if with_time else (None, None)
+            return When(the_day, clock, zone)
     return None
+
+
+def _time_after(raw: str, at: int) -> tuple[dtime | None, tzinfo | None]:
+    """The time (and zone) written right after an English date, 12-hour clocks included."""
+    m = _TIME_AFTER_RE.match(raw, at)
+    if not m:
+        return None, None
+    hour, minute, second, half, zone = m.groups()
+    hour = int(hour) % 12 + (12 if half.lower() == "p" else 0) if half else int(hour)
+    try:
+        return dtime(hour, int(minute), int(second or 0)), _zone(zone)
+    except ValueError:
+        return None, None
 
 
 def is_too_old(published: str | None, max_age_days: int, now: datetime | None = None) -> bool:

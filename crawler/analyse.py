@@ -19,7 +19,7 @@ from crawler.extract.metadata import MAX_TITLE_CHARS
 from crawler.records import Fetched, Outcome, Page, SkipReason, SpoolItem, Verdict
 from crawler.text.charset import decode_body
 from crawler.text.dates import is_too_old
-from crawler.topics import match_topics
+from crawler.topics import fingerprints, match_topics
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,13 @@ def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
     if is_too_old(article.published, max_age_days):
         return Verdict(article=article, reason=SkipReason.TOO_OLD,
                        detail=f"published {article.published}", outcome=Outcome.TOO_OLD)
-    matches = match_topics(article, topics)
+    matches, tested = match_topics(article, topics), fingerprints(topics)
     if not matches:
         return Verdict(article=article, reason=SkipReason.OFF_TOPIC, detail="matches no topic",
-                       outcome=Outcome.OFF_TOPIC)
-    item = SpoolItem(article=article, matches=matches, requested_url=fetched.requested_url)
-    return Verdict(item=item, article=article)
+                       outcome=Outcome.OFF_TOPIC, tested=tested)
+    item = SpoolItem(article=article, matches=matches, requested_url=fetched.requested_url,
+                     tested=tested)
+    return Verdict(item=item, article=article, tested=tested)
 
 
 def page_of(fetched: Fetched) -> Page:

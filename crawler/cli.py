@@ -1,14 +1,15 @@
 """`topicwatch`: the command line (click), and the place where the stages are put together.
 
-Errors become one clean line on stderr and an exit code (crawler/errors.py): 1 other errors,
-2 invalid settings, 3 corpus locked by another daemon, 4 nothing could be fetched.  Commands
-from other packages plug in through the `topicwatch.commands` entry-point group: jobs/ adds
-`daemon` and `status` that way, so the crawler never imports the daemon that depends on it.
+Errors become one clean line on stderr and an exit code: the codes are `crawler.errors.ExitCode`
+(the README prints the same table).  Commands from other packages plug in through the
+`topicwatch.commands` entry-point group: jobs/ adds `daemon` and `status` that way, so the
+crawler never imports the daemon that depends on it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +19,28 @@ import click
 from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
-from crawler.console import Progress, err, out, print_notify_reports, print_summary
-from crawler.errors import ConfigError, NothingFetched, TopicwatchError
+from crawler.console import (
+    Progress,
+    err,
+    failed_message,
+    nothing_fetched_message,
+    out,
+    plain,
+    print_checks,
+    print_notify_reports,
+    print_rematch,
+    print_summary,
+    print_topics,
+)
+from crawler.errors import (
+    ConfigError,
+    CorpusError,
+    ExitCode,
+    NothingFetched,
+    PathError,
+    SourcesFailed,
+    TopicwatchError,
+)
 
 DEFAULT_SETTINGS = "settings.toml"
 PLUGIN_GROUP = "topicwatch.commands"
@@ -34,6 +55,10 @@ class CommandError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         err.print(f"error: {self.message}", markup=False)
+
+
+class PipeClosed(Exception):
+    """The reader of standard output went away (`topicwatch export | head`)."""
 
 
 class TopicwatchGroup(click.Group):
@@ -57,6 +82,12 @@ class TopicwatchGroup(click.Group):
             return super().invoke(ctx)
         except TopicwatchError as e:
             raise CommandError(e) from e
+        except BrokenPipeError as e:  # click would make it exit 1; main() makes it 141, quietly
+            raise PipeClosed from e
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+            if not e.filename:
+                raise
+            raise CommandError(PathError(e.filename, e.strerror or str(e))) from e
 
 
 def settings_option(f: Any) -> Any:
@@ -84,7 +115,7 @@ def cli() -> None:
 @click.option("--trigger", default="crawl", hidden=True, help="what started the run")
 @click.option("-v", "--verbose", is_flag=True, help="show Scrapy's log")
 def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...], no_ingest: bool,
-          run_id: int | None, trigger: str, verbose: bool) -> None:
+          run_id: int | None, trigger: str, verbose: bool) -> int:
     """Crawl the enabled sources (or those named) once, then ingest what was found:
     deduplicate and append new articles."""
     settings = load_settings(settings_path)
@@ -92,27 +123,24 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     if not selected:
         raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
     settings.select_topics(topics)
+    writable_corpus(settings)
     if not no_ingest:  # the daemon (or `topicwatch ingest`) ingests and notifies
         _register_notify(settings)
     from crawler.fetch.crawl import run_crawl
 
     progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
-    err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}")
-    nothing: NothingFetched | None = None
+    err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}", markup=False)
     try:
         result = run_crawl(settings, sources, topics, run_id=run_id, trigger=trigger,
                            ingest=not no_ingest, log_level="INFO" if verbose else "WARNING",
                            on_progress=progress.crawl, on_ingest=progress.ingest)
-    except NothingFetched as e:
-        nothing = e
     finally:
         progress.stop()
-    if nothing is None:
-        _summary(settings.corpus_path, result.run_id)
-    if not no_ingest:
-        _notify(settings)  # a crawl that fetched nothing too: failures = true alerts
-    if nothing is not None:
-        raise nothing
+    try:
+        return _outcome(settings.corpus_path, result)
+    finally:  # after the summary, before the error line: failures are true alerts too
+        if not no_ingest and result.signal is None:
+            _notify(settings)
 
 
 def _register_notify(settings: Any) -> None:
@@ -139,13 +167,41 @@ def _notify(settings: Any) -> None:
     print_notify_reports(deliver(open_db(settings.corpus_path), settings))
 
 
-def _summary(corpus: Path, run_id: int) -> None:
+def writable_corpus(settings: Any) -> Any:
+    """The corpus, created or migrated: a file or folder problem stops the command here, with
+    one line, before anything else starts."""
+    from crawler.store.db import open_db
+
+    return open_db(settings.corpus_path)
+
+
+def _outcome(corpus: Path, result: Any) -> int:
+    """Print the run's summary; the exit code says how it went (crawler/errors.py)."""
     from crawler.store import corpus as corpus_table
     from crawler.store import runs
     from crawler.store.db import open_db
 
     db = open_db(corpus)
-    print_summary(runs.get_run(db, run_id), runs.source_results(db, run_id), corpus_table.counts(db))
+    run, failed = runs.get_run(db, result.run_id), runs.failed_sources(db, result.run_id)
+    print_summary(run, runs.source_results(db, result.run_id), corpus_table.counts(db),
+                  signal_name=_signal_name(result.signal))
+    if result.signal is not None:
+        err.print(f"interrupted by {_signal_name(result.signal)}: run {run['id']} is recorded as "
+                  f"{run['status']}; {run['new']} new article(s) from it are stored", markup=False)
+        return ExitCode.for_signal(result.signal)
+    if run["status"] == "nothing-fetched":
+        raise NothingFetched(nothing_fetched_message(failed, runs.source_count(db, run["id"])))
+    if failed:
+        raise SourcesFailed(failed_message(failed, runs.source_count(db, run["id"])))
+    if run["status"] != "ok":
+        raise TopicwatchError(f"run {run['id']} ended as {run['status']}: {run['error'] or ''}".strip())
+    return ExitCode.OK
+
+
+def _signal_name(signum: int | None) -> str | None:
+    import signal
+
+    return signal.Signals(signum).name if signum else None
 
 
 @cli.command(short_help="deduplicate and append what is waiting in the spool")
@@ -154,11 +210,10 @@ def ingest(settings_path: str) -> None:
     """Drain the spool into the corpus (crawl and the daemon do this themselves; use it after
     a crawl with --no-ingest)."""
     settings = load_settings(settings_path)
-    from crawler.store.db import open_db
     from crawler.store.ingest import Ingester
 
     _register_notify(settings)
-    stats = Ingester(open_db(settings.corpus_path), settings.dedup).ingest()
+    stats = Ingester(writable_corpus(settings), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
     _notify(settings)
 
@@ -184,7 +239,7 @@ def notify(settings_path: str, test_name: str | None, dry_run: bool) -> None:
         print_test_results(test_name, results)
         failed = not all(o.ok for _, o in results)
     else:
-        db = existing_corpus(settings)
+        db = existing_corpus(settings, write=True)  # a pass records what it sent
         if dry_run:
             print_dry_run(deliver.dry_run(db, settings))
             return
@@ -195,17 +250,75 @@ def notify(settings_path: str, test_name: str | None, dry_run: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.command(short_help="apply the current topics to stored articles and kept pages")
+@settings_option
+@click.option("--topic", "topics", multiple=True, metavar="NAME",
+              help="apply only this topic (repeatable; default: every topic)")
+@click.option("--all", "everything", is_flag=True,
+              help="match everything again, not only what was matched with another version of "
+                   "the topics")
+def rematch(settings_path: str, topics: tuple[str, ...], everything: bool) -> None:
+    """Apply the topics of settings.toml to what is already stored, without fetching: stored
+    articles get their topics, matched terms and scores updated; kept pages that matched no
+    topic before and match now become articles (deduplicated like crawled pages). Only what
+    was matched with another version of the topics is matched again, unless --all. A crawl
+    does the same for its own topics before it starts."""
+    settings = load_settings(settings_path)
+    chosen = settings.select_topics(topics)
+    from crawler.store import rematch as rematching
+    from crawler.store import runs, unmatched
+    from crawler.store.ingest import Ingester
+
+    db = writable_corpus(settings)
+    _register_notify(settings)
+    run_id = runs.start_run(db, "rematch", [], pid=os.getpid())
+    stats = rematching.apply_topics(db, chosen, run_id=run_id, everything=everything)
+    dropped = unmatched.prune(db, settings.corpus.keep_unmatched_days)
+    ingested = Ingester(db, settings.dedup).ingest()
+    runs.finish_run(db, run_id, "ok")
+    print_rematch(stats, ingested, dropped, unmatched.count(db))
+    _notify(settings)  # what matches now is news to the notify targets
+
+
 # ---------------------------------------------------------------- configuration
 
-@cli.command(short_help="list the configured sources")
+@cli.command(short_help="list the configured sources, or --check that they answer")
 @settings_option
-def sources(settings_path: str) -> None:
-    """List the sources configured in the settings file: kind, URLs, language, enabled."""
+@click.option("--check", is_flag=True,
+              help="fetch each source's URL once (robots.txt obeyed; no crawl) and say whether it "
+                   "answered, how many entries it lists, its newest entry and what to change")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+def sources(settings_path: str, check: bool, names: tuple[str, ...]) -> None:
+    """List the sources configured in the settings file (all of them, or those NAMEd): kind,
+    URLs, language, enabled. With --check, fetch each once and report what it holds: the
+    first thing to run on a machine with internet. Exit 5 when a source needs a change, 4
+    when none answered."""
     settings = load_settings(settings_path)
+    chosen = settings.select_sources(names) if names else settings.sources
+    if check:
+        _check_sources(settings, chosen)
+        return
     table = Table("name", "kind", "enabled", "url(s)", "language", title=f"sources in {settings_path}")
-    for s in settings.sources:
-        table.add_row(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()), s.language or "")
+    for s in chosen:
+        table.add_row(*plain(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()),
+                             s.language))
     out.print(table)
+
+
+def _check_sources(settings: Any, chosen: Any) -> None:
+    from crawler.check import check_sources
+
+    err.print(f"checking {len(chosen)} source(s): one request per URL", markup=False)
+    checked = check_sources(settings, chosen)
+    print_checks(checked)
+    if checked and all(c.reason for c in checked):
+        failed = [{"source": c.source.name, "reason": c.reason, "detail": c.answered, "url": c.url}
+                  for c in checked]
+        raise NothingFetched(nothing_fetched_message(failed, len(checked)))
+    bad = [c for c in checked if not c.ok]
+    if bad:
+        raise SourcesFailed(f"{len(bad)} of {len(checked)} URL(s) need a change: "
+                            + ", ".join(dict.fromkeys(c.source.name for c in bad)))
 
 
 @cli.command(short_help="list the configured topics and their terms")
@@ -221,12 +334,7 @@ def topics(settings_path: str, explain: str | None) -> None:
 
         explain_page(settings, explain)
         return
-    table = Table("name", "min score", "term groups", "require", "exclude", title=f"topics in {settings_path}")
-    for t in settings.topics:
-        groups = "all articles (keep_all)" if t.keep_all else "\n".join(" / ".join(g) for g in t.terms)
-        table.add_row(t.name, f"{t.min_score:g}", groups,
-                      "\n".join(" / ".join(g) for g in t.require), ", ".join(t.exclude))
-    out.print(table)
+    print_topics(settings.topics, f"topics in {settings_path}")
 
 
 @cli.command("settings", short_help="print every setting with its default and meaning")
@@ -234,20 +342,21 @@ def settings_reference() -> None:
     """Print every key settings.toml accepts, with its default and meaning."""
     table = Table("section", "key", "default", "meaning")
     for section, key, default, help_ in describe_settings():
-        table.add_row(section, key, json.dumps(default, ensure_ascii=False), help_)
+        table.add_row(*plain(section, key, json.dumps(default, ensure_ascii=False), help_))
     out.print(table)
 
 
 # ---------------------------------------------------------------- reading the corpus
 
-def existing_corpus(settings: Any) -> Any:
-    """The corpus, migrated; an error (not a new empty file) when it does not exist yet."""
-    from crawler.store.db import open_db
+def existing_corpus(settings: Any, write: bool = False) -> Any:
+    """The corpus, for reading (read-only, see crawler/store/db.py) unless `write`; an error,
+    not a new empty file, when it does not exist yet."""
+    from crawler.store.db import open_db, open_for_reading
 
     if not settings.corpus_path.exists():
-        raise TopicwatchError(f"no corpus at {settings.corpus_path} yet: run `topicwatch crawl` first "
-                              f"(or check [corpus] path in {settings.path})")
-    return open_db(settings.corpus_path)
+        raise CorpusError(settings.corpus_path, "no corpus here yet: run `topicwatch crawl` first "
+                                                f"(or check [corpus] path in {settings.path})")
+    return open_db(settings.corpus_path) if write else open_for_reading(settings.corpus_path)
 
 
 @cli.command(short_help="browse the corpus in Datasette (read-only)")
@@ -259,10 +368,11 @@ def browse(settings_path: str, port: int, host: str) -> None:
     """Start Datasette on the corpus with topicwatch's metadata, Chinese-aware search and Atom
     feeds. Read-only; safe while the daemon writes."""
     settings = load_settings(settings_path)
-    from crawler.browse.serve import serve
+    from crawler.browse.serve import check_port, serve
 
-    existing_corpus(settings)
-    err.print(f"serving {settings.corpus_path} at http://{host}:{port}/ (Ctrl-C stops)")
+    existing_corpus(settings).close()
+    check_port(host, port)
+    err.print(f"serving {settings.corpus_path} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
     serve(settings.corpus_path, host=host, port=port,
           topics={t.name: t.description for t in settings.topics})
 
@@ -278,34 +388,59 @@ def export(settings_path: str, fmt: str, since: str | None, topic: str | None, o
     """Export the corpus's articles, oldest first."""
     settings = load_settings(settings_path)
     from crawler.browse.export import export as write_export
+    from crawler.config import unknown_name
     from crawler.store.corpus import has_topic
 
     db = existing_corpus(settings)
     if topic and topic not in {t.name for t in settings.topics} and not has_topic(db, topic):
-        known = ", ".join(t.name for t in settings.topics)
-        raise TopicwatchError(f"--topic {topic}: no such topic in {settings.path} or the corpus (known: {known})")
-    if output:
-        with open(output, "w", newline="", encoding="utf-8") as f:
-            n = write_export(db, fmt, f, since=since, topic=topic)
-    else:
+        raise ConfigError(settings.path, f"--topic {topic}",
+                          unknown_name("topic", topic, [t.name for t in settings.topics]) +
+                          " in the settings or the corpus")
+    if not output:
         n = write_export(db, fmt, sys.stdout, since=since, topic=topic)
+    else:
+        with _output_file(output) as f:
+            n = write_export(db, fmt, f, since=since, topic=topic)
     err.print(f"exported {n} article(s)")
+
+
+def _output_file(output: str) -> Any:
+    """`--output FILE` opened for writing; a missing folder or a file that cannot be written
+    is one line naming it."""
+    path = Path(output)
+    if not path.parent.is_dir():
+        raise PathError(path, f"no such folder: {path.parent}")
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as e:
+        raise PathError(path, e.strerror or str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """The `topicwatch` entry point: runs the command, returns its exit code."""
     try:
         result = cli.main(args=argv, prog_name="topicwatch", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         err.print("interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
-    return result if isinstance(result, int) else 0
+    except (BrokenPipeError, PipeClosed):
+        return _pipe_closed()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _pipe_closed()
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def _pipe_closed() -> int:
+    """The reader went away (`topicwatch export | head`): stop quietly.  Standard output is
+    pointed at /dev/null so that Python's flush at exit cannot complain either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return ExitCode.PIPE_CLOSED
 
 
 if __name__ == "__main__":

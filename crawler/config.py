@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, did_you_mean
 from crawler.text.addresses import parse_allowance
 
 SOURCE_KINDS = ("feed", "sitemap", "listing", "search")
@@ -35,6 +35,7 @@ def opt(default: Any, help: str, **meta: Any) -> Any:
 @dataclass(frozen=True)
 class CorpusSettings:
     path: str = opt("corpus.db", "SQLite file of the corpus, created on first use; relative paths are relative to settings.toml", nonempty=True)
+    keep_unmatched_days: int = opt(30, "keep the extracted text of pages that matched no topic (compressed) this many days, so that topics added or changed later apply to them without fetching them again; 0 keeps none", min=0)
 
 
 @dataclass(frozen=True)
@@ -153,20 +154,28 @@ class Settings:
         """Enabled sources, or the named ones (an unknown name is a ConfigError)."""
         if not names:
             return tuple(s for s in self.sources if s.enabled)
-        known = {s.name: s for s in self.sources}
-        for n in names:
-            if n not in known:
-                raise ConfigError(self.path, f"--source {n}", f"no such source (known: {', '.join(known)})")
-        return tuple(known[n] for n in names)
+        return _pick(self.path, "--source", "source", {s.name: s for s in self.sources}, names)
 
     def select_topics(self, names: list[str] | tuple[str, ...] = ()) -> tuple[Topic, ...]:
+        """All topics, or the named ones (an unknown name is a ConfigError)."""
         if not names:
             return self.topics
-        known = {t.name: t for t in self.topics}
-        for n in names:
-            if n not in known:
-                raise ConfigError(self.path, f"--topic {n}", f"no such topic (known: {', '.join(known)})")
-        return tuple(known[n] for n in names)
+        return _pick(self.path, "--topic", "topic", {t.name: t for t in self.topics}, names)
+
+
+def _pick(path: Path, option: str, what: str, known: dict[str, Any], names: Any) -> tuple:
+    for n in names:
+        if n not in known:
+            raise ConfigError(path, f"{option} {n}", unknown_name(what, n, known))
+    return tuple(known[n] for n in names)
+
+
+def unknown_name(what: str, name: str, known: Any) -> str:
+    """'no such topic (did you mean agi?; known: a, b)'."""
+    names = list(known)
+    hint = did_you_mean(name, names).strip(" ()")
+    listed = f"known: {', '.join(names)}" if names else f"no {what} is configured"
+    return f"no such {what} ({hint + '; ' if hint else ''}{listed})"
 
 
 SECTIONS: dict[str, type] = {
@@ -197,7 +206,9 @@ def load_settings(path: str | Path) -> Settings:
         raise ConfigError(path, None, f"not valid TOML: {e}") from None
     unknown = set(raw) - set(SECTIONS) - set(ARRAYS)
     if unknown:
-        raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {', '.join([*SECTIONS, *ARRAYS])})")
+        name = sorted(unknown)[0]
+        raise ConfigError(path, name, f"unknown section{did_you_mean(name, [*SECTIONS, *ARRAYS])} "
+                                      f"(known: {', '.join([*SECTIONS, *ARRAYS])})")
     built: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         table = raw.get(name, {})
@@ -225,7 +236,8 @@ def _build(cls: type, table: dict, path: Path, where: str) -> Any:
     hints = get_type_hints(cls)
     for key in table:
         if key not in fields:
-            raise ConfigError(path, f"{where} {key}", f"unknown key (known: {', '.join(fields)})")
+            raise ConfigError(path, f"{where} {key}",
+                              f"unknown key{did_you_mean(key, fields)} (known: {', '.join(fields)})")
     values = {}
     for name, f in fields.items():
         key = f"{where} {name}"
@@ -376,19 +388,22 @@ def _check_cross(s: Settings) -> None:
             if item.name in seen:
                 raise ConfigError(s.path, f"[[{name}]] name", f"duplicate name {item.name!r}")
             seen.add(item.name)
-    source_names = {x.name for x in s.sources}
-    topic_names = {x.name for x in s.topics}
+    source_names = [x.name for x in s.sources]
+    topic_names = [x.name for x in s.topics]
     for sch in s.schedules:
         for n in sch.sources:
             if n not in source_names:
-                raise ConfigError(s.path, f"[[schedules]] ({sch.name}) sources", f"no such source {n!r}")
+                raise ConfigError(s.path, f"[[schedules]] ({sch.name}) sources",
+                                  f"no such source {n!r}{did_you_mean(n, source_names)}")
         for n in sch.topics:
             if n not in topic_names:
-                raise ConfigError(s.path, f"[[schedules]] ({sch.name}) topics", f"no such topic {n!r}")
+                raise ConfigError(s.path, f"[[schedules]] ({sch.name}) topics",
+                                  f"no such topic {n!r}{did_you_mean(n, topic_names)}")
     for target in s.notify:
         for n in target.topics:
             if n not in topic_names:
-                raise ConfigError(s.path, f"[[notify]] ({target.name}) topics", f"no such topic {n!r}")
+                raise ConfigError(s.path, f"[[notify]] ({target.name}) topics",
+                                  f"no such topic {n!r}{did_you_mean(n, topic_names)}")
 
 
 def describe_settings() -> list[tuple[str, str, Any, str]]:

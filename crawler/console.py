@@ -1,4 +1,10 @@
-"""What the commands print: the two consoles, live crawl progress and the run summary."""
+"""What the commands print: the two consoles, live crawl progress and the run summary.
+
+On a terminal rich wraps to its width; into a pipe or a file nothing is wrapped (rich would
+otherwise cut lines at 80 columns, or at the width of the terminal that stdin happens to be),
+so a log or `grep` sees each message on one line.  What comes from settings.toml, the corpus or
+the web is printed as plain text, never read as rich markup (`[corpus]` is a section name).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,35 @@ import time
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console as RichConsole
+from rich.console import ConsoleDimensions
 from rich.table import Table
+from rich.text import Text
+
+PIPE_WIDTH = 100_000  # "unwrapped": wider than any line topicwatch prints
+
+
+class Console(RichConsole):
+    """rich's Console, unwrapped when its output is not a terminal."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if not self.is_terminal:
+            return ConsoleDimensions(PIPE_WIDTH, 25)
+        return RichConsole.size.fget(self)  # type: ignore[attr-defined]
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        RichConsole.size.fset(self, new_size)  # type: ignore[attr-defined]
+
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
+
+
+def plain(*cells: Any) -> list[Text]:
+    """Table cells as plain text: brackets in names, terms and URLs are not rich markup."""
+    return [c if isinstance(c, Text) else Text("" if c is None else str(c)) for c in cells]
 
 
 class Progress:
@@ -48,13 +78,15 @@ class Progress:
             self.live.stop()
 
 
-def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: dict[str, int]) -> None:
+def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: dict[str, int],
+                  signal_name: str | None = None) -> None:
     """The table of one run per source, its counters and the corpus totals."""
+    status = run["status"] + (f" ({signal_name})" if signal_name else "")
     table = Table("source", "fetched", "not modified", "new", "errors", "ok",
-                  title=f"run {run['id']}: {run['status']}")
+                  title=Text(f"run {run['id']}: {status}"))
     for row in sources:
-        table.add_row(row["source"], str(row["fetched"]), str(row["not_modified"]), str(row["new"]),
-                      str(row["errors"]), "yes" if row["ok"] else "NO")
+        table.add_row(*plain(row["source"], row["fetched"], row["not_modified"], row["new"],
+                             row["errors"], "yes" if row["ok"] else "NO"))
     out.print(table)
     out.print(
         f"fetched {run['fetched']}, extracted {run['extracted']}, matched {run['matched']}, "
@@ -63,6 +95,70 @@ def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: di
     )
     out.print(f"corpus: {totals['articles']} articles, {totals['copies']} copies, "
               f"{totals['stories']} stories")
+
+
+def print_rematch(stats: Any, ingested: Any, dropped: int, kept: int) -> None:
+    """What `topicwatch rematch` did."""
+    if not stats.tested:
+        out.print(f"nothing to match again: every stored article and kept page was matched with "
+                  f"these topics as they are now ({kept} kept page(s))")
+    else:
+        out.print(f"matched again with {', '.join(stats.topics)}:", markup=False)
+        out.print(f"  {stats.articles} stored article(s): {stats.gained} gained a topic, "
+                  f"{stats.lost} lost one")
+        out.print(f"  {stats.pages} kept page(s): {stats.spooled} match now")
+    out.print(f"ingested: {ingested.new} new, {ingested.duplicates} duplicates; {kept} page(s) kept"
+              + (f", {dropped} dropped (older than keep_unmatched_days)" if dropped else ""))
+
+
+def nothing_fetched_message(failed: list[dict[str, Any]], n_sources: int) -> str:
+    """Every source failed: for DNS everywhere, that the machine looks offline, in one line."""
+    if failed and all(f["reason"] == "dns" for f in failed):
+        return (f"every source failed to resolve its host name (DNS, {len(failed)} source(s)): "
+                "this machine looks offline")
+    return "nothing could be fetched: " + failed_message(failed, n_sources)
+
+
+def failed_message(failed: list[dict[str, Any]], n_sources: int) -> str:
+    """'2 of 5 source(s) failed:' and one indented line per failed source with its error."""
+    lines = [f"{len(failed)} of {n_sources} source(s) failed:"]
+    for f in failed:
+        reason = f["reason"] or "failed"
+        what = f["detail"] or f["url"] or ""
+        lines.append(f"  {f['source']}: {reason}" + (f" ({what})" if what else ""))
+    return "\n".join(lines)
+
+
+def print_checks(checked: list[Any]) -> None:
+    """`sources --check`: a row per URL checked."""
+    table = Table("source", "url", "answered", "entries", "newest", "what to change")
+    for c in checked:
+        name = c.source.name + ("" if c.source.enabled else " (disabled)")
+        entries = "" if c.entries is None else str(c.entries)
+        table.add_row(*plain(name, c.url, c.answered, entries, c.newest or "",
+                             "; ".join(c.advice + c.notes) or "nothing"))
+    out.print(table)
+
+
+GROUP_SHOWN = 6  # terms of a group shown by `topicwatch topics`; the rest are counted
+
+
+def print_topics(topics: Any, title: str) -> None:
+    """`topicwatch topics`: a row per topic, each term group on one line."""
+    table = Table("name", "min score", "term groups", "require", "exclude", title=title)
+    for t in topics:
+        groups = "all articles (keep_all)" if t.keep_all else "\n".join(_group(g) for g in t.terms)
+        require = "\n".join(_group(g) for g in t.require)
+        if t.require_score:
+            require += f"\n(score at least {t.require_score:g})"
+        table.add_row(*plain(t.name, f"{t.min_score:g}", groups, require, ", ".join(t.exclude)))
+    out.print(table)
+
+
+def _group(group: tuple[str, ...]) -> str:
+    """A term group on one line: its first terms, and how many more there are."""
+    shown = " / ".join(group[:GROUP_SHOWN])
+    return shown + (f" … (+{len(group) - GROUP_SHOWN} more)" if len(group) > GROUP_SHOWN else "")
 
 
 def print_notify_reports(reports: list[Any], quiet: bool = True) -> None:

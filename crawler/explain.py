@@ -15,7 +15,7 @@ from rich.table import Table
 from crawler import topics
 from crawler.config import Settings
 from crawler.console import out
-from crawler.errors import TopicwatchError
+from crawler.errors import PathError, TopicwatchError
 from crawler.extract import extract
 from crawler.records import Page
 from crawler.text.addresses import AddressPolicy
@@ -40,7 +40,9 @@ def explain_page(settings: Settings, target: str) -> None:
 def fetch_page(settings: Settings, target: str) -> Page:
     """One page: a saved file, or a single GET with the configured user agent."""
     path = Path(target)
-    if path.is_file():
+    if not target.lower().startswith(("http://", "https://")):
+        if not path.is_file():
+            raise PathError(path, "no such file (give a saved HTML file or an http(s) URL)")
         body, ctype, url = path.read_bytes(), None, path.resolve().as_uri()
     else:
         request = urllib.request.Request(target, headers={"User-Agent": settings.crawl.user_agent})

@@ -162,6 +162,11 @@ class Match:
     terms: tuple[str, ...]  # the configured terms that were found
 
 
+# Which topics a page was matched against: topic name -> the topic's fingerprint
+# (crawler/topics.py), so that a topic added or edited later is seen not to have been tried.
+Tested = dict[str, str]
+
+
 @dataclass(frozen=True)
 class SpoolItem:
     """What a crawl hands to ingest: an extracted article and its topic matches."""
@@ -170,6 +175,7 @@ class SpoolItem:
     matches: tuple[Match, ...]
     run_id: int | None = None
     requested_url: str | None = None
+    tested: Tested | None = None  # the topics it was matched against (None: not known)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +183,7 @@ class SpoolItem:
             "matches": [dataclasses.asdict(m) for m in self.matches],
             "run_id": self.run_id,
             "requested_url": self.requested_url,
+            "tested": self.tested,
         }
 
     @classmethod
@@ -189,6 +196,7 @@ class SpoolItem:
             ),
             run_id=d.get("run_id"),
             requested_url=d.get("requested_url"),
+            tested=d.get("tested"),
         )
 
 
@@ -203,6 +211,7 @@ class Verdict:
     reason: str | None = None  # a SkipReason when the page is not kept
     detail: str = ""
     outcome: str | None = None  # the page's Outcome when it is not kept
+    tested: Tested | None = None  # the topics it was matched against, when it got that far
 
 
 @dataclass

@@ -32,6 +32,8 @@ in settings.toml.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -188,6 +190,7 @@ class _Hits:
     def __init__(self, article: Article):
         self._views = {(): (_View.of(article.title), _View.of(article.text))}
         self._memo: dict[tuple[Term, tuple[Term, ...]], tuple[int, int]] = {}
+        self._groups: dict[tuple[str, ...], tuple[int, int]] = {}
 
     def __call__(self, term: Term, masks: tuple[Term, ...] = ()) -> tuple[int, int]:
         hit = self._memo.get((term, masks))
@@ -204,8 +207,13 @@ class _Hits:
         return views
 
     def group(self, group: _Group) -> tuple[int, int]:
-        pairs = [self(t, group.masks) for t in group.terms]
-        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        """Hits of a whole group, once per article: topics share groups (the shipped ones
+        share a ~70-term AI-context require group), and its names say what it counts."""
+        hit = self._groups.get(group.names)
+        if hit is None:
+            pairs = [self(t, group.masks) for t in group.terms]
+            hit = self._groups[group.names] = (sum(p[0] for p in pairs), sum(p[1] for p in pairs))
+        return hit
 
     def context(self, group: _Group) -> float:
         """Score of a require group: its text mentions per CONTEXT_UNITS in a longer text."""
@@ -279,6 +287,37 @@ def _explain_require(group: _Group, hits: _Hits, needed: float) -> dict[str, Any
     """`found`: the group reaches `require_score` (by default: is found at all)."""
     return {"terms": list(group.names), "found": _required(group, hits, needed),
             "score": round(hits.context(group), 2)}
+
+
+# Part of every fingerprint: raise it when a change to this module changes what matches, so
+# that stored articles and kept pages are matched again.
+MATCHER_VERSION = 1
+_DEFINITION = ("terms", "require", "require_score", "exclude", "min_score", "keep_all")
+
+
+def fingerprint(topic: Topic) -> str:
+    """A short hash of what decides a topic's matches (not its description): two topics with
+    the same fingerprint match the same articles."""
+    try:
+        return _fingerprint_cached(topic)
+    except TypeError:  # a Topic built in code with lists
+        return _fingerprint(topic)
+
+
+@lru_cache(maxsize=256)
+def _fingerprint_cached(topic: Topic) -> str:
+    return _fingerprint(topic)
+
+
+def _fingerprint(topic: Topic) -> str:
+    definition = {k: getattr(topic, k) for k in _DEFINITION}
+    text = json.dumps([MATCHER_VERSION, definition], ensure_ascii=False, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def fingerprints(topics: Iterable[Topic]) -> dict[str, str]:
+    """topic name -> fingerprint: what a page is recorded as matched against."""
+    return {t.name: fingerprint(t) for t in topics}
 
 
 def compile_topic(topic: Topic) -> _Compiled:

@@ -3,6 +3,7 @@ entry-point group (see crawler/cli.py): `topicwatch daemon` and `topicwatch stat
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Any
@@ -25,8 +26,8 @@ def status(settings_path: str, as_json: bool) -> None:
     """Show the daemon's schedules with their last and next runs, the latest runs with their
     counts, corpus totals and the sources flagged as failing or quiet."""
     settings = load_settings(settings_path)
-    db = existing_corpus(settings)
-    health.refresh_source_settings(db, settings)
+    db = existing_corpus(settings)  # read-only: status works on a corpus it cannot write
+    _refresh_thresholds(settings)
     report = status_report(db, settings, lock_holder(settings.corpus_path))
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -43,6 +44,16 @@ def daemon(settings_path: str) -> int:
     from jobs.daemon import run_daemon
 
     return run_daemon(load_settings(settings_path))
+
+
+def _refresh_thresholds(settings: Any) -> None:
+    """Copy the sources' health thresholds from settings.toml when the corpus can be written
+    (the flags then follow edited thresholds at once); a read-only corpus keeps the last ones."""
+    from crawler.store.db import open_db, writable
+
+    if writable(settings.corpus_path):
+        with contextlib.closing(open_db(settings.corpus_path)) as db:
+            health.refresh_source_settings(db, settings)
 
 
 def _print_status(report: dict[str, Any]) -> None:
@@ -66,7 +77,8 @@ def _print_status(report: dict[str, Any]) -> None:
     out.print(t)
     c = report["totals"]
     out.print(f"corpus: {c['articles']} articles, {c['copies']} copies, {c['stories']} stories, "
-              f"{c['skipped']} skipped pages, {c['spool']} waiting in the spool")
+              f"{c['skipped']} skipped pages, {c['spool']} waiting in the spool, "
+              f"{c['unmatched']} off-topic pages kept for topics to come")
     _print_flagged(report["flagged"])
     _print_notify(report["notify"])
 

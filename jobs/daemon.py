@@ -35,7 +35,7 @@ from sqlite_utils import Database
 from crawler import dedup
 from crawler.config import Schedule, Settings
 from crawler.cron import cron_trigger
-from crawler.errors import ConfigError, NothingFetched
+from crawler.errors import ConfigError, ExitCode
 from crawler.records import RunStatus
 from crawler.store import corpus, health, runs, schedules
 from crawler.store.db import now, open_db
@@ -52,6 +52,7 @@ def run_daemon(settings: Settings) -> int:
     if not settings.schedules:
         raise ConfigError(settings.path, "[[schedules]]", "the daemon needs at least one schedule")
     setup_logging(settings)
+    open_db(settings.corpus_path).close()  # a corpus problem is one line, before the lock
     with CorpusLock(settings.corpus_path) as lock:
         log.info("daemon pid %d holds %s", os.getpid(), lock.path)
         return Daemon(settings).run()
@@ -272,8 +273,9 @@ class Daemon:
         schedules.record_schedule_state(self.db, schedule.name, last_status=status, last_error=error)
         self.save_next_runs()
         run = runs.get_run(self.db, run_id)
-        log.info("run %d (schedule %s): %s, %d new, %d duplicates", run_id, schedule.name,
-                 status, run["new"], run["duplicates"])
+        log.info("run %d (schedule %s): %s, %d new, %d duplicates, %d errors%s", run_id,
+                 schedule.name, status, run["new"], run["duplicates"], run["errors"] or 0,
+                 "; " + failed_line(self.db, run_id) if runs.failed_sources(self.db, run_id) else "")
 
     def _child_started(self, proc: subprocess.Popen) -> None:
         self.child = proc
@@ -288,11 +290,13 @@ class Daemon:
             error = "the daemon was stopped during the crawl; what was spooled was ingested"
             runs.finish_run(self.db, run_id, RunStatus.INTERRUPTED, error)
             return RunStatus.INTERRUPTED, error
-        if result.returncode == 0 and status != RunStatus.RUNNING:
-            return status, None
-        if result.returncode == NothingFetched.exit_code and status == RunStatus.NOTHING_FETCHED:
-            runs.finish_run(self.db, run_id, status, result.stderr_tail or None)
-            return status, result.stderr_tail
+        if result.returncode in (ExitCode.OK, ExitCode.SOURCES_FAILED) and status != RunStatus.RUNNING:
+            failed = runs.failed_sources(self.db, run_id)
+            return status, failed_line(self.db, run_id) if failed else None
+        if result.returncode == ExitCode.NOTHING_FETCHED and status == RunStatus.NOTHING_FETCHED:
+            error = failed_line(self.db, run_id)
+            runs.finish_run(self.db, run_id, status, error)
+            return status, error
         error = f"crawl process {result.describe}: {result.stderr_tail}".strip()
         log.error("run %d failed: %s", run_id, error)
         with self.db.atomic():
@@ -328,6 +332,13 @@ class Daemon:
             when = job.next_run_time if job else None
             schedules.record_schedule_state(
                 self.db, name, next_run=when.astimezone(dt.UTC).isoformat(timespec="seconds") if when else None)
+
+
+def failed_line(db: Database, run_id: int) -> str:
+    """'2 of 5 source(s) failed: a (http-500), b (dns)': a run's errors on one log line."""
+    failed = runs.failed_sources(db, run_id)
+    named = ", ".join(f"{f['source']} ({f['reason'] or 'failed'})" for f in failed)
+    return f"{len(failed)} of {runs.source_count(db, run_id)} source(s) failed: {named}"
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:

@@ -14,6 +14,6 @@ fi
 
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+# the pip the venv comes with, not an upgraded one: what a new user has (see .ci/first-command.sh)
 .venv/bin/python -m pip install -q -e '.[test]'
 exec .venv/bin/python -m pytest "$@"

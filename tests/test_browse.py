@@ -272,9 +272,15 @@ def test_topic_feed(ds, corpus):
     assert related == [f"http://localhost/corpus/articles/{corpus.ids['hant']}"]
 
 
-def test_all_topics_feed_and_an_empty_one(ds):
+def test_all_topics_feed_an_empty_one_and_an_unknown_one(ds, corpus):
     assert len(parse_feed(ds, "/-/topicwatch/articles.atom").entries) == len(ARTICLES)
-    assert parse_feed(ds, "/-/topicwatch/atom/nothing-yet.atom").entries == []
+    empty = make_datasette(corpus.path, topics={"nothing-yet": ""})  # configured, no article yet
+    assert parse_feed(empty, "/-/topicwatch/atom/nothing-yet.atom").entries == []
+    for unknown in ("nothing-yet", "comptue"):
+        assert asyncio.run(ds.client.get(f"/-/topicwatch/atom/{unknown}.atom")).status_code == 404
+    # a topic no longer configured keeps its feed while articles carry it
+    plain = make_datasette(corpus.path)
+    assert parse_feed(plain, "/-/topicwatch/atom/compute.atom").entries
 
 
 # ---------------------------------------------------------------- launching and access

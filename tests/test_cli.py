@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -170,11 +172,11 @@ def test_browse_and_export_refuse_a_missing_corpus(tmp_path):
     s.write_text(f'[corpus]\npath = "{tmp_path / "nope.db"}"\n', encoding="utf-8")
     for command in (["browse", "--port", "9"], ["export"]):
         result = invoke(*command, "--settings", str(s))
-        assert result.exit_code == 1
-        assert "no corpus at" in result.stderr
+        assert result.exit_code == 6
+        assert f"{tmp_path / 'nope.db'}: no corpus here yet" in result.stderr
     assert not (tmp_path / "nope.db").exists()
     proc = run("export", "--settings", str(s))  # and as a shell sees it
-    assert proc.returncode == 1 and "no corpus at" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 6 and "no corpus here yet" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_export_of_an_unknown_topic_is_an_error(tmp_path):
@@ -184,8 +186,8 @@ def test_export_of_an_unknown_topic_is_an_error(tmp_path):
     s.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[[topics]]\nname = "agi"\nterms = ["AGI"]\n',
                  encoding="utf-8")
     result = invoke("export", "--settings", str(s), "--topic", "agl")
-    assert result.exit_code == 1 and "--topic agl: no such topic" in result.stderr
-    assert "known: agi" in result.stderr.replace("\n", "")
+    assert result.exit_code == 2 and "--topic agl: no such topic (did you mean agi?" in result.stderr
+    assert "known: agi" in result.stderr
     ok = invoke("export", "--settings", str(s), "--topic", "agi")
     assert ok.exit_code == 0 and "exported 0 article(s)" in ok.stderr
 
@@ -245,3 +247,46 @@ def test_a_malformed_link_in_a_feed_does_not_stop_the_rest(site, tmp_path):
     with sqlite3.connect(tmp_path / "corpus.db") as db:
         assert {r[0] for r in db.execute("SELECT title FROM articles")} == {good[0].title, good[1].title}
         assert db.execute("SELECT status FROM pages WHERE url LIKE '%/odd.xml'").fetchone()[0] in (200, 304)
+
+
+def test_settings_shows_section_names_and_is_not_wrapped_into_a_pipe():
+    result = invoke("settings")
+    assert result.exit_code == 0
+    for section in ("[corpus]", "[crawl]", "[[sources]]", "[[topics]]", "[[schedules]]"):
+        assert f"│ {section} " in result.stdout, section
+    # CliRunner's output is not a terminal: each row stays on one line, however long
+    line = next(ln for ln in result.stdout.splitlines() if "keep_unmatched_days" in ln)
+    assert "apply to them without fetching them again; 0 keeps none" in line
+
+
+def test_topics_shows_the_first_terms_of_a_long_group_and_a_count():
+    result = invoke("topics", "--settings", str(ROOT / "settings.toml"))
+    assert result.exit_code == 0
+    assert "人工智能 / 人工智慧 / AI / artificial intelligence" in result.stdout
+    assert re.search(r"… \(\+\d+ more\)", result.stdout)
+    assert "(score at least 1)" in result.stdout
+    assert len(result.stdout.splitlines()) < 120, "the shared AI group is not printed in full"
+
+
+def test_misspelt_names_get_a_close_match(tmp_path):
+    s = tmp_path / "settings.toml"
+    s.write_text('[corpsu]\npath = "c.db"\n', encoding="utf-8")
+    result = invoke("sources", "--settings", str(s))
+    assert result.exit_code == 2 and "unknown section (did you mean corpus?)" in result.stderr
+    s.write_text('[[sources]]\nname = "tech-feed"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n',
+                 encoding="utf-8")
+    result = invoke("crawl", "--settings", str(s), "--source", "tech-fed")
+    assert result.exit_code == 2 and "no such source (did you mean tech-feed?; known: tech-feed)" in result.stderr
+
+
+def test_browse_on_a_port_in_use_is_one_line(tmp_path):
+    open_db(tmp_path / "c.db").close()
+    s = tmp_path / "settings.toml"
+    s.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n', encoding="utf-8")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = invoke("browse", "--settings", str(s), "--port", str(port))
+    assert result.exit_code == 1
+    assert f"error: cannot serve on 127.0.0.1:{port}: in use" in result.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
@@ -241,6 +241,9 @@ def test_robots_refusals_of_articles_are_counted_and_of_sources_recorded(setting
 
 @pytest.mark.parametrize("error, reason", [
     (TimeoutError(), "timeout"), (DNSLookupError(), "dns"), (IgnoreRequest("offsite"), "ignored"),
+    # what Scrapy 2.19's downloader really raises for an unknown host (the offline test in
+    # tests/test_exit_codes.py sees it end to end)
+    (CannotResolveHostError("no results for hostname lookup"), "dns"),
     (ValueError("other"), "fetch-error"),
 ])
 def test_failure_reasons(error: Exception, reason: str) -> None:

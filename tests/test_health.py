@@ -224,6 +224,6 @@ def test_status_json_and_tables(db: Database, settings: Settings, capsys: pytest
 
 def test_status_without_a_corpus_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     settings = write_settings(tmp_path)
-    assert cli.main(["status", "--settings", str(settings.path)]) == 1
-    assert "no corpus at" in capsys.readouterr().err
+    assert cli.main(["status", "--settings", str(settings.path)]) == 6
+    assert f"{settings.corpus_path}: no corpus here yet" in capsys.readouterr().err
     assert not settings.corpus_path.exists()

@@ -28,7 +28,8 @@ LAYERS = {
     "crawler.analyse": 5,
     "crawler.store": 6,
     "crawler.fetch": 7,
-    "crawler.browse": 8, "crawler.console": 8, "crawler.explain": 8, "crawler.notify": 8,
+    "crawler.browse": 8, "crawler.console": 8, "crawler.explain": 8, "crawler.check": 8,
+    "crawler.notify": 8,
     "crawler.cli": 9, "crawler.__main__": 9,
     "jobs": 10,
 }

@@ -86,6 +86,8 @@ async def atom_feed(datasette, request):
     if database is None:
         raise NotFound("No topicwatch corpus is being served")
     topic = request.url_vars.get("topic")
+    if topic and not await _known_topic(datasette, database, topic):
+        raise NotFound(f"No topic named {topic}")
     asked = Asked(topics=(topic,)) if topic else Asked.from_args(request.args)
     rows = await datasette.get_database(database).execute_fn(
         lambda conn: queries.feed_rows(conn, asked.selection(), FEED_LIMIT))
@@ -99,6 +101,16 @@ async def atom_feed(datasette, request):
             request, datasette.urls.row(database, "articles", str(r["id"]))),
     )
     return Response(xml, content_type="application/atom+xml; charset=utf-8")
+
+
+async def _known_topic(datasette, database: str, topic: str) -> bool:
+    """A configured topic (named by `topicwatch browse` in the plugin's config), or one that
+    stored articles carry."""
+    configured = (datasette.plugin_config("topicwatch") or {}).get("topics") or []
+    if topic in configured:
+        return True
+    return await datasette.get_database(database).execute_fn(
+        lambda conn: queries.topic_in_use(conn, topic))
 
 
 def _feed_id(asked: Asked, topic: str | None) -> str:

@@ -1,14 +1,18 @@
 """`topicwatch browse`: Datasette on the corpus, read-only, on 127.0.0.1 unless told otherwise.
 
-The corpus is opened as a normal (mutable) database, never with `-i`/immutable: the daemon
+The corpus is opened as a normal (mutable) database, not with `-i`/immutable: the daemon
 keeps writing to it, WAL lets Datasette read meanwhile, and Datasette's connections are
-read-only (`mode=ro`) anyway.  The plugin loads through its entry point, as it does when
+read-only (`mode=ro`) anyway.  The one exception is a corpus that cannot change under us: a
+read-only file no writer has open (no `-wal` beside it) in a folder this user cannot write,
+which SQLite can only read as immutable (crawler/store/db.py `read_uri`).  The plugin loads through its entry point, as it does when
 people run `datasette corpus.db -m crawler/browse/metadata.yml` themselves.
 """
 
 from __future__ import annotations
 
+import errno
 import html
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,8 @@ from urllib.parse import quote
 import yaml
 from datasette.app import Datasette
 
-from crawler.store.db import open_db
+from crawler.errors import TopicwatchError
+from crawler.store.db import open_for_reading, read_uri
 
 METADATA_PATH = Path(__file__).with_name("metadata.yml")
 DEFAULT_DATABASE = "corpus"  # the database name metadata.yml is written for
@@ -67,12 +72,36 @@ def make_datasette(db_path: str | Path, metadata_path: str | Path | None = None,
                    topics: Mapping[str, str] | None = None) -> Datasette:
     """The Datasette instance `serve` runs (tests use it through `ds.client`)."""
     metadata = load_metadata(metadata_path, database_name(db_path), topics)
-    return Datasette([str(db_path)], metadata=metadata, settings=SETTINGS)
+    if topics is not None:  # the Atom route answers 404 for other names (crawler/browse/plugin.py)
+        metadata.setdefault("plugins", {}).setdefault("topicwatch", {})["topics"] = list(topics)
+    path = Path(db_path)
+    if path.exists() and "immutable=1" in read_uri(path):
+        return Datasette(immutables=[str(path)], metadata=metadata, settings=SETTINGS)
+    return Datasette([str(path)], metadata=metadata, settings=SETTINGS)
 
 
 def prepare_corpus(db_path: str | Path) -> None:
-    """Create or migrate the corpus and its views before Datasette reads it."""
-    open_db(db_path).close()  # open_db creates and migrates tables and views
+    """Bring an older corpus's tables and views up to date before Datasette reads it (when the
+    file can be written; a read-only one is read as it is)."""
+    open_for_reading(db_path).close()
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse at once, in one line, an address that cannot be served (uvicorn would log a
+    traceback-like error and exit 3, which is "corpus locked" here)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise TopicwatchError(f"--host {host}: {e.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            busy = e.errno == errno.EADDRINUSE
+            why = "in use (another topicwatch browse?): choose one with --port" if busy else e.strerror
+            raise TopicwatchError(f"cannot serve on {host}:{port}: {why}") from None
 
 
 def serve(db_path: str | Path, metadata_path: str | Path | None = None,
@@ -84,4 +113,9 @@ def serve(db_path: str | Path, metadata_path: str | Path | None = None,
     prepare_corpus(db_path)
     ds = make_datasette(db_path, metadata_path, topics=topics)
     print(f"Browse the corpus at http://{host}:{port}/ (new stories)", flush=True)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    try:
+        uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    except SystemExit as e:  # uvicorn exits 3 when it cannot start
+        if e.code:
+            raise TopicwatchError(f"cannot serve on {host}:{port} (see the message above)") from None
+        raise

@@ -1,12 +1,20 @@
 """One crawl in this process, for `topicwatch crawl`: the same spider, middlewares and
-`RunRecorder` as `scrapy crawl topicwatch`, plus progress for the terminal.
+`RunRecorder` as `scrapy crawl topicwatch`, plus progress for the terminal and signals.
 
 Twisted's reactor cannot be restarted in one process (scrapy/scrapy#5026), so this runs once
 per process: the daemon starts a child process per crawl.
+
+SIGINT and SIGTERM are handled here rather than by Scrapy's own handlers, which look the same
+but do not say which signal came: the first one stops the crawl gracefully (the spider closes
+with reason "shutdown", so the run is recorded `interrupted`, and what was found is ingested),
+a second one stops at once (what was spooled waits for the next ingest).  The caller learns
+which signal it was and exits 130 or 143.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +24,6 @@ from scrapy.crawler import CrawlerProcess
 from twisted.internet import task
 
 from crawler.config import Settings
-from crawler.errors import NothingFetched
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import base_settings
 from crawler.fetch.spider import TopicSpider
@@ -33,6 +40,7 @@ class CrawlResult:
     run_id: int
     stats: RunStats
     status: str
+    signal: int | None = None  # the SIGINT / SIGTERM that stopped the crawl
 
 
 def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: int | None = None,
@@ -45,11 +53,68 @@ def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: in
     crawler = process.create_crawler(TopicSpider)
     opened: list[int] = []
     listeners = _listen(crawler, opened, on_progress, on_ingest)
+    stopper = Stopper(process, crawler)
     process.crawl(crawler, source=list(source_names), topic=list(topic_names), run_id=run_id,
                   trigger=trigger)
-    process.start()
+    stopper.install()
+    try:
+        process.start(install_signal_handlers=False)
+    finally:
+        stopper.uninstall()
     del listeners
-    return _result(settings, opened[0] if opened else run_id, crawler)
+    return _result(settings, opened[0] if opened else run_id, stopper.received)
+
+
+class Stopper:
+    """The crawl's SIGINT / SIGTERM handlers (see the module docstring)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, process: CrawlerProcess, crawler: Any):
+        self.process = process
+        self.received: int | None = None
+        self.started = False
+        self.previous: dict[int, Any] = {}
+        crawler.signals.connect(self.engine_started, signal=signals.engine_started)
+
+    def engine_started(self) -> None:
+        self.started = True
+
+    def install(self) -> None:
+        """Handle both signals, except one this process was told to ignore (a background job
+        of a non-interactive shell ignores Ctrl-C meant for the foreground)."""
+        for sig in self.SIGNALS:
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                self.previous[sig] = signal.signal(sig, self.handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def handle(self, signum: int, frame: Any) -> None:
+        """In a signal handler: only note the signal and hand the work to the reactor."""
+        from twisted.internet import reactor
+
+        if self.received is None:
+            self.received = signum
+            reactor.callFromThread(self.stop)
+        else:
+            reactor.callFromThread(self.force)
+
+    def stop(self) -> None:
+        """Close the spider gracefully, once the engine runs (a stop asked before would be lost)."""
+        from twisted.internet import reactor
+
+        if not self.started:
+            reactor.callLater(0.1, self.stop)
+            return
+        self.process.stop()
+
+    def force(self) -> None:
+        from twisted.internet import reactor
+
+        with contextlib.suppress(RuntimeError):  # already stopping
+            reactor.stop()
 
 
 def _listen(crawler: Any, opened: list[int], on_progress: Callable | None,
@@ -81,23 +146,25 @@ def _listen(crawler: Any, opened: list[int], on_progress: Callable | None,
 
     receivers = [(remember, tw_signals.run_opened), (ingest_progress, tw_signals.ingest_progress),
                  (started, signals.spider_opened), (stopped, signals.spider_closed)]
-    for receiver, signal in receivers:
-        crawler.signals.connect(receiver, signal=signal)
+    for receiver, signal_ in receivers:
+        crawler.signals.connect(receiver, signal=signal_)
     return [r for r, _ in receivers]
 
 
-def _result(settings: Settings, run_id: int | None, crawler: Any) -> CrawlResult:
-    """The run as recorded; a run the crawl never closed (it crashed) ends as failed."""
+def _result(settings: Settings, run_id: int | None, received: int | None) -> CrawlResult:
+    """The run as recorded.  A run the crawl never closed was stopped by a second signal
+    (interrupted) or crashed (failed); what it spooled waits for the next ingest."""
     if run_id is None:
         raise RuntimeError("the crawl never opened its run: see the log above")
     db = open_db(settings.corpus_path)
     run = runs.get_run(db, run_id)
     if run["status"] == RunStatus.RUNNING:
-        runs.finish_run(db, run_id, RunStatus.FAILED, "the crawl ended without closing its run")
+        if received is not None:
+            runs.finish_run(db, run_id, RunStatus.INTERRUPTED,
+                            f"stopped at once by a second {signal.Signals(received).name}; "
+                            "what was spooled is ingested by the next crawl or `topicwatch ingest`")
+        else:
+            runs.finish_run(db, run_id, RunStatus.FAILED, "the crawl ended without closing its run")
         run = runs.get_run(db, run_id)
     stats = RunStats(**{k: run[k] or 0 for k in RunStats.COUNTERS + ("not_modified",)})
-    if run["status"] == RunStatus.NOTHING_FETCHED:
-        n = len(crawler.spider.plan.sources)
-        raise NothingFetched(f"nothing could be fetched from {n} source(s); see the skipped "
-                             f"table for run {run_id}")
-    return CrawlResult(run_id, stats, run["status"])
+    return CrawlResult(run_id, stats, run["status"], received)

@@ -28,6 +28,7 @@ class Dropped(DropItem):
         super().__init__(f"{url}: {verdict.reason}" + (f" ({verdict.detail})" if verdict.detail else ""))
         self.reason = verdict.reason
         self.outcome = verdict.outcome or Outcome.NOT_ARTICLE
+        self.verdict = verdict
 
 
 class NotAnArticle(Dropped):

@@ -9,6 +9,7 @@ spool when `TOPICWATCH_INGEST` is on, and ends the run with the status
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -16,11 +17,12 @@ from scrapy import signals
 
 from crawler.fetch import signals as tw_signals
 from crawler.records import RunStats
-from crawler.store import health, runs
+from crawler.store import health, rematch, runs, unmatched
 from crawler.store.db import open_db
 from crawler.store.ingest import Ingester, IngestStats
 
 PREFIX = "topicwatch/"
+log = logging.getLogger("topicwatch.topics")
 
 
 class RunRecorder:
@@ -47,7 +49,21 @@ class RunRecorder:
         else:
             self.run_id = plan.run_id
             runs.adopt_run(self.db, plan.run_id, os.getpid())
+        self._apply_topics(plan)
         self.crawler.signals.send_catch_log(tw_signals.run_opened, run_id=self.run_id)
+
+    def _apply_topics(self, plan: Any) -> None:
+        """The crawl's topics, added or changed since what is stored was matched, applied to
+        stored articles and kept pages (crawler/store/rematch.py) before anything is fetched:
+        kept pages that match now are spooled into this run.  Then pages kept longer than
+        `[corpus] keep_unmatched_days` are dropped."""
+        stats = rematch.apply_topics(self.db, plan.topics, run_id=self.run_id)
+        if stats.tested:
+            log.warning("topics new or changed since the corpus was matched (%s): %d stored "
+                        "article(s) and %d kept page(s) matched again; %d kept page(s) match now",
+                        ", ".join(stats.topics), stats.articles, stats.pages, stats.spooled)
+            self.crawler.stats.inc_value(PREFIX + "matched", stats.spooled)  # spooled into this run
+        unmatched.prune(self.db, plan.settings.corpus.keep_unmatched_days)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         plan = spider.plan
@@ -55,8 +71,17 @@ class RunRecorder:
         runs.record_crawl(self.db, self.run_id, stats, [s.name for s in plan.sources])
         if self.crawler.settings.getbool("TOPICWATCH_INGEST"):
             Ingester(self.db, plan.settings.dedup).ingest(progress=self._ingest_progress)
-        runs.finish_run(self.db, self.run_id, runs.final_status(reason, stats),
-                        None if reason == "finished" else f"the crawl stopped early: {reason}")
+        names = [s.name for s in plan.sources]
+        runs.finish_run(self.db, self.run_id, runs.final_status(reason, stats, names),
+                        None if reason == "finished" else _early(reason, self.crawler))
 
     def _ingest_progress(self, stats: IngestStats) -> None:
         self.crawler.signals.send_catch_log(tw_signals.ingest_progress, stats=stats)
+
+
+def _early(reason: str, crawler: Any) -> str:
+    """Why a crawl closed before it finished, in words."""
+    if reason == "shutdown":
+        kept = "ingested" if crawler.settings.getbool("TOPICWATCH_INGEST") else "spooled"
+        return f"stopped by a signal before the end; what was found so far was {kept}"
+    return f"the crawl stopped early: {reason}"

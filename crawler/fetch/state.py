@@ -38,9 +38,10 @@ from crawler.fetch.failures import FINAL_HTTP_ERRORS, FINAL_REASONS, NOT_FAILURE
 from crawler.fetch.limits import DocumentCuts, SitemapLimits, entries_detail
 from crawler.fetch.settings import config_of
 from crawler.records import Outcome, SkipReason
-from crawler.store import pages
-from crawler.store.db import open_db
+from crawler.store import pages, topicsets, unmatched
+from crawler.store.db import open_db, write_transaction
 from crawler.text.urls import canonical_url
+from crawler.topics import fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class FetchState:
     def run_opened(self, run_id: int) -> None:
         self.run_id = run_id
         self.db = open_db(config_of(self.crawler.settings).corpus_path)
-        self.known = pages.known_article_urls(self.db)
+        self.known = pages.known_article_urls(self.db, fingerprints(self.crawler.spider.plan.topics))
 
     # ------------------------------------------------------------ requests
 
@@ -190,10 +191,13 @@ class FetchState:
                 _header(response, "Last-Modified"))
         elif kind == "article":
             self.count("fetched", source)
+            # the listed URL that redirected here is settled with the page (spooled or turned
+            # away: crawler/store/spool.py, item_dropped); until then it is to be tried again,
+            # so a crawl killed in between does not lose the page behind a final mark
             status = (meta.get("redirect_reasons") or [301])[0]
             for old in meta.get("redirect_urls") or []:
                 pages.record_page(self.db, old, "article", source, status=status,
-                                  outcome=Outcome.REDIRECTED, run_id=self.run_id)
+                                  outcome=Outcome.RETRY, run_id=self.run_id)
 
     def process_spider_exception(self, response: Response, exception: Exception) -> list:
         """A callback raised: a source document that is not one, or a bug.  Whatever that
@@ -267,6 +271,9 @@ class FetchState:
             self._retry(item, response, getattr(exception, "reason", SkipReason.PROCESSING_ERROR),
                         str(exception))
             return
+        if outcome == Outcome.OFF_TOPIC and getattr(exception, "verdict", None) is not None:
+            self._off_topic(item, response, exception.verdict)
+            return
         url, source = getattr(item, "url", response.url), getattr(item, "source", None)
         self.skip(url, source, getattr(exception, "reason", "dropped"),
                   detail=str(exception)[:300], status=response.status, outcome=outcome)
@@ -274,6 +281,34 @@ class FetchState:
         if requested and requested != url:
             pages.record_page(self.db, requested, "article", source, status=response.status,
                               outcome=outcome, run_id=self.run_id)
+
+    def _off_topic(self, item: Any, response: Response, verdict: Any) -> None:
+        """A page that matched none of the crawl's topics: recorded with the topics it was
+        tried with, and its article kept for `[corpus] keep_unmatched_days`, so that other
+        topics (added later, or not tried by a `--topic` crawl) can still apply to it."""
+        url, source = item.url, item.source
+        pages.record_skipped(self.db, url, source, SkipReason.OFF_TOPIC, detail=verdict.detail,
+                             status=response.status, run_id=self.run_id)
+        self.count("skipped", source)
+        config = config_of(self.crawler.settings)
+        kept = bool(config.corpus.keep_unmatched_days)
+        with write_transaction(self.db):
+            pages.record_off_topic(self.db, url, source, status=response.status,
+                                   run_id=self.run_id, tested=verdict.tested)
+            if kept:
+                unmatched.keep(self.db, verdict.article, verdict.tested, self.run_id)
+            elif topicsets.missing(verdict.tested, fingerprints(config.topics)):
+                # not kept, and not tried with every topic: the feed that listed it must not
+                # answer 304 next time, or a crawl with the other topics would never see it
+                self.incomplete.update(response.meta.get("tw_parents", ()))
+        requested = item.requested_url
+        if requested and requested != url:  # a link that redirects to the page: the same memory
+            if kept:
+                pages.record_page(self.db, requested, "article", source, status=response.status,
+                                  outcome=Outcome.REDIRECTED, run_id=self.run_id)
+            else:
+                pages.record_off_topic(self.db, requested, source, status=response.status,
+                                       run_id=self.run_id, tested=verdict.tested)
 
     def item_error(self, item: Any, response: Response,
                    failure: Failure | None = None) -> None:

@@ -58,9 +58,10 @@ def insert_article(db: Database, row: dict[str, Any]) -> int:
     return article_id
 
 
-def count_article(db: Database, topics: list[str], row: dict[str, Any]) -> None:
+def count_article(db: Database, topics: list[str], row: dict[str, Any], delta: int = 1) -> None:
     """Add one article to `article_counts` (see crawler/store/schema.py): under every topic it
-    has and '' (all articles), and for each of those under each other topic it has and ''."""
+    has and '' (all articles), and for each of those under each other topic it has and ''.
+    With `delta = -1`, take it away again (its topics changed); rows left at 0 go."""
     dims = [row["source"], row.get("language") or "", row.get("script") or ""]
     keys = ["", *dict.fromkeys(topics)]
     for topic in keys:
@@ -68,8 +69,11 @@ def count_article(db: Database, topics: list[str], row: dict[str, Any]) -> None:
             if also == "" or also != topic:
                 db.execute(
                     "INSERT INTO article_counts (topic, also, source, language, script, articles) "
-                    "VALUES (?, ?, ?, ?, ?, 1) "
-                    "ON CONFLICT DO UPDATE SET articles = articles + 1", [topic, also, *dims])
+                    "VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO UPDATE SET articles = articles + excluded.articles",
+                    [topic, also, *dims, delta])
+    if delta < 0:
+        db.execute("DELETE FROM article_counts WHERE articles <= 0")
 
 
 def _topic_names(topics_json: str | None) -> list[str]:
@@ -140,9 +144,45 @@ def refresh_story(db: Database, story_id: int) -> None:
     )
 
 
+def ids_in_topic_set(db: Database, key: str | None) -> list[int]:
+    """Ids of the articles matched against topic set `key` (None: no set recorded)."""
+    return [r[0] for r in db.execute("SELECT id FROM articles WHERE topic_set IS ? ORDER BY id", [key])]
+
+
+def topic_set_keys(db: Database) -> list[str | None]:
+    return [r[0] for r in db.execute("SELECT DISTINCT topic_set FROM articles")]
+
+
+def rows_for_rematch(db: Database, ids: list[int]) -> list[dict[str, Any]]:
+    marks = ",".join("?" * len(ids))
+    return list(db.query(f"SELECT id, url, source, title, text, topics, matched_terms, scores "
+                         f"FROM articles WHERE id IN ({marks})", ids))
+
+
+def set_topics(db: Database, article_id: int, values: dict[str, Any], topic_set: str | None) -> None:
+    """New `topics` / `matched_terms` / `scores` of a stored article, and what it was matched
+    against; `article_topics` and `article_counts` follow (call it inside a transaction)."""
+    old = next(db.query("SELECT topics, source, language, script FROM articles WHERE id = ?",
+                        [article_id]))
+    db.execute(
+        "UPDATE articles SET topics = ?, matched_terms = ?, scores = ?, topic_set = ? WHERE id = ?",
+        [json.dumps(values["topics"], ensure_ascii=False),
+         json.dumps(values["matched_terms"], ensure_ascii=False),
+         json.dumps(values["scores"]), topic_set, article_id])
+    before, after = _topic_names(old["topics"]), list(values["topics"])
+    if before == after:
+        return
+    count_article(db, before, old, delta=-1)
+    count_article(db, after, old)
+    db.execute("DELETE FROM article_topics WHERE article_id = ?", [article_id])
+    for topic in after:
+        db.execute("INSERT OR IGNORE INTO article_topics (topic, article_id) VALUES (?, ?)",
+                   [topic, article_id])
+
+
 def counts(db: Database) -> dict[str, int]:
     out = {}
-    for table in ("articles", "copies", "stories", "skipped", "spool"):
+    for table in ("articles", "copies", "stories", "skipped", "spool", "unmatched"):
         out[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return out
 

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from crawler import dedup, faults
 from crawler.config import DedupSettings
 from crawler.records import Outcome, SpoolItem
-from crawler.store import corpus, pages, runs
+from crawler.store import corpus, pages, runs, topicsets
 from crawler.store.db import now, write_transaction
 from crawler.store.spool import Spool, SqliteSpool
 from crawler.text.urls import canonical_url
@@ -99,7 +99,9 @@ class Ingester:
             return self._copy(item, existing, "exact"), None
         sig = self.index.signature(a.text)
         seen = self.clock()
-        article_id = corpus.insert_article(self.db, self._row(item, canon, content_hash, seen))
+        row = {**self._row(item, canon, content_hash, seen),
+               "topic_set": topicsets.key_of(self.db, item.tested)}
+        article_id = corpus.insert_article(self.db, row)
         corpus.save_signature(self.db, article_id, dedup.sig_to_bytes(sig))
         corpus.set_story(self.db, article_id, self._story_for(sig, article_id, a.title, seen))
         return "stored", (article_id, sig)

@@ -11,24 +11,49 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-from crawler.records import FINAL_OUTCOMES, Outcome
+from crawler.records import FINAL_OUTCOMES, Outcome, Tested
+from crawler.store import topicsets
 from crawler.store.db import now
 
 _FINAL = sorted(FINAL_OUTCOMES)
 
 
-def known_article_urls(db: Database) -> set[str]:
+def known_article_urls(db: Database, wanted: Tested | None = None) -> set[str]:
     """Every article URL that must not be fetched again: final outcomes, stored articles and
-    copies, and what waits in the spool."""
-    marks = ",".join("?" * len(_FINAL))
+    copies, and what waits in the spool.  An off-topic page counts only when it was tried with
+    every topic of `wanted` (the crawl's topics, by fingerprint), or its text is kept (it is
+    matched again from that), or it is from before topics were recorded: a page a `--topic`
+    crawl turned away is fetched again for the topics that crawl did not try."""
+    final = [o for o in _FINAL if o != Outcome.OFF_TOPIC or wanted is None]
+    marks = ",".join("?" * len(final))
     urls: set[str] = set()
     for sql, params in (
-        (f"SELECT url FROM pages WHERE kind = 'article' AND outcome IN ({marks})", _FINAL),
+        (f"SELECT url FROM pages WHERE kind = 'article' AND outcome IN ({marks})", final),
         ("SELECT url FROM articles UNION SELECT canonical_url FROM articles", ()),
-        ("SELECT url FROM copies UNION SELECT url FROM spool", ()),
+        ("SELECT url FROM copies UNION SELECT url FROM spool UNION SELECT url FROM unmatched", ()),
     ):
         urls.update(r[0] for r in db.execute(sql, params).fetchall())
+    if wanted is not None:
+        urls.update(_off_topic_covered(db, topicsets.covering_keys(db, wanted)))
     return urls
+
+
+def _off_topic_covered(db: Database, keys: list[str]) -> list[str]:
+    marks = ",".join("?" * len(keys))
+    return [r[0] for r in db.execute(
+        f"SELECT url FROM pages WHERE kind = 'article' AND outcome = ? "
+        f"AND (topic_set IS NULL OR topic_set IN ({marks}))", [Outcome.OFF_TOPIC, *keys])]
+
+
+def record_off_topic(db: Database, url: str, source: str | None, *, status: int | None,
+                     run_id: int | None, tested: Tested | None) -> None:
+    """An article page that matched none of the topics in `tested`."""
+    record_page(db, url, "article", source, status=status, outcome=Outcome.OFF_TOPIC, run_id=run_id)
+    set_tested(db, url, topicsets.key_of(db, tested))
+
+
+def set_tested(db: Database, url: str, key: str | None) -> None:
+    db.execute("UPDATE pages SET topic_set = ? WHERE url = ?", [key, url])
 
 
 def retry_urls(db: Database, sources: Iterable[str], max_attempts: int) -> list[tuple[str, str]]:

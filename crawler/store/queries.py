@@ -318,3 +318,8 @@ def counted_total(conn: sqlite3.Connection, filters: dict[str, str]) -> int:
 def members_total(conn: sqlite3.Connection, members: str, params: dict[str, Any]) -> int:
     """How many ids `members_sql` gives: FTS5 and the join table, no article row."""
     return conn.execute(f"SELECT count(*) FROM ({members})", params).fetchone()[0]
+
+
+def topic_in_use(conn: sqlite3.Connection, topic: str) -> bool:
+    """Whether any stored article carries `topic` (a retired topic still has its feed)."""
+    return conn.execute("SELECT 1 FROM article_topics WHERE topic = ? LIMIT 1", [topic]).fetchone() is not None

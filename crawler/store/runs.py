@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from crawler.records import RunStats, RunStatus
+from crawler.records import NOT_ERRORS, RunStats, RunStatus
 from crawler.store.db import now
 
 RUN_COLUMNS = ("id", "started", "ended", "status", "trigger", "fetched", "extracted", "matched",
@@ -80,13 +80,39 @@ def record_failed_sources(db: Database, run_id: int, sources: Iterable[str]) -> 
         record_source_run(db, run_id, name, {}, ok=False)
 
 
-def final_status(close_reason: str | None, stats: RunStats) -> RunStatus:
-    """A crawl's status from how it closed (Scrapy's close reason) and what it counted."""
+def final_status(close_reason: str | None, stats: RunStats, sources: Iterable[str] = ()) -> RunStatus:
+    """A crawl's status from how it closed (Scrapy's close reason) and what it counted:
+    nothing fetched when no page answered and every source failed (or something else did)."""
     if close_reason != "finished":
         return RunStatus.INTERRUPTED
-    if stats.fetched == 0 and stats.not_modified == 0 and stats.errors > 0:
-        return RunStatus.NOTHING_FETCHED
+    if stats.fetched == 0 and stats.not_modified == 0:
+        names = list(sources)
+        every_source_failed = bool(names) and all(
+            stats.per_source.get(n, {}).get("source_errors") and
+            not stats.per_source.get(n, {}).get("source_ok") for n in names)
+        if stats.errors > 0 or every_source_failed:
+            return RunStatus.NOTHING_FETCHED
     return RunStatus.OK
+
+
+def failed_sources(db: Database, run_id: int) -> list[dict[str, Any]]:
+    """The sources of a run that failed, each with the first error recorded for it in that run
+    (`reason`, `detail`, `url`): the lines a crawl prints, the daemon logs and exit 4 / 5 mean."""
+    return list(db.query(
+        """SELECT r.source,
+             (SELECT k.reason FROM skipped k WHERE k.run_id = r.run_id AND k.source = r.source
+                ORDER BY k.reason IN ({ne}), k.id LIMIT 1) AS reason,
+             (SELECT k.detail FROM skipped k WHERE k.run_id = r.run_id AND k.source = r.source
+                ORDER BY k.reason IN ({ne}), k.id LIMIT 1) AS detail,
+             (SELECT k.url FROM skipped k WHERE k.run_id = r.run_id AND k.source = r.source
+                ORDER BY k.reason IN ({ne}), k.id LIMIT 1) AS url
+           FROM source_runs r WHERE r.run_id = ? AND r.ok = 0 ORDER BY r.source""".format(
+            ne=", ".join(f"'{r}'" for r in NOT_ERRORS if r != "robots-disallowed")),
+        [run_id]))
+
+
+def source_count(db: Database, run_id: int) -> int:
+    return db.execute("SELECT count(*) FROM source_runs WHERE run_id = ?", [run_id]).fetchone()[0]
 
 
 def finish_run(db: Database, run_id: int, status: RunStatus | str, error: str | None = None) -> None:

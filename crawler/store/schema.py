@@ -230,6 +230,27 @@ GROUP BY 1, 2, 3, 4, 5
 """
 
 
+@MIGRATIONS(name="007_topics_can_change")
+def m007_topics_can_change(db: Database) -> None:
+    """What each article and each off-topic page was matched against (`topic_set`, a key of
+    `topic_sets`: topic name -> fingerprint), and the extracted text of off-topic pages kept
+    for a while (`unmatched`), so that topics added or edited later apply without a fetch."""
+    _execute_all(db,
+        """
+        CREATE TABLE IF NOT EXISTS topic_sets (key TEXT PRIMARY KEY, topics TEXT NOT NULL);
+        ALTER TABLE articles ADD COLUMN topic_set TEXT;
+        CREATE INDEX IF NOT EXISTS idx_articles_topic_set ON articles(topic_set);
+        ALTER TABLE pages ADD COLUMN topic_set TEXT;
+        CREATE TABLE IF NOT EXISTS unmatched (
+            url TEXT PRIMARY KEY, source TEXT, article BLOB NOT NULL, topic_set TEXT,
+            kept_at TEXT NOT NULL, run_id INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS idx_unmatched_topic_set ON unmatched(topic_set);
+        CREATE INDEX IF NOT EXISTS idx_unmatched_kept_at ON unmatched(kept_at);
+        """
+    )
+
+
 def _execute_all(db: Database, script: str) -> None:
     """Each statement of `script` through `db.execute`: unlike `executescript`, which commits
     first, this keeps a migration inside the transaction sqlite-utils opens for it."""

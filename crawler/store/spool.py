@@ -42,9 +42,11 @@ class SqliteSpool:
                 "INSERT INTO spool (run_id, url, item, spooled_at) VALUES (?, ?, ?, ?)",
                 [item.run_id, a.url, json.dumps(item.to_dict(), ensure_ascii=False), now()],
             )
-            # a redirect's first URL was recorded as "redirected" by the fetch state
             record_page(self.db, a.url, "article", a.source, status=200,
                         outcome=Outcome.SPOOLED, run_id=item.run_id)
+            if item.requested_url and item.requested_url != a.url:  # the link that redirected here
+                record_page(self.db, item.requested_url, "article", a.source, status=301,
+                            outcome=Outcome.REDIRECTED, run_id=item.run_id)
 
     def pending(self, limit: int = 100) -> list[tuple[int, SpoolItem]]:
         rows = self.db.execute("SELECT id, item FROM spool ORDER BY id LIMIT ?", [limit]).fetchall()

@@ -1,0 +1,244 @@
+"""Every exit code of crawler/errors.py `ExitCode`, made to happen in a real process, with the
+one-line message that goes with it and never a traceback.  The README's table is the same."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fixturesite import FixtureSite, shipped_topics
+from test_e2e_crawl import ROOT
+
+from crawler.errors import ExitCode
+from crawler.store import corpus
+from crawler.store.db import open_db, write_transaction
+from jobs.lock import CorpusLock
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+NOBODY = 65534
+
+
+def run(*args: str, timeout: int = 120, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*prefix, sys.executable, "-m", "crawler", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return proc
+
+
+def settings_file(folder: Path, corpus_path: Path, extra: str = "") -> Path:
+    path = folder / "settings.toml"
+    path.write_text(f'[corpus]\npath = "{corpus_path}"\n[crawl]\ntimeout = 3\nretries = 0\n{extra}'
+                    '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    return path
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, proc.stderr[-2000:]
+    return lines[0]
+
+
+def test_the_readme_table_lists_every_exit_code():
+    table = {int(m) for m in re.findall(r"^\| (\d+) \|", README, re.M)}
+    assert table == {int(code) for code in ExitCode}
+
+
+def test_0_success_and_1_something_topicwatch_could_not_do(tmp_path):
+    assert run("--version").returncode == ExitCode.OK
+    open_db(tmp_path / "c.db").close()
+    proc = run("export", "--settings", str(settings_file(tmp_path, tmp_path / "c.db")), "--since", "soon")
+    assert proc.returncode == ExitCode.ERROR and "--since 'soon'" in error_line(proc)
+
+
+def test_2_settings_with_a_close_match(tmp_path):
+    path = settings_file(tmp_path, tmp_path / "c.db", "max_age_dayz = 3\n")
+    proc = run("crawl", "--settings", str(path))
+    assert proc.returncode == ExitCode.SETTINGS
+    assert "[crawl] max_age_dayz: unknown key (did you mean max_age_days?)" in error_line(proc)
+    path = settings_file(tmp_path, tmp_path / "c.db")
+    proc = run("rematch", "--settings", str(path), "--topic", "al")
+    assert proc.returncode == ExitCode.SETTINGS and "no such topic (did you mean all?" in error_line(proc)
+
+
+def test_3_the_corpus_is_locked(tmp_path):
+    path = settings_file(tmp_path, tmp_path / "c.db", '[[schedules]]\nname = "s"\ninterval_minutes = 30\n')
+    with CorpusLock(tmp_path / "c.db"):
+        proc = run("daemon", "--settings", str(path))
+    assert proc.returncode == ExitCode.LOCKED and f"pid {os.getpid()}" in error_line(proc)
+
+
+def test_4_nothing_fetched_and_offline(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[crawl]\nretries = 0\n'
+                    '[[sources]]\nname = "one"\nkind = "feed"\nurl = "https://one.invalid/feed"\n'
+                    '[[sources]]\nname = "two"\nkind = "feed"\nurl = "https://two.invalid/rss"\n'
+                    '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    # a network namespace of its own with no interface up: every name lookup fails at once and
+    # no packet leaves the machine, as on a machine that is offline
+    unshare = shutil.which("unshare")
+    assert unshare, "the offline test needs util-linux's unshare"
+    proc = subprocess.run([unshare, "-rn", sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == ExitCode.NOTHING_FETCHED, proc.stderr[-2000:]
+    assert error_line(proc) == ("error: every source failed to resolve its host name (DNS, 2 source(s)): "
+                                "this machine looks offline")
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        assert db.execute("SELECT status FROM runs").fetchone()[0] == "nothing-fetched"
+        assert {r[0] for r in db.execute("SELECT reason FROM skipped")} == {"dns"}
+
+
+@pytest.mark.slow
+def test_5_some_sources_failed(site: FixtureSite, tmp_path):
+    text = site.settings_toml(tmp_path / "corpus.db") + (
+        '\n[[sources]]\nname = "gone"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n'
+        '\n[[sources]]\nname = "blocked"\nkind = "feed"\nurl = "' + site.base("c") + '/search/feed.xml"\n')
+    path = tmp_path / "settings.toml"
+    path.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
+    proc = run("crawl", "--settings", str(path), timeout=240)
+    assert proc.returncode == ExitCode.SOURCES_FAILED, proc.stderr[-2000:]
+    assert "error: 2 of 7 source(s) failed:" in proc.stderr
+    assert "  blocked: robots-disallowed" in proc.stderr and "  gone: connection-refused" in proc.stderr
+    assert "corpus: 15 articles" in proc.stdout  # the others were crawled and stored
+
+
+# ---------------------------------------------------------------- 6: files and folders
+
+def not_sqlite(tmp_path: Path) -> Path:
+    path = tmp_path / "c.db"
+    path.write_text("these are notes, not a database\n" * 200, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", [["crawl"], ["ingest"], ["rematch"], ["status"], ["export"],
+                                     ["browse", "--port", "9"], ["daemon"]])
+def test_6_a_corpus_that_is_not_sqlite(tmp_path, command):
+    extra = '[[schedules]]\nname = "s"\ninterval_minutes = 30\n' if command == ["daemon"] else ""
+    extra += '[[sources]]\nname = "x"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n'
+    path = settings_file(tmp_path, not_sqlite(tmp_path), extra)
+    proc = run(*command, "--settings", str(path))
+    assert proc.returncode == ExitCode.PATH, proc.stderr
+    assert error_line(proc).startswith(f"error: {tmp_path / 'c.db'}: not a SQLite database")
+    assert (tmp_path / "c.db").read_text(encoding="utf-8").startswith("these are notes")
+
+
+def test_6_a_folder_that_cannot_be_created(tmp_path):
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    path = settings_file(tmp_path, tmp_path / "file" / "sub" / "c.db",
+                         '[[sources]]\nname = "x"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n')
+    proc = run("crawl", "--settings", str(path))
+    assert proc.returncode == ExitCode.PATH
+    assert "cannot create its folder" in error_line(proc) and str(tmp_path / "file") in error_line(proc)
+
+
+def test_6_export_into_a_missing_folder_and_explain_of_a_missing_file(tmp_path):
+    open_db(tmp_path / "c.db").close()
+    path = settings_file(tmp_path, tmp_path / "c.db")
+    proc = run("export", "--settings", str(path), "--output", str(tmp_path / "nope" / "out.jsonl"))
+    assert proc.returncode == ExitCode.PATH
+    assert error_line(proc) == f"error: {tmp_path / 'nope' / 'out.jsonl'}: no such folder: {tmp_path / 'nope'}"
+    proc = run("topics", "--settings", str(path), "--explain", str(tmp_path / "saved.html"))
+    assert proc.returncode == ExitCode.PATH and f"{tmp_path / 'saved.html'}: no such file" in error_line(proc)
+
+
+def as_nobody(folder: Path) -> tuple[str, ...]:
+    """A command prefix that runs as another user when the tests run as root (root writes
+    read-only files anyway), with a folder that user can read but not write."""
+    folder.chmod(0o755)
+    for parent in folder.parents:
+        if parent == Path("/tmp") or str(parent) == "/":
+            break
+        parent.chmod(parent.stat().st_mode | 0o055)
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "as root, the read-only test needs util-linux's setpriv to drop to nobody"
+    return (setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups")
+
+
+def test_6_a_read_only_corpus_is_read_but_not_written(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = open_db(folder / "c.db")
+    with write_transaction(db):
+        corpus.insert_article(db, {"url": "http://x/1", "canonical_url": "http://x/1", "source": "s",
+                                   "title": "t", "text": "大模型", "topics": '["all"]', "content_hash": "h",
+                                   "first_seen": "2026-01-01T00:00:00+00:00"})
+    db.close()
+    (folder / "c.db").chmod(0o444)
+    path = settings_file(folder, folder / "c.db", '[[sources]]\nname = "x"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n')
+    path.chmod(0o444)
+    who = as_nobody(folder)
+    exported = run("export", "--settings", str(path), prefix=who)
+    assert exported.returncode == 0 and '"url": "http://x/1"' in exported.stdout, exported.stderr
+    status = run("status", "--settings", str(path), prefix=who)
+    assert status.returncode == 0 and "corpus: 1 articles" in status.stdout, status.stderr
+    crawl = run("crawl", "--settings", str(path), prefix=who)
+    assert crawl.returncode == ExitCode.PATH
+    assert error_line(crawl).startswith(f"error: {folder / 'c.db'}: read-only")
+    assert sorted(p.name for p in folder.iterdir()) == ["c.db", "settings.toml"], "nothing written"
+    # a new corpus in a folder this user cannot write
+    other = folder / "new.toml"
+    other.write_text(path.read_text(encoding="utf-8").replace(str(folder / "c.db"), str(folder / "new.db")),
+                     encoding="utf-8")
+    crawl = run("crawl", "--settings", str(other), prefix=who)
+    assert crawl.returncode == ExitCode.PATH
+    assert error_line(crawl) == (f"error: {folder / 'new.db'}: cannot open it: {folder} is not writable "
+                                 "(SQLite also writes new.db-wal and -shm beside it)")
+
+
+# ---------------------------------------------------------------- signals and pipes
+
+def spooled_or_stored(db_path: Path) -> int:
+    try:
+        with sqlite3.connect(db_path, timeout=30) as db:
+            return db.execute("SELECT (SELECT count(*) FROM spool) + (SELECT count(*) FROM articles)").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_130_and_143_a_crawl_stopped_by_a_signal(tmp_path, sig):
+    with FixtureSite(slow_seconds=8.0) as site:
+        path = tmp_path / "settings.toml"
+        path.write_text(site.settings_toml(tmp_path / "corpus.db").replace("timeout = 3", "timeout = 20")
+                        + "\n" + shipped_topics(), encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while spooled_or_stored(tmp_path / "corpus.db") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the crawl ended before the signal"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.for_signal(sig), err[-2000:]
+    name = signal.Signals(sig).name
+    assert f"interrupted ({name})" in out and f"interrupted by {name}" in err and "Traceback" not in err
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        status, new = db.execute("SELECT status, new FROM runs").fetchone()
+        assert status == "interrupted" and new >= 1
+        assert db.execute("SELECT count(*) FROM spool").fetchone()[0] == 0, "what was found is ingested"
+
+
+def test_141_the_reader_of_the_output_went_away(tmp_path):
+    db = open_db(tmp_path / "c.db")
+    with write_transaction(db):
+        for i in range(400):
+            corpus.insert_article(db, {"url": f"http://x/{i}", "canonical_url": f"http://x/{i}",
+                                       "source": "s", "title": "t", "text": "大模型。" * 300,
+                                       "content_hash": str(i), "first_seen": "2026-01-01T00:00:00+00:00"})
+    db.close()
+    path = settings_file(tmp_path, tmp_path / "c.db")
+    proc = subprocess.run(f'"{sys.executable}" -m crawler export --settings "{path}" | head -c 10; '
+                          'echo "${PIPESTATUS[0]}" >&2', shell=True, executable="/bin/bash",
+                          capture_output=True, timeout=120, cwd=ROOT)
+    assert proc.stdout.startswith(b'{"id": 1')
+    assert proc.stderr.decode().split() == [str(int(ExitCode.PIPE_CLOSED))], proc.stderr[-2000:]

@@ -20,6 +20,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler import faults
 from crawler.config import Settings, Source, Topic
 from crawler.fetch import signals
 from crawler.fetch.settings import config_of, scrapy_settings
@@ -183,6 +184,7 @@ def read_document(body: bytes, url: str, ctype: str | None, kind: str, depth: in
                   source: Source) -> tuple[list[Entry], list[str], list[str]]:
     """(entries, child sitemaps, sub-section listing pages) of a fetched feed, sitemap or
     listing page; run in a worker process, so it takes and returns plain values."""
+    faults.page_reached(url)
     language = source.language or None
     if kind in ("feed", "search"):
         return feeds.parse_feed(body, url, source.name, ctype, language), [], []

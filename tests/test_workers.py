@@ -1,7 +1,9 @@
 """The crawl's worker processes (crawler/fetch/workers.py): a real crawl of the fixture site
 with `workers = 2` stores the same corpus as ever, while one page kills its worker, one page
 and one feed hang theirs past `processing_timeout`; those are recorded `processing-timeout`,
-the workers are replaced, the other pages are stored, and downloads go on while a worker hangs."""
+the workers are replaced, the other pages are stored, and downloads go on while a worker hangs.
+The same crawl runs with `delay = 0.4`: no two requests to one host closer than that (Scrapy's
+randomised delay would go below it), and one robots.txt request per host."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from crawler.faults import PAGE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 4  # [crawl] processing_timeout of the crawl below
+DELAY = 0.4  # [crawl] delay of the crawl below
 PAGE = b"<html><head><title>Planted</title></head><body><p>planted page</p></body></html>"
 FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
 <item><title>never read</title><link>{{host_c}}/planted/never.html</link></item></channel></rss>"""
@@ -43,7 +46,9 @@ class Crawled:
                                                          title=f"planted {name}"))
         site.add_page("c", "/planted/hang-feed.xml", FEED.encode(), content_type="application/rss+xml")
         settings = site.settings_toml(tmp / "corpus.db").replace(
-            "[crawl]\n", f"[crawl]\nworkers = 2\nprocessing_timeout = {TIMEOUT}\n", 1)
+            "[crawl]\n", f"[crawl]\nworkers = 2\nprocessing_timeout = {TIMEOUT}\n", 1
+        ).replace("\ndelay = 0\n", f"\ndelay = {DELAY}\n", 1)
+        assert f"delay = {DELAY}" in settings
         settings += ('\n[[sources]]\nname = "planted-feed"\nkind = "feed"\n'
                      f'url = "{site.base("c")}/planted/hang-feed.xml"\n\n' + shipped_topics())
         path = tmp / "settings.toml"
@@ -97,3 +102,19 @@ def test_downloads_go_on_while_a_worker_hangs(crawled):
     hung = crawled.site.requests_for("c", "/planted/hang.html")[0].time
     during = [r for r in crawled.site.requests if hung + 0.5 < r.time < hung + TIMEOUT - 0.5]
     assert during, "no request was made while a worker hung"
+
+
+@pytest.mark.slow
+def test_no_host_is_asked_twice_within_the_delay(crawled):
+    for host in ("a", "c"):  # b asks for more (Crawl-delay: 1, tests/test_e2e_crawl.py)
+        times = sorted(r.time for r in crawled.site.requests_for(host))
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert len(gaps) > 5 and min(gaps) >= DELAY * 0.9, (host, gaps)
+
+
+@pytest.mark.slow
+def test_robots_txt_is_requested_once_per_host(crawled):
+    # host a has a sitemap source whose Sitemap: lines come from the same robots.txt
+    for host in ("a", "b", "c"):
+        assert len(crawled.site.requests_for(host, "/robots.txt")) == 1, host
+    assert crawled.rows("SELECT count(*) FROM pages WHERE url LIKE '%sitemap%'")[0][0] > 0

@@ -2,7 +2,7 @@
 with `workers = 2` stores the same corpus as ever, while one page kills its worker, one page
 and one feed hang theirs past `processing_timeout`; those are recorded `processing-timeout`,
 the workers are replaced, the other pages are stored, and downloads go on while a worker hangs.
-The same crawl runs with `delay = 0.4`: no two requests to one host closer than that (Scrapy's
+The same crawl runs with `delay = 0.5`: no two requests to one host closer than that (Scrapy's
 randomised delay would go below it), and one robots.txt request per host."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from crawler.faults import PAGE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 4  # [crawl] processing_timeout of the crawl below
-DELAY = 0.4  # [crawl] delay of the crawl below
+DELAY = 0.5  # [crawl] delay of the crawl below
 PAGE = b"<html><head><title>Planted</title></head><body><p>planted page</p></body></html>"
 FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
 <item><title>never read</title><link>{{host_c}}/planted/never.html</link></item></channel></rss>"""
@@ -109,7 +109,9 @@ def test_no_host_is_asked_twice_within_the_delay(crawled):
     for host in ("a", "c"):  # b asks for more (Crawl-delay: 1, tests/test_e2e_crawl.py)
         times = sorted(r.time for r in crawled.site.requests_for(host))
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-        assert len(gaps) > 5 and min(gaps) >= DELAY * 0.9, (host, gaps)
+        # a request can reach the server up to ~0.1 s late on a busy machine; Scrapy's jitter
+        # would give gaps from DELAY / 2
+        assert len(gaps) > 5 and min(gaps) >= DELAY - 0.1, (host, gaps)
 
 
 @pytest.mark.slow
@@ -118,3 +120,14 @@ def test_robots_txt_is_requested_once_per_host(crawled):
     for host in ("a", "b", "c"):
         assert len(crawled.site.requests_for(host, "/robots.txt")) == 1, host
     assert crawled.rows("SELECT count(*) FROM pages WHERE url LIKE '%sitemap%'")[0][0] > 0
+
+
+def test_the_step_the_pipeline_names_is_the_project_s_analyse():
+    from crawler.fetch.pipelines import ANALYSE
+    from crawler.fetch.workers import call
+    from crawler.records import Fetched, Verdict
+
+    page = Fetched(url="http://127.0.0.1/x.html", source="s", status=200, content_type="image/png",
+                   body=b"\x89PNG")
+    verdict = call(ANALYSE, page, (), 0, 400)
+    assert isinstance(verdict, Verdict) and verdict.reason == "not-html"

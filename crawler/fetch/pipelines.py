@@ -10,7 +10,6 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.analyse import analyse
 from crawler.errors import ProcessingTimeout
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
@@ -20,6 +19,7 @@ from crawler.store.db import open_db
 from crawler.store.spool import SqliteSpool
 
 PREFIX = "topicwatch/"
+ANALYSE = "crawler.analyse:analyse"  # imported by the worker processes only (workers.py)
 
 
 class Dropped(DropItem):
@@ -79,7 +79,7 @@ class AnalysePipeline(_Stage):
         crawl = plan.settings.crawl
         try:
             verdict = await workers_of(self.crawler).run(
-                analyse, item, plan.topics, crawl.max_age_days, crawl.max_title_chars)
+                ANALYSE, item, plan.topics, crawl.max_age_days, crawl.max_title_chars)
         except ProcessingTimeout as e:
             verdict = Verdict(reason=SkipReason.PROCESSING_TIMEOUT, detail=str(e), outcome=Outcome.RETRY)
         if verdict.article is not None:

@@ -50,9 +50,9 @@ HTTPERROR_ALLOW_ALL = False
 REDIRECT_ENABLED = True
 COOKIES_ENABLED = False
 LOG_FORMATTER = "crawler.fetch.logformatter.QuietLogFormatter"
-# `delay` is a floor: Scrapy's default randomisation (0.5-1.5 x the delay) would go below it
-# half the time
-RANDOMIZE_DOWNLOAD_DELAY = False
+# `delay` is a floor: Scrapy's default jitter (0.5-1.5 x the delay) would go below it half the
+# time (Scrapy 2.19 names it DOWNLOAD_DELAY_JITTER; tests/test_workers.py measures the gaps)
+DOWNLOAD_DELAY_JITTER = 0
 # Requests are taken for the host with the fewest in flight, not in one global order: a queue
 # that handed the downloader 16 requests for one host would leave the other hosts idle while
 # that host's delay spaces them out (Scrapy's recommendation for crawls of many hosts)

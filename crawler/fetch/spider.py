@@ -82,6 +82,7 @@ class TopicSpider(scrapy.Spider):
     # ------------------------------------------------------------ start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.workers.start()  # they get ready while robots.txt and the sources are fetched
         for source in self.plan.sources:
             for request in self.source_requests(source):
                 yield request

@@ -13,9 +13,12 @@ core while the reactor only downloads, schedules and writes:
 - a step that runs longer than `[crawl] processing_timeout`, or whose process dies (SIGKILL,
   the OOM killer, a crash in C code), raises `ProcessingTimeout` here; pebble replaces the
   process and the crawl goes on;
-- the processes are forked once per crawl (and after every `MAX_TASKS` steps, which bounds
-  what a leaking parser can hold), so they start with the crawler already imported, and are
-  stopped when the spider closes or the reactor shuts down.
+- the processes are forked once per crawl, when the spider starts (and after every
+  `MAX_TASKS` steps, which bounds what a leaking parser can hold), so they start with Scrapy
+  and the crawler already imported; what only they use (trafilatura, by `crawler.analyse`:
+  a third of a second) they import themselves, side by side, while the crawl's own process
+  fetches robots.txt and the feeds; steps name such functions as "module:function" strings.
+  They are stopped when the spider closes or the reactor shuts down.
 
 What goes to a worker is pickled: module-level functions and plain records (`Fetched`,
 `Topic`, `Source`, bytes), never a Scrapy object.
@@ -23,6 +26,7 @@ What goes to a worker is pickled: module-level functions and plain records (`Fet
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import signal
 from collections.abc import Callable
@@ -39,13 +43,26 @@ from crawler.errors import ProcessingTimeout
 
 T = TypeVar("T")
 MAX_TASKS = 500  # steps a worker process runs before a fresh one replaces it
+PRELOAD = ("crawler.analyse",)  # imported by each worker as it starts, not by the crawl
 
 
-def _worker_started() -> None:
+def _worker_started(preload: tuple[str, ...]) -> None:
     """In each worker: Ctrl-C and SIGTERM are the crawl's to handle (it stops the pool); the
     crawl's own handlers, inherited by fork, must not run here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for module in preload:
+        importlib.import_module(module)
+
+
+def call(target: str, *args: Any) -> Any:
+    """In a worker: the function `target` names ("module:function") applied to `args`."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)
+
+
+def _ready() -> None:
+    """A step that does nothing: scheduling it starts the processes."""
 
 
 class Workers:
@@ -63,10 +80,14 @@ class Workers:
 
             # fork: the workers start with everything imported, in milliseconds
             self.pool = ProcessPool(max_workers=self.count, max_tasks=MAX_TASKS,
-                                    initializer=_worker_started,
+                                    initializer=_worker_started, initargs=(PRELOAD,),
                                     context=multiprocessing.get_context("fork"))
             reactor.addSystemEventTrigger("during", "shutdown", self.stop)
         return self.pool
+
+    def start(self) -> None:
+        """Start the processes now, before the first step needs them."""
+        self._started().schedule(_ready)
 
     def stop(self) -> None:
         """Stop the processes (a step still running is abandoned)."""
@@ -75,11 +96,14 @@ class Workers:
             self.pool.stop()
             self.pool.join(timeout=10)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a worker process: its result or its exception here, or
-        `ProcessingTimeout` when it ran too long or its process died."""
+    async def run(self, fn: Callable[..., T] | str, *args: Any) -> T:
+        """`fn(*args)` in a worker process (`fn` a function or a "module:function" string):
+        its result or its exception here, or `ProcessingTimeout` when it ran too long or its
+        process died."""
         from twisted.internet import reactor
 
+        if isinstance(fn, str):
+            fn, args = call, (fn, *args)
         future = self._started().schedule(fn, args, timeout=self.timeout)
         done: Deferred = Deferred(lambda _: future.cancel())
         future.add_done_callback(lambda f: reactor.callFromThread(self._settle, done, f))

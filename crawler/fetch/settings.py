@@ -57,6 +57,10 @@ DOWNLOAD_DELAY_JITTER = 0
 # that handed the downloader 16 requests for one host would leave the other hosts idle while
 # that host's delay spaces them out (Scrapy's recommendation for crawls of many hosts)
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Scrapy starts this many asyncio tasks for every response's output: 100 (its default) cost
+# more CPU than the rest of the crawl's process together, for an article page that yields one
+# item; the requests a feed yields are only queued, one at a time or not
+CONCURRENT_ITEMS = 4
 
 
 def scrapy_settings(s: Settings) -> dict[str, Any]:

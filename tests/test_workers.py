@@ -12,6 +12,7 @@ import pickle
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,37 @@ def test_the_step_the_pipeline_names_is_the_project_s_analyse():
                    body=b"\x89PNG")
     verdict = call(ANALYSE, page, (), 0, 400)
     assert isinstance(verdict, Verdict) and verdict.reason == "not-html"
+
+
+CHILD = """
+import os, sys, time
+from crawler.fetch.workers import Workers
+workers = Workers(1, 3600)
+workers._started().schedule(time.sleep, (3600,))
+time.sleep(0.5)
+print(" ".join(open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()), flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_worker_busy_on_an_endless_page_dies_with_the_crawl():
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids and all(Path(f"/proc/{p}").exists() for p in pids)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its (dead) parent's reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

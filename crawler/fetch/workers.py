@@ -46,9 +46,21 @@ MAX_TASKS = 500  # steps a worker process runs before a fresh one replaces it
 PRELOAD = ("crawler.analyse",)  # imported by each worker as it starts, not by the crawl
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the crawl's process dies (kill -9 included); a worker
+    busy on a page that never ends would otherwise outlive it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker ends when its pipe closes
+        pass
+
+
 def _worker_started(preload: tuple[str, ...]) -> None:
     """In each worker: Ctrl-C and SIGTERM are the crawl's to handle (it stops the pool); the
     crawl's own handlers, inherited by fork, must not run here."""
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for module in preload:

@@ -326,8 +326,8 @@ terms = [["芯片", "晶片", "chip", "semiconductor", "半导体", "半導體"]
 """
 
 
-def settings_text(site: Site, corpus: Path, delay: float | None, workers: int) -> str:
-    crawl = [f"workers = {workers}", "max_age_days = 30"]
+def settings_text(site: Site, corpus: Path, delay: float | None, workers: int | None) -> str:
+    crawl = ["max_age_days = 30"] + ([f"workers = {workers}"] if workers is not None else [])
     if delay is not None:
         crawl.append(f"delay = {delay}")
     sources = []
@@ -368,12 +368,15 @@ class CrawlRun:
         return max(per_host.values()) if per_host else 0
 
 
+CHECKOUT = ROOT  # whose code `python -m crawler` runs (--checkout)
+
+
 def crawl(site: Site, settings: Path) -> CrawlRun:
     since = time.monotonic()
     start = time.monotonic()
     cpu = _children_cpu()
     proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=CHECKOUT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
     done = threading.Event()
 
@@ -460,7 +463,14 @@ def main() -> None:
                         help="times the no-delay crawl and the extraction-only pass alternate (best counts)")
     parser.add_argument("--skip-polite", action="store_true", help="only the no-delay crawl and the limit")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--checkout", type=Path,
+                        help="crawl with another checkout's code (before/after figures; it must know "
+                             "the same settings, so `workers` is left out)")
     args = parser.parse_args()
+    global CHECKOUT
+    crawl_workers = args.workers
+    if args.checkout:
+        CHECKOUT, crawl_workers = args.checkout.resolve(), None
 
     t = time.monotonic()
     content, articles = build_site(args.pages)
@@ -480,7 +490,7 @@ def main() -> None:
             limits, fast_runs = [], []
             for k in range(args.repeat):
                 fast = tmp_path / f"fast{k}.toml"
-                fast.write_text(settings_text(site, tmp_path / f"fast{k}.db", 0, args.workers),
+                fast.write_text(settings_text(site, tmp_path / f"fast{k}.db", 0, crawl_workers),
                                 encoding="utf-8")
                 limits.append(extraction_limit(site, articles, fast, args.workers))
                 fast_runs.append(crawl(site, fast))
@@ -499,7 +509,7 @@ def main() -> None:
             out["ratio"] = round(out["fast"]["pages_per_s"] / limit, 2)
             if not args.skip_polite:
                 polite = tmp_path / "polite.toml"
-                polite.write_text(settings_text(site, tmp_path / "polite.db", None, args.workers),
+                polite.write_text(settings_text(site, tmp_path / "polite.db", None, crawl_workers),
                                   encoding="utf-8")
                 delay = load_settings(polite).crawl.delay
                 first = crawl(site, polite)

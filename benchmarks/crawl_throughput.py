@@ -471,6 +471,9 @@ def main() -> None:
     crawl_workers = args.workers
     if args.checkout:
         CHECKOUT, crawl_workers = args.checkout.resolve(), None
+        out_checkout = str(CHECKOUT)
+    else:
+        out_checkout = None
 
     t = time.monotonic()
     content, articles = build_site(args.pages)
@@ -481,6 +484,7 @@ def main() -> None:
         "load_average": os.getloadavg()[0],
         "page_kb_min_median_max": [sizes[0] // 1024, sizes[len(sizes) // 2] // 1024, sizes[-1] // 1024],
         "site_mb": round(sum(sizes) / 2**20, 1), "build_seconds": round(time.monotonic() - t, 1),
+        "checkout": out_checkout,
     }
     try:
         with tempfile.TemporaryDirectory(prefix="tw-bench-") as tmp:
@@ -541,7 +545,8 @@ def main() -> None:
 def show(out: dict) -> None:
     print(f"site: {out['pages']} article pages, {out['site_mb']} MB, sizes (KB) min/median/max "
           f"{out['page_kb_min_median_max']}; {out['workers']} workers on {out['cores']} cores; "
-          f"load average at start {out['load_average']:.2f}")
+          f"load average {out['load_average']:.2f} at the start, {out['load_average_end']:.2f} at the end"
+          + (f"; crawled with {out['checkout']}" if out.get("checkout") else ""))
     f = out["fast"]
     print(f"crawl, delay 0:        {f['seconds']:7.2f} s  {f['article_requests']} article pages  "
           f"{f['pages_per_s']:6.2f} pages/s   (best of {f['all_seconds']} s; {f['cpu_seconds']} CPU s; "

@@ -177,6 +177,7 @@ class SharedPoliteness:
     def __init__(self, crawler: Any):
         self.shared = shared_of(crawler)
         self.delay = config_of(crawler.settings).crawl.delay
+        self.max_crawl_delay = config_of(crawler.settings).crawl.max_crawl_delay
         self.user_agent = crawler.settings.get("USER_AGENT", "")
         self.crawl_delays: dict[str, float] = {}
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
@@ -188,13 +189,19 @@ class SharedPoliteness:
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         delay = robotparser.crawl_delay(self.user_agent)
         if delay:
-            self.crawl_delays[urlparse_cached(request).hostname or ""] = float(delay)
+            host = urlparse_cached(request).hostname or ""
+            self.crawl_delays[host] = float(delay)
+            self.shared.set_crawl_delay(host, float(delay))
 
     async def process_request(self, request: Request) -> None:
         from twisted.internet import reactor
 
         host = urlparse_cached(request).hostname or ""
-        delay = max(self.delay, self.crawl_delays.get(host, 0.0))
+        if host not in self.crawl_delays:  # another worker may have read its robots.txt
+            if shared := self.shared.crawl_delay(host):
+                self.crawl_delays[host] = shared
+        # a longer Crawl-delay than max_crawl_delay: RobotsPolicy refuses the host's requests
+        delay = max(self.delay, min(self.crawl_delays.get(host, 0.0), self.max_crawl_delay))
         if delay <= 0:
             return None
         while (wait := self.shared.reserve_host(host, delay)) > 0:

@@ -7,12 +7,13 @@ Redis:
 | --- | --- | --- |
 | `P:requests` | sorted set | scrapy-redis's request frontier (its PriorityQueue) |
 | `P:dupefilter` | set | scrapy-redis's request fingerprints (persisted) |
-| `P:leases`, `P:leased`, `P:lease-id` | sorted set, hash, counter | requests a worker took and has not finished (crawler/fetch/redis_frontier.py) |
+| `P:requests:leases`, `:leased`, `:lease-id` | sorted set, hash, counter | requests a worker took and has not finished (crawler/fetch/redis_frontier.py) |
 | `P:schedules` | list | schedule messages: `{"source": NAME}` |
 | `P:items` | stream | spooled items (crawler/remote/spool.py), consumer group `ingest` |
 | `P:stored` | set | URLs and canonical URLs never to fetch again (the ingester's) |
 | `P:validators` | hash | URL -> {"etag", "last_modified"} of feeds, sitemaps, listing pages |
 | `P:host:HOST` | string with a TTL | held while HOST must not be asked again |
+| `P:crawl-delays` | hash | host -> the Crawl-delay its robots.txt asks for |
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ class Shared:
         left = self.client.pttl(key)
         return max(left, 1) / 1000 if left != -2 else 0.001  # -2: expired in between
 
+    def set_crawl_delay(self, host: str, delay: float) -> None:
+        """A host's robots.txt Crawl-delay, for the workers that have not read it yet."""
+        self.client.hset(self.keys.crawl_delays, host, repr(float(delay)))
+
+    def crawl_delay(self, host: str) -> float:
+        raw = self.client.hget(self.keys.crawl_delays, host)
+        return float(raw) if raw else 0.0
+
     # ---------------------------------------------------------------- schedules
 
     def enqueue(self, sources: Iterable[str]) -> int:
@@ -120,6 +129,6 @@ class Shared:
         """How much work waits or is under way: schedules, requests, leased requests, items."""
         k = self.keys
         pipe = self.client.pipeline()
-        pipe.llen(k.schedules).zcard(k.requests).zcard(k.leases).xlen(k.items)
+        pipe.llen(k.schedules).zcard(k.requests).zcard(k.requests + ":leases").xlen(k.items)
         schedules, requests, leased, items = pipe.execute()
         return {"schedules": schedules, "requests": requests, "leased": leased, "items": items}

@@ -1,0 +1,246 @@
+"""Workers on several machines: `topicwatch worker` processes sharing a real Redis (scrapy-redis
+frontier and dupefilter, leases, shared politeness, never-refetch, validators) and one
+`topicwatch ingest --redis` writing the corpus, over the fixture site."""
+
+from __future__ import annotations
+
+import inspect
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+from fixturesite import FixtureSite, manifest, shipped_topics
+
+from crawler.config import load_settings
+from crawler.records import Article, Match, SpoolItem
+from crawler.remote.shared import Shared
+from crawler.remote.spool import RedisSpool, drain
+from crawler.store.db import open_db
+
+ROOT = Path(__file__).resolve().parent.parent
+DELAY = 0.3
+
+
+class Fleet:
+    """One ingester and N workers as real processes, each with its own settings file (the
+    workers' [corpus] path is their own state file; the ingester's is the corpus)."""
+
+    def __init__(self, site: FixtureSite, tmp: Path, url: str, prefix: str, lease: float = 4.0):
+        self.site, self.tmp, self.url, self.prefix = site, tmp, url, prefix
+        self.client = redis.Redis.from_url(url)
+        self.shared = Shared(self.client, prefix)
+        self.corpus = tmp / "corpus.db"
+        self.lease = lease
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def settings(self, name: str, corpus: Path) -> Path:
+        text = self.site.settings_toml(corpus).replace("delay = 0\n", f"delay = {DELAY}\n")
+        text += f'\n[redis]\nurl = "{self.url}"\nprefix = "{self.prefix}"\nlease_seconds = {self.lease}\n'
+        path = self.tmp / f"{name}.toml"
+        path.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
+        return path
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        corpus = self.corpus if name == "ingester" else self.tmp / f"{name}.db"
+        log = (self.tmp / f"{name}.log").open("w")
+        command = "ingest" if name == "ingester" else "worker"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", command, "--settings", str(self.settings(name, corpus)),
+             "--redis", self.url, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+
+    def enqueue(self) -> None:
+        done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",
+                               str(self.settings("enqueue", self.corpus))],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "enqueued 5 source(s)" in done.stdout
+
+    def wait_idle(self, timeout: float = 60.0, quiet: float = 2.0) -> None:
+        """Until no schedule, request, lease or item is left for `quiet` seconds."""
+        deadline, since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                assert proc.poll() is None or name.startswith("killed"), (name, self.log(name)[-3000:])
+            busy = any(self.shared.frontier().values())
+            if busy or not self.site.requests:
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"still busy after {timeout} s: {self.shared.frontier()}")
+
+    def stop(self) -> dict[str, int]:
+        codes = {}
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait()
+        return codes
+
+    def rows(self, sql: str) -> list[sqlite3.Row]:
+        db = sqlite3.connect(self.corpus)
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+
+
+def assert_stored_once(fleet: Fleet) -> None:
+    """Every on-topic article of the site stored once, its copies as copies."""
+    stored = {r["canonical_url"]: r for r in fleet.rows("SELECT * FROM articles")}
+    copies = {r["url"]: r for r in fleet.rows("SELECT * FROM copies")}
+    assert len(stored) == len(manifest.expect("article")), sorted(stored)
+    assert len(copies) == len(manifest.expect("copy")), sorted(copies)
+    for group in manifest.story_groups():
+        urls = [fleet.site.url(e.host, e.path) for e in group]
+        assert len([u for u in urls if u in stored]) == 1, urls
+
+
+def page_counts(site: FixtureSite) -> Counter:
+    """Requests per (host, path); robots.txt left out: each worker reads it for itself."""
+    return Counter((r.host, r.path) for r in site.requests if r.path != "/robots.txt")
+
+
+@pytest.fixture
+def fleet(site: FixtureSite, tmp_path: Path, redis_server: str, redis_prefix: str):
+    f = Fleet(site, tmp_path, redis_server, redis_prefix)
+    yield f
+    f.stop()
+
+
+@pytest.mark.slow
+def test_three_workers_and_one_ingester_store_each_article_once_politely(fleet: Fleet):
+    fleet.start("ingester")
+    for n in (1, 2, 3):
+        fleet.start(f"worker{n}")
+    fleet.enqueue()
+    fleet.wait_idle()
+    codes = fleet.stop()
+    assert codes == {"ingester": 143, "worker1": 143, "worker2": 143, "worker3": 143}, codes
+
+    assert_stored_once(fleet)
+    twice = {k: n for k, n in page_counts(fleet.site).items() if n > 1}
+    assert not twice, twice
+    # the work was shared: more than one worker fetched pages (each logs its own run)
+    assert "Traceback" not in "".join(fleet.log(n) for n in fleet.procs)
+    workers_that_fetched = [n for n in ("worker1", "worker2", "worker3")
+                            if sqlite3.connect(fleet.tmp / f"{n}.db").execute(
+                                "SELECT count(*) FROM pages").fetchone()[0]]
+    assert len(workers_that_fetched) >= 2, workers_that_fetched
+    # per-host politeness across the workers: [crawl] delay, and host b's Crawl-delay: 1
+    # (robots.txt left out: each worker reads it before it knows the Crawl-delay)
+    for host, least in (("a", DELAY), ("b", 1.0), ("c", DELAY)):
+        times = sorted(r.time for r in fleet.site.requests if r.host == host and r.path != "/robots.txt")
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert len(times) >= 3 and min(gaps) >= least, (host, gaps)
+    # never-refetch and the validators are shared: a second schedule fetches no article and
+    # gets 304s for the feeds
+    fleet.site.clear_log()
+    fleet.start("ingester")
+    fleet.start("worker1")
+    fleet.enqueue()
+    fleet.wait_idle()
+    article_paths = {e.path for e in manifest.ARTICLES}
+    assert not [r.path for r in fleet.site.requests if r.path.split("?")[0] in article_paths]
+    feeds = [r for r in fleet.site.requests if r.path in {p for _, p in manifest.FEEDS.values()}]
+    assert feeds and all(r.conditional and r.status == 304 for r in feeds), feeds
+    assert len(fleet.rows("SELECT id FROM articles")) == len(manifest.expect("article"))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_crawl_loses_nothing(fleet: Fleet):
+    fleet.start("ingester")
+    for n in (1, 2, 3):
+        fleet.start(f"worker{n}")
+    fleet.enqueue()
+    deadline = time.monotonic() + 60
+    while len(fleet.site.requests) < 12 or not fleet.shared.frontier()["leased"]:
+        assert time.monotonic() < deadline, fleet.shared.frontier()
+        time.sleep(0.05)
+    at_kill = fleet.shared.frontier()
+    victim = fleet.procs.pop("worker1")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    fleet.procs["killed-worker1"] = victim
+    assert at_kill["leased"] + at_kill["requests"] > 0, at_kill
+    fleet.wait_idle(timeout=90, quiet=fleet.lease + 1)
+
+    assert_stored_once(fleet)
+    # what the killed worker had in flight may be requested again by another; nothing else
+    twice = {k: n for k, n in page_counts(fleet.site).items() if n > 1}
+    assert len(twice) <= 16 and all(n == 2 for n in twice.values()), twice
+    assert fleet.shared.frontier() == {"schedules": 0, "requests": 0, "leased": 0, "items": 0}
+
+
+def test_the_redis_spool_acknowledges_only_after_commit_and_ingest_is_idempotent(
+        tmp_path: Path, redis_server: str, redis_prefix: str):
+    """A killed ingester's read-but-unacknowledged items are read again, and ingesting an item
+    twice adds nothing; acknowledged URLs go to the workers' never-fetch set."""
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    settings_path = tmp_path / "settings.toml"
+    settings_path.write_text(f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n', encoding="utf-8")
+    settings = load_settings(settings_path)
+    db = open_db(settings.corpus_path)
+
+    def item(n: int) -> SpoolItem:
+        text = f"第{n}篇文章。" + "人工智能芯片的新闻正文，写了很多内容，" * (5 + n) + f"编号{n * 7919}。"
+        return SpoolItem(article=Article(url=f"https://news.test/{n}", source="s", title=f"t{n}",
+                                         text=text), matches=(Match("ai", 1.0, ("人工智能",)),))
+
+    spool = RedisSpool(shared)
+    spool.ensure_group()
+    for n in range(3):
+        spool.put(item(n))
+    # an ingester that read two items and died before acknowledging them
+    first = RedisSpool(shared).pending(2)
+    assert [i.article.url for _, i in first] == ["https://news.test/0", "https://news.test/1"]
+    assert not shared.any_stored("https://news.test/0")
+    # the next ingester reads them again (its pending list), then the third
+    calls = []
+    stats = drain(db, settings.dedup, shared, stop=lambda: len(calls) > 0 or calls.append(1),
+                  block_seconds=0.2)
+    assert stats.new == 3
+    assert len(spool) == 0 and shared.client.xpending(shared.keys.items, "ingest")["pending"] == 0
+    assert shared.any_stored("https://news.test/2")
+    # the same items again (a redelivery after a crash between commit and ack): nothing new
+    for n in range(3):
+        spool.put(item(n))
+    calls.clear()
+    again = drain(db, settings.dedup, shared, stop=lambda: len(calls) > 0 or calls.append(1),
+                  block_seconds=0.2)
+    assert again.new == 0 and again.duplicates == 0
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+
+
+def test_the_scrapy_internals_the_worker_uses_are_there():
+    """crawler/fetch/redis_frontier.py relies on these; when a release changes them, this fails."""
+    from scrapy.core.engine import ExecutionEngine, _Slot
+    from scrapy_redis.queue import PriorityQueue
+    from scrapy_redis.scheduler import Scheduler
+
+    assert "nextcall" in inspect.signature(_Slot.__init__).parameters
+    assert ExecutionEngine._SLOT_HEARTBEAT_INTERVAL >= 1  # why the worker wakes its engine
+    assert {"push", "pop", "_encode_request", "_decode_request"} <= set(vars(PriorityQueue)) | set(
+        vars(PriorityQueue.__mro__[1]))
+    assert "self.queue.pop(" in inspect.getsource(Scheduler.next_request)
+    # scrapy-redis pops destructively (why LeasedQueue exists)
+    assert "zremrangebyrank" in inspect.getsource(PriorityQueue.pop)

@@ -14,9 +14,9 @@ share taken from Redis (crawler/remote/shared.py names the keys):
   requested (`SharedFetchState`);
 - conditional GET: feed, sitemap and listing validators live in Redis; a document's new
   validators are saved once its links are in the frontier and none was cut by a limit;
-- politeness across workers: before any request to a host, `SharedPoliteness` takes the host's
-  slot in Redis for max([crawl] delay, robots.txt Crawl-delay) (SET NX PX) and, when another
-  worker holds it, waits without blocking the reactor until it frees;
+- politeness across workers: just before a request to a host is sent, `SharedPoliteness` takes
+  the host's slot in Redis for max([crawl] delay, robots.txt Crawl-delay) (SET NX PX) and, when
+  another worker holds it, waits without blocking the reactor until it frees;
 - items go to the Redis stream (`RedisSpoolPipeline`), which `topicwatch ingest --redis` drains
   into the corpus.
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -42,6 +43,7 @@ from twisted.internet import task
 from crawler.config import Settings
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.crawl import Stopper
+from crawler.fetch.handler import BoundedHTTP11DownloadHandler
 from crawler.fetch.pipelines import SpoolPipeline
 from crawler.fetch.redis_frontier import POLL_SECONDS, wake
 from crawler.fetch.settings import base_settings, config_of
@@ -89,9 +91,8 @@ def worker_settings(s: Settings, url: str, **extra: Any) -> dict[str, Any]:
                                "crawler.fetch.redis_worker.SharedFetchState": 100,
                                # nearest the engine: sees what the callback's output became
                                "crawler.fetch.redis_worker.LeaseAck": 10},
-        "DOWNLOADER_MIDDLEWARES": {**base["DOWNLOADER_MIDDLEWARES"],
-                                   # after robots.txt (100): its Crawl-delay is known
-                                   "crawler.fetch.redis_worker.SharedPoliteness": 110},
+        "DOWNLOAD_HANDLERS": {"http": "crawler.fetch.redis_worker.PoliteDownloadHandler",
+                              "https": "crawler.fetch.redis_worker.PoliteDownloadHandler"},
     }
 
 
@@ -125,12 +126,32 @@ class WorkerSpider(RedisMixin, TopicSpider):
         except (ValueError, KeyError, TypeError, StopIteration):
             log.warning("schedule message %r names no source of this worker's settings", data[:200])
             return []
-        return list(self.source_requests(source))
+        schedule = uuid.uuid4().hex
+        requests = list(self.source_requests(source))
+        for request in requests:
+            request.meta["tw_schedule"] = schedule
+        return requests
 
     def listing_request(self, url: str, source: Any, kind: str, parents: tuple,
                         depth: int = 1) -> Request:
-        # fetched again by every schedule: the persisted dupefilter is for article pages
+        # fetched again by every schedule (once per schedule: SharedFetchState); the persisted
+        # dupefilter is for article pages
         return super().listing_request(url, source, kind, parents, depth).replace(dont_filter=True)
+
+    async def parse_robots(self, response: Any) -> AsyncIterator[Request]:
+        async for request in super().parse_robots(response):
+            yield _same_schedule(request, response)
+
+    async def parse_listing_page(self, response: Any) -> AsyncIterator[Request]:
+        async for request in super().parse_listing_page(response):
+            yield _same_schedule(request, response)
+
+
+def _same_schedule(request: Request, response: Any) -> Request:
+    """Documents found through a schedule belong to it."""
+    if "tw_schedule" in response.meta:
+        request.meta.setdefault("tw_schedule", response.meta["tw_schedule"])
+    return request
 
 
 class SharedFetchState(FetchState):
@@ -140,7 +161,10 @@ class SharedFetchState(FetchState):
         super().__init__(crawler)
         self.shared = shared_of(crawler)
 
-    def _conditional(self, request: Request) -> Request:
+    def _conditional(self, request: Request) -> Request | None:
+        schedule = request.meta.get("tw_schedule")
+        if schedule and not self.shared.first_in_schedule(schedule, request.url):
+            return None  # a sitemap two documents list: once per schedule, as in one crawl
         etag, last_modified = self.shared.validators(request.url)
         if etag:
             request.headers["If-None-Match"] = etag
@@ -172,19 +196,19 @@ class SharedFetchState(FetchState):
 
 
 class SharedPoliteness:
-    """Per-host politeness across every worker (downloader middleware, after robots.txt)."""
+    """Per-host politeness across every worker: before a request leaves, the host's slot in
+    Redis is taken for max([crawl] delay, robots.txt Crawl-delay), or waited for (without
+    blocking the reactor) while another worker holds it.  It runs in the download handler
+    (`PoliteDownloadHandler`), after Scrapy's own slot queue, so the reservation is made just
+    before the request is sent and the host never sees two requests closer than the delay."""
 
     def __init__(self, crawler: Any):
         self.shared = shared_of(crawler)
-        self.delay = config_of(crawler.settings).crawl.delay
-        self.max_crawl_delay = config_of(crawler.settings).crawl.max_crawl_delay
+        crawl = config_of(crawler.settings).crawl
+        self.delay, self.max_crawl_delay = crawl.delay, crawl.max_crawl_delay
         self.user_agent = crawler.settings.get("USER_AGENT", "")
         self.crawl_delays: dict[str, float] = {}
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> SharedPoliteness:
-        return cls(crawler)
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         delay = robotparser.crawl_delay(self.user_agent)
@@ -193,20 +217,34 @@ class SharedPoliteness:
             self.crawl_delays[host] = float(delay)
             self.shared.set_crawl_delay(host, float(delay))
 
-    async def process_request(self, request: Request) -> None:
-        from twisted.internet import reactor
-
-        host = urlparse_cached(request).hostname or ""
+    def delay_of(self, host: str) -> float:
         if host not in self.crawl_delays:  # another worker may have read its robots.txt
             if shared := self.shared.crawl_delay(host):
                 self.crawl_delays[host] = shared
         # a longer Crawl-delay than max_crawl_delay: RobotsPolicy refuses the host's requests
-        delay = max(self.delay, min(self.crawl_delays.get(host, 0.0), self.max_crawl_delay))
+        return max(self.delay, min(self.crawl_delays.get(host, 0.0), self.max_crawl_delay))
+
+    async def wait(self, request: Request) -> None:
+        from twisted.internet import reactor
+
+        host = urlparse_cached(request).hostname or ""
+        delay = self.delay_of(host)
         if delay <= 0:
-            return None
+            return
         while (wait := self.shared.reserve_host(host, delay)) > 0:
             await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
-        return None
+
+
+class PoliteDownloadHandler(BoundedHTTP11DownloadHandler):
+    """The crawl's HTTP handler, sending each request once the host's shared slot is ours."""
+
+    def __init__(self, crawler: Any):
+        super().__init__(crawler)
+        self.gate = SharedPoliteness(crawler)
+
+    async def download_request(self, request: Request) -> Any:
+        await self.gate.wait(request)
+        return await super().download_request(request)
 
 
 class RedisSpoolPipeline(SpoolPipeline):

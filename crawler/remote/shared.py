@@ -14,6 +14,7 @@ Redis:
 | `P:validators` | hash | URL -> {"etag", "last_modified"} of feeds, sitemaps, listing pages |
 | `P:host:HOST` | string with a TTL | held while HOST must not be asked again |
 | `P:crawl-delays` | hash | host -> the Crawl-delay its robots.txt asks for |
+| `P:listed:SCHEDULE` | set, a day's TTL | feeds, sitemaps and listing pages one schedule message requested |
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ class Shared:
         if etag or last_modified:
             self.client.hset(self.keys.validators, url,
                              json.dumps({"etag": etag, "last_modified": last_modified}))
+
+    def first_in_schedule(self, schedule: str, url: str, keep_seconds: int = 86400) -> bool:
+        """True the first time any worker asks for `url` within one schedule message."""
+        key = f"{self.keys.prefix}:listed:{schedule}"
+        pipe = self.client.pipeline()
+        pipe.sadd(key, url).expire(key, keep_seconds)
+        added, _ = pipe.execute()
+        return bool(added)
 
     # ---------------------------------------------------------------- politeness
 

@@ -9,7 +9,8 @@ no later schedule would ever request those pages again.  `LeasedQueue` is scrapy
 `PriorityQueue` (SCHEDULER_QUEUE_CLASS) with a lease on every pop, in one Lua script:
 
 - `pop` moves the best request from the frontier to `<queue>:leases` (id -> deadline) and
-  `<queue>:leased` (id -> "score data"), and first puts back every request whose lease ran out;
+  `<queue>:leased` (id -> "score data"), and first puts back every request whose lease ran out
+  (counted in `<queue>:requeued`);
 - the worker renews the leases it holds every third of `[redis] lease_seconds`
   (`renew`, crawler/fetch/redis_worker.py `LeaseAck`) and acknowledges (`ack`) a request once
   its work is safe elsewhere: its item is in the stream, its links are in the frontier, its
@@ -54,6 +55,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, 100)) do
   requeue(queue, leases, leased, id)
+  redis.call('INCR', KEYS[5])
 end
 local top = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
 if #top == 0 then return false end
@@ -82,7 +84,8 @@ class LeasedQueue(PriorityQueue):
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None):
         super().__init__(server, spider, key, serializer)
-        self.leases, self.leased, self.seq = f"{self.key}:leases", f"{self.key}:leased", f"{self.key}:lease-id"
+        self.leases, self.leased = f"{self.key}:leases", f"{self.key}:leased"
+        self.seq, self.requeued = f"{self.key}:lease-id", f"{self.key}:requeued"
         self.ttl_ms = int(spider.settings.getfloat("TOPICWATCH_LEASE_SECONDS", 60.0) * 1000)
         self.held: set[int] = set()
         self._pop = server.register_script(POP)
@@ -99,7 +102,8 @@ class LeasedQueue(PriorityQueue):
             self.ack(lease)
 
     def pop(self, timeout: int = 0) -> Any:
-        got = self._pop(keys=[self.key, self.leases, self.leased, self.seq], args=[self.ttl_ms])
+        got = self._pop(keys=[self.key, self.leases, self.leased, self.seq, self.requeued],
+                        args=[self.ttl_ms])
         if not got:
             return None
         lease, data = int(got[0]), got[1]
@@ -126,7 +130,7 @@ class LeasedQueue(PriorityQueue):
         return self._release(keys=[self.key, self.leases, self.leased], args=held) if held else 0
 
     def clear(self) -> None:
-        self.server.delete(self.key, self.leases, self.leased, self.seq)
+        self.server.delete(self.key, self.leases, self.leased, self.seq, self.requeued)
 
 
 def wake(engine: Any) -> None:

@@ -88,7 +88,7 @@ class Fleet:
 
     def stop(self) -> dict[str, int]:
         codes = {}
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for name, proc in self.procs.items():

@@ -5,6 +5,7 @@ frontier and dupefilter, leases, shared politeness, never-refetch, validators) a
 from __future__ import annotations
 
 import inspect
+import json
 import signal
 import sqlite3
 import subprocess
@@ -257,3 +258,41 @@ def test_the_scrapy_internals_the_worker_uses_are_there():
     assert "self.queue.pop(" in inspect.getsource(Scheduler.next_request)
     # scrapy-redis pops destructively (why LeasedQueue exists)
     assert "zremrangebyrank" in inspect.getsource(PriorityQueue.pop)
+
+
+@pytest.mark.slow
+def test_the_daemon_in_redis_mode_enqueues_its_schedules_and_ingests_what_workers_found(
+        site: FixtureSite, tmp_path: Path, redis_server: str, redis_prefix: str):
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics()
+        + f'\n[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
+        + '\n[daemon]\ncrawls = "redis"\n\n[[schedules]]\nname = "often"\ninterval_minutes = 0.05\n',
+        encoding="utf-8")
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen([sys.executable, "-m", "crawler", "daemon", "--settings", str(settings)],
+                              stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while shared.frontier()["schedules"] < 5:
+            assert daemon.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "daemon.log").read_text())
+            time.sleep(0.1)
+        messages = [json.loads(m) for m in shared.client.lrange(shared.keys.schedules, 0, -1)]
+        assert {m["source"] for m in messages} == {"xinghe-rss", "xinghe-sitemap", "island-atom",
+                                                   "ledger-rss", "ledger-news"}
+        text = "深度求索发布新的开源推理模型，人工智能研究者称其训练成本很低。" * 6
+        RedisSpool(shared).put(SpoolItem(
+            article=Article(url="https://worker.test/a1", source="ledger-rss", title="t", text=text),
+            matches=(Match("ai", 1.0, ("人工智能",)),)))
+        while not Path(tmp_path / "corpus.db").exists() or not sqlite3.connect(tmp_path / "corpus.db").execute(
+                "SELECT count(*) FROM articles").fetchone()[0]:
+            assert daemon.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "daemon.log").read_text())
+            time.sleep(0.1)
+        assert shared.any_stored("https://worker.test/a1")
+        assert site.requests == []  # the daemon crawls nothing itself
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0, (tmp_path / "daemon.log").read_text()

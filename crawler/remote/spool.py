@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 
 class RedisSpool:
-    def __init__(self, shared: Shared, block_seconds: float = 1.0):
+    def __init__(self, shared: Shared, block_seconds: float = 1.0,
+                 stop: Callable[[], bool] | None = None):
         self.shared = shared
+        self.stop = stop  # when it says so, `pending` returns nothing: the caller has other work
         self.client = shared.client
         self.key = shared.keys.items
         self.block_ms = int(block_seconds * 1000)
@@ -60,6 +62,8 @@ class RedisSpool:
         """Acknowledge what was removed (committed) since the last call, then the next items:
         this consumer's unacknowledged ones first, then new ones (waiting up to a second)."""
         self.flush()
+        if self.stop is not None and self.stop():
+            return []
         if self._backlog:
             got = self.client.xreadgroup(GROUP, CONSUMER, {self.key: "0"}, count=limit)
             entries = got[0][1] if got else []

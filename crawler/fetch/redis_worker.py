@@ -37,18 +37,21 @@ from scrapy import Request, signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
 from crawler.config import Settings
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.crawl import Stopper
+from crawler.fetch.failures import FINAL_HTTP_ERRORS, FINAL_REASONS, failure_reason
 from crawler.fetch.handler import BoundedHTTP11DownloadHandler
 from crawler.fetch.pipelines import SpoolPipeline
 from crawler.fetch.redis_frontier import POLL_SECONDS, wake
 from crawler.fetch.settings import base_settings, config_of
 from crawler.fetch.spider import TopicSpider
 from crawler.fetch.state import LISTING_KINDS, FetchState
+from crawler.records import SkipReason
 from crawler.remote.shared import Keys, Shared, connect
 from crawler.remote.spool import RedisSpool
 from crawler.text.urls import canonical_url
@@ -160,6 +163,8 @@ class SharedFetchState(FetchState):
     def __init__(self, crawler: Any):
         super().__init__(crawler)
         self.shared = shared_of(crawler)
+        # scrapy-redis's own fingerprints, to take a page out of the shared dupefilter
+        self.dupefilter = RFPDupeFilter(self.shared.client, crawler.settings.get("SCHEDULER_DUPEFILTER_KEY"))
 
     def _conditional(self, request: Request) -> Request | None:
         schedule = request.meta.get("tw_schedule")
@@ -186,6 +191,27 @@ class SharedFetchState(FetchState):
         async for item in super().process_spider_output_async(response, result):
             yield item
         self._publish(response)
+
+    def fetch_failed(self, request: Request, failure: Any) -> None:
+        super().fetch_failed(request, failure)
+        meta = request.meta
+        reason, status = failure_reason(failure)
+        final = status in FINAL_HTTP_ERRORS or reason in FINAL_REASONS or reason == SkipReason.ROBOTS
+        if meta.get("tw_kind", "article") == "article" and not final:
+            self._try_again(request)
+
+    def _retry(self, item: Any, response: Any, reason: str, detail: str) -> None:
+        super()._retry(item, response, reason, detail)
+        self._try_again(response.request)
+
+    def _try_again(self, request: Request) -> None:
+        """An article page that failed transiently is requested again by a later schedule:
+        its fingerprints leave the shared dupefilter, and the documents that listed it lose
+        their validators, so they are read in full next time (no 304 hides it)."""
+        urls = [request.url, *(request.meta.get("redirect_urls") or [])]
+        self.shared.forget(self.dupefilter.key, [self.dupefilter.request_fingerprint(request.replace(url=u))
+                                                 for u in urls],
+                           request.meta.get("tw_parents", ()))
 
     def _publish(self, response: Any) -> None:
         """A document's links are all in the frontier: its validators may answer next time."""

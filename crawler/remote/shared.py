@@ -83,6 +83,16 @@ class Shared:
             added += self.client.sadd(self.keys.stored, *batch)
         return added
 
+    def forget(self, dupefilter_key: str, fingerprints: Iterable[str], parents: Iterable[str]) -> None:
+        """A page to request again: out of the dupefilter, its listing documents without
+        validators (so no 304 hides it from the next schedule)."""
+        pipe = self.client.pipeline()
+        if fps := list(fingerprints):
+            pipe.srem(dupefilter_key, *fps)
+        if docs := list(parents):
+            pipe.hdel(self.keys.validators, *docs)
+        pipe.execute()
+
     # ---------------------------------------------------------------- conditional GET
 
     def validators(self, url: str) -> tuple[str | None, str | None]:

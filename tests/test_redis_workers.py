@@ -265,6 +265,12 @@ def test_the_scrapy_internals_the_worker_uses_are_there():
     assert "self.queue.pop(" in inspect.getsource(Scheduler.next_request)
     # scrapy-redis pops destructively (why LeasedQueue exists)
     assert "zremrangebyrank" in inspect.getsource(PriorityQueue.pop)
+    # scrapy-redis 0.9.1's Scheduler passes spider= to the stats, which Scrapy 2.19 deprecates:
+    # when Scrapy drops the argument, the released scheduler breaks (pin Scrapy, or adapt)
+    from scrapy.statscollectors import StatsCollector
+
+    assert "spider" in inspect.signature(StatsCollector.inc_value).parameters
+    assert "spider=self.spider" in inspect.getsource(Scheduler.next_request)
 
 
 @pytest.mark.slow

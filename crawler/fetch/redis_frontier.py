@@ -2,7 +2,10 @@
 queue with leases, and a poke that makes an idle worker look at the frontier again.
 
 scrapy-redis 0.9.1 works with Scrapy 2.19 as released (its Scheduler, RFPDupeFilter and
-RedisMixin are used unchanged, through their settings).  What it does not do is survive a
+RedisMixin are used unchanged, through their settings); the one wrinkle is a deprecation: its
+Scheduler passes `spider=` to the stats collector, which Scrapy 2.19 warns will go, and the
+test below fails the day it does.  `RedisMixin.start_requests` is the old start API: the
+worker's spider defines `start()` instead.  What it does not do is survive a
 killed worker: its queues pop destructively (ZRANGE + ZREMRANGEBYRANK), so the requests a
 worker had taken die with it, and since their fingerprints stay in the persisted dupefilter,
 no later schedule would ever request those pages again.  `LeasedQueue` is scrapy-redis's

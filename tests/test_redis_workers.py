@@ -309,3 +309,24 @@ def test_the_daemon_in_redis_mode_enqueues_its_schedules_and_ingests_what_worker
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0, (tmp_path / "daemon.log").read_text()
+
+
+def test_the_fleet_commands_say_what_is_wrong(tmp_path: Path, redis_server: str, redis_prefix: str):
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n\n[redis]\nprefix = "{redis_prefix}"\n'
+                        '\n[[sources]]\nname = "s"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n',
+                        encoding="utf-8")
+    run = CliRunner().invoke
+    no_url = run(cli, ["worker", "--settings", str(settings)])
+    assert no_url.exit_code == 2 and "[redis] url: is empty and no --redis URL" in no_url.output
+    bad = run(cli, ["ingest", "--settings", str(settings), "--redis", "http://x"])
+    assert bad.exit_code == 2 and "not a Redis URL" in bad.output
+    down = run(cli, ["enqueue", "--settings", str(settings), "--redis", "redis://127.0.0.1:1/0"])
+    assert down.exit_code == 1 and "Redis at redis://127.0.0.1:1/0 cannot be reached" in down.output
+    ok = run(cli, ["enqueue", "--settings", str(settings), "--redis", redis_server])
+    assert ok.exit_code == 0 and "enqueued 1 source(s)" in ok.output
+    assert redis.Redis.from_url(redis_server).lrange(f"{redis_prefix}:schedules", 0, -1) == [b'{"source": "s"}']

@@ -207,6 +207,20 @@ def run_fleet(site: Site, workers: int, url: str, tmp: Path) -> tuple[float, int
     return elapsed, len(site.log)
 
 
+def run_single(site: Site, url: str, tmp: Path) -> float:
+    """`topicwatch crawl` of the same site on one machine, no Redis: the run's own start to
+    end (spider open -> ingested), so process start-up is left out as for the fleet."""
+    path = settings(site, tmp, "single", url, "unused")
+    subprocess.run([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    con = sqlite3.connect(tmp / "single.db")
+    started, ended = con.execute("SELECT started, ended FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    con.close()
+    from datetime import datetime
+
+    return (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
+
+
 def _count(db: Path, table: str) -> int:
     if not db.exists():
         return 0
@@ -233,6 +247,10 @@ def main() -> None:
           f"{len(HOSTS)} hosts, feeds + sitemaps, no delay; Redis {url}; {_cores()} cores")
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            site.log.clear()
+            elapsed = run_single(site, url, Path(tmp))
+            print(f"topicwatch crawl (one process, no Redis): {site.articles / elapsed:.1f} pages/s "
+                  f"({elapsed:.1f} s, {len(site.log)} requests)", flush=True)
             for n in (int(x) for x in args.workers.split(",")):
                 elapsed, requests = run_fleet(site, n, url, Path(tmp))
                 print(f"{n} worker(s) + 1 ingester: {site.articles} articles stored in {elapsed:.1f} s: "

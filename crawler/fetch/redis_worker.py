@@ -52,7 +52,7 @@ from crawler.fetch.settings import base_settings, config_of
 from crawler.fetch.spider import TopicSpider
 from crawler.fetch.state import LISTING_KINDS, FetchState
 from crawler.records import SkipReason
-from crawler.remote.shared import Keys, Shared, connect
+from crawler.remote.shared import FIRST_CONTACT_MARGIN, POLITENESS_MARGIN, Keys, Shared, connect
 from crawler.remote.spool import RedisSpool
 from crawler.text.urls import canonical_url
 
@@ -226,7 +226,10 @@ class SharedPoliteness:
     Redis is taken for max([crawl] delay, robots.txt Crawl-delay), or waited for (without
     blocking the reactor) while another worker holds it.  It runs in the download handler
     (`PoliteDownloadHandler`), after Scrapy's own slot queue, so the reservation is made just
-    before the request is sent and the host never sees two requests closer than the delay."""
+    before the request is sent and the host never sees two requests closer than the delay.
+    The slot is held a little longer than the delay (POLITENESS_MARGIN), and longer still for
+    a worker's first request to a host, which resolves the name and connects before it leaves
+    (FIRST_CONTACT_MARGIN)."""
 
     def __init__(self, crawler: Any):
         self.shared = shared_of(crawler)
@@ -234,6 +237,7 @@ class SharedPoliteness:
         self.delay, self.max_crawl_delay = crawl.delay, crawl.max_crawl_delay
         self.user_agent = crawler.settings.get("USER_AGENT", "")
         self.crawl_delays: dict[str, float] = {}
+        self.contacted: set[str] = set()  # hosts this worker has sent a request to
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
@@ -257,8 +261,10 @@ class SharedPoliteness:
         delay = self.delay_of(host)
         if delay <= 0:
             return
-        while (wait := self.shared.reserve_host(host, delay)) > 0:
+        margin = POLITENESS_MARGIN if host in self.contacted else FIRST_CONTACT_MARGIN
+        while (wait := self.shared.reserve_host(host, delay, margin)) > 0:
             await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+        self.contacted.add(host)
 
 
 class PoliteDownloadHandler(BoundedHTTP11DownloadHandler):

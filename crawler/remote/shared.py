@@ -31,6 +31,9 @@ from crawler.errors import RemoteError
 # little after the reservation (the reactor may be busy), and the gap the host sees between two
 # workers' requests must still be at least the delay
 POLITENESS_MARGIN = 0.05
+# a worker's first request to a host also resolves its name and opens a connection (DNS
+# through the guard's thread pool) between the reservation and the moment it leaves
+FIRST_CONTACT_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -117,10 +120,10 @@ class Shared:
 
     # ---------------------------------------------------------------- politeness
 
-    def reserve_host(self, host: str, delay: float) -> float:
-        """Take the host's slot for `delay` seconds (+ a margin) if it is free, atomically for
+    def reserve_host(self, host: str, delay: float, margin: float = POLITENESS_MARGIN) -> float:
+        """Take the host's slot for `delay` + `margin` seconds if it is free, atomically for
         every worker (SET NX PX): 0.0 when taken, else the seconds until it frees."""
-        ms = int((delay + POLITENESS_MARGIN) * 1000)
+        ms = int((delay + margin) * 1000)
         key = self.keys.host(host)
         if self.client.set(key, 1, nx=True, px=ms):
             return 0.0

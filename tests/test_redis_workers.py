@@ -150,6 +150,9 @@ def test_three_workers_and_one_ingester_store_each_article_once_politely(fleet: 
     assert_stored_once(fleet)
     twice = {k: n for k, n in page_counts(fleet.site).items() if n > 1}
     assert not twice, twice
+    # the frontier was scrapy-redis's, its persisted dupefilter holds every article request
+    fingerprints = fleet.client.scard(fleet.shared.keys.dupefilter)
+    assert fingerprints >= len(manifest.expect("article")) + len(manifest.expect("copy"))
     # the work was shared: each worker's own run (in its state file) counts what it fetched
     assert "Traceback" not in "".join(fleet.log(n) for n in fleet.names)
     fetched = {n: sqlite3.connect(fleet.tmp / f"{n}.db").execute(

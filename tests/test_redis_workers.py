@@ -253,6 +253,9 @@ def test_the_redis_spool_acknowledges_only_after_commit_and_ingest_is_idempotent
                   block_seconds=0.2)
     assert again.new == 0 and again.duplicates == 0
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+    # each drain is one run in the corpus, counting what it stored
+    assert db.execute("SELECT trigger, status, new FROM runs ORDER BY id").fetchall() == [
+        ("ingest --redis", "ok", 3), ("ingest --redis", "ok", 0)]
 
 
 def test_the_scrapy_internals_the_worker_uses_are_there():

@@ -13,21 +13,24 @@ Each acknowledged item's URLs go to the workers' never-fetch set.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 from collections.abc import Callable
 
 import redis
 from sqlite_utils import Database
 
 from crawler.config import DedupSettings
-from crawler.records import SpoolItem
+from crawler.records import RunStatus, SpoolItem
 from crawler.remote.shared import Shared
-from crawler.store import pages
+from crawler.store import pages, runs
 from crawler.store.ingest import Ingester, IngestStats
 from crawler.text.urls import canonical_url
 
 GROUP = "ingest"
+TRIGGER = "ingest --redis"
 CONSUMER = "ingester"
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class RedisSpool:
                  stop: Callable[[], bool] | None = None):
         self.shared = shared
         self.stop = stop  # when it says so, `pending` returns nothing: the caller has other work
+        self.run_id: int | None = None  # the corpus run that counts what is read (drain's)
         self.client = shared.client
         self.key = shared.keys.items
         self.block_ms = int(block_seconds * 1000)
@@ -78,6 +82,8 @@ class RedisSpool:
         for entry_id, fields in entries:
             key = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             item = SpoolItem.from_dict(json.loads(fields[b"item"]))
+            if item.run_id is None and self.run_id is not None:
+                item = dataclasses.replace(item, run_id=self.run_id)
             self._read[key] = item
             batch.append((key, item))
         return batch
@@ -119,13 +125,20 @@ def drain(db: Database, dedup: DedupSettings, shared: Shared, *, stop: Callable[
     log.info("published %d stored URLs to %s", seeded, shared.keys.stored)
     spool = RedisSpool(shared, block_seconds)
     spool.ensure_group()
+    # one run row (trigger "ingest --redis") counts what this ingester stored, for `status`
+    spool.run_id = runs.start_run(db, TRIGGER, [], pid=os.getpid())
     ingester = Ingester(db, dedup)
     total = IngestStats()
-    while not stop():
-        stats = ingester.ingest(spool)
-        spool.flush()
-        total.new += stats.new
-        total.duplicates += stats.duplicates
-        if progress and (stats.new or stats.duplicates):
-            progress(total)
+    try:
+        while not stop():
+            stats = ingester.ingest(spool)
+            spool.flush()
+            total.new += stats.new
+            total.duplicates += stats.duplicates
+            if progress and (stats.new or stats.duplicates):
+                progress(total)
+    except BaseException:
+        runs.finish_run(db, spool.run_id, RunStatus.FAILED, "the ingester stopped on an error")
+        raise
+    runs.finish_run(db, spool.run_id, RunStatus.OK)
     return total

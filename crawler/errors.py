@@ -125,3 +125,7 @@ class SourceError(Rejected):
 
     def __str__(self) -> str:
         return f"{self.url}: {self.detail}"
+
+
+class RemoteError(TopicwatchError):
+    """The Redis that workers share cannot be reached or used; the message names its URL."""

@@ -206,16 +206,100 @@ def _signal_name(signum: int | None) -> str | None:
 
 @cli.command(short_help="deduplicate and append what is waiting in the spool")
 @settings_option
-def ingest(settings_path: str) -> None:
+@click.option("--redis", "redis_url", metavar="URL",
+              help="instead, drain the items `topicwatch worker` processes put in this Redis "
+                   "(redis://host:port/db; default: [redis] url) until SIGINT / SIGTERM")
+def ingest(settings_path: str, redis_url: str | None) -> None:
     """Drain the spool into the corpus (crawl and the daemon do this themselves; use it after
-    a crawl with --no-ingest)."""
+    a crawl with --no-ingest).  With --redis: the one ingester of a fleet of workers."""
     settings = load_settings(settings_path)
     from crawler.store.ingest import Ingester
 
     _register_notify(settings)
+    if redis_url is not None:
+        _ingest_redis(settings, redis_url)
+        return
     stats = Ingester(writable_corpus(settings), settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
     _notify(settings)
+
+
+def redis_of(settings: Any, url: str | None) -> Any:
+    """The fleet's shared Redis: --redis URL, else [redis] url (a ConfigError when neither)."""
+    from crawler.config import check_redis_url
+    from crawler.remote.shared import Shared, connect
+
+    url = url or settings.redis.url
+    if not url:
+        raise ConfigError(settings.path, "[redis] url", "is empty and no --redis URL was given")
+    check_redis_url(url, settings.path, "--redis")
+    return url, Shared(connect(url), settings.redis.prefix)
+
+
+def _ingest_redis(settings: Any, url: str) -> None:
+    import signal
+
+    from crawler.remote.spool import drain
+
+    url, shared = redis_of(settings, url)
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    err.print(f"ingesting from {url} ({shared.keys.items}) into {settings.corpus_path}; "
+              "SIGINT / SIGTERM stops", markup=False)
+
+    def progress(stats: Any) -> None:
+        err.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates", markup=False)
+        _notify(settings)
+
+    stats = drain(writable_corpus(settings), settings.dedup, shared, stop=lambda: bool(stopped),
+                  progress=progress)
+    out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
+    if stopped:
+        raise SystemExit(ExitCode.for_signal(stopped[0]))
+
+
+@cli.command(short_help="crawl for the fleet: requests from the shared Redis frontier")
+@settings_option
+@click.option("--redis", "redis_url", metavar="URL",
+              help="the shared Redis (redis://host:port/db; default: [redis] url)")
+@click.option("-v", "--verbose", is_flag=True, help="show Scrapy's log")
+def worker(settings_path: str, redis_url: str | None, verbose: bool) -> None:
+    """Run a crawl worker until SIGINT / SIGTERM: it takes requests from the frontier every
+    worker shares in Redis, and the sources `topicwatch enqueue` or the daemon put there;
+    what it finds goes to Redis for `topicwatch ingest --redis`.  Its own bookkeeping goes
+    to the file [corpus] path names: on another machine than the corpus, a local file."""
+    settings = load_settings(settings_path)
+    url, shared = redis_of(settings, redis_url)
+    from crawler.fetch.redis_worker import run_worker
+
+    err.print(f"worker on {url} (keys {shared.keys.prefix}:*), state in {settings.corpus_path}",
+              markup=False)
+    received = run_worker(settings, url, log_level="INFO" if verbose else "WARNING")
+    if received is not None:
+        raise SystemExit(ExitCode.for_signal(received))
+
+
+@cli.command(short_help="put sources in the shared Redis frontier for the workers")
+@settings_option
+@click.option("--redis", "redis_url", metavar="URL",
+              help="the shared Redis (redis://host:port/db; default: [redis] url)")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="only this source (repeatable; default: every enabled source)")
+def enqueue(settings_path: str, redis_url: str | None, sources: tuple[str, ...]) -> None:
+    """Ask the workers to crawl the enabled sources (or those named) once: one schedule
+    message per source; the daemon with [daemon] crawls = "redis" does this on schedule."""
+    settings = load_settings(settings_path)
+    selected = settings.select_sources(sources)
+    if not selected:
+        raise ConfigError(settings.path, "[[sources]]", "no enabled source to crawl")
+    _, shared = redis_of(settings, redis_url)
+    n = shared.enqueue(s.name for s in selected)
+    out.print(f"enqueued {n} source(s) in {shared.keys.schedules}")
 
 
 @cli.command(short_help="send the [[notify]] targets what is new; --test, --dry-run")

@@ -87,6 +87,14 @@ class DaemonSettings:
     log_level: str = opt("INFO", "DEBUG, INFO, WARNING or ERROR", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     misfire_grace_seconds: int = opt(3600, "a run missed by less than this (machine off, daemon stopped) still runs once at start-up", min=1)
     failure_threshold: int = opt(3, "flag a source after this many failed runs in a row", min=1)
+    crawls: str = opt("local", "local: each scheduled crawl runs on this machine; redis: the daemon puts its schedules' sources in the Redis frontier of [redis] url for `topicwatch worker` processes, and ingests what they find", choices=("local", "redis"))
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = opt("", "redis://host:port/db of the Redis that workers on several machines share (`topicwatch worker`, `ingest --redis`); --redis URL overrides it; empty: none")
+    prefix: str = opt("topicwatch", "first part of every Redis key topicwatch uses, so several corpora can share one Redis", nonempty=True)
+    lease_seconds: float = opt(60.0, "a request a worker took from the frontier goes back to it when the worker has not renewed its lease for this long (it died)", min=1)
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,7 @@ class Settings:
     dedup: DedupSettings
     daemon: DaemonSettings
     browse: BrowseSettings
+    redis: RedisSettings
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
     schedules: tuple[Schedule, ...]
@@ -199,6 +208,7 @@ SECTIONS: dict[str, type] = {
     "dedup": DedupSettings,
     "daemon": DaemonSettings,
     "browse": BrowseSettings,
+    "redis": RedisSettings,
 }
 ARRAYS: dict[str, type] = {"sources": Source, "topics": Topic, "schedules": Schedule, "notify": Notify}
 
@@ -294,6 +304,13 @@ def _check_url(url: str, path: Path, key: str, template: bool = False) -> None:
     parts = urlsplit(url.replace("{query}", "q") if template else url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(path, key, f"not an http(s) URL: {url!r}")
+
+
+def check_redis_url(url: str, path: Path | str, key: str) -> None:
+    """redis://[user:password@]host[:port][/db], rediss:// (TLS) or unix:///path.sock"""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ConfigError(path, key, f"not a Redis URL (redis://host:port/db): {url!r}")
 
 
 def _check_regexes(patterns: tuple, path: Path, key: str) -> None:
@@ -396,6 +413,10 @@ def _check_cross(s: Settings) -> None:
     if s.corpus_path.is_dir():
         raise ConfigError(s.path, "[corpus] path", f"is a directory: {s.corpus_path}")
     _check_url(s.browse.base_url, s.path, "[browse] base_url")
+    if s.redis.url:
+        check_redis_url(s.redis.url, s.path, "[redis] url")
+    if s.daemon.crawls == "redis" and not s.redis.url:
+        raise ConfigError(s.path, "[daemon] crawls", 'is "redis" but [redis] url is empty')
     for name, items in (("sources", s.sources), ("topics", s.topics), ("schedules", s.schedules),
                         ("notify", s.notify)):
         seen: set[str] = set()

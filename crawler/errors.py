@@ -140,3 +140,7 @@ class ProcessingTimeout(TopicwatchError):
 
     def __reduce__(self) -> tuple:
         return (type(self), self.args)
+
+
+class RemoteError(TopicwatchError):
+    """The Redis that workers share cannot be reached or used; the message names its URL."""

@@ -10,6 +10,11 @@ Threads and processes, and why:
   one long-lived Ingester, whose near-duplicate index stays in memory across cycles.
 - SIGTERM / SIGINT only set a flag and forward SIGTERM to the crawl in flight (APScheduler 3
   installs no handlers).  The crawl closes gracefully, its spool is ingested, the daemon exits 0.
+- With `[daemon] crawls = "redis"` a schedule that fires only puts its sources in the Redis
+  frontier of `[redis] url` (`topicwatch worker` processes, anywhere, crawl them), and between
+  cycles the main thread drains the Redis stream of found items into the corpus
+  (crawler/remote/spool.py): the corpus still has one writer.  No run rows are written for
+  such schedules; the schedule's state says when it was enqueued.
 - `[[notify]]` targets get a notification pass after start-up and after every cycle, on the
   main thread too; a digest's cron only queues a pass (the pass sends the digests that are
   due, from the time of the last one kept in the corpus, so a restart neither repeats nor
@@ -27,6 +32,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -117,6 +123,7 @@ class Daemon:
         self.stop_signals = 0  # set by the signal handler only: no locks there
         self.indexed_upto = 0  # highest minhashes.article_id in the in-memory index
         self.forwarded = False
+        self.redis = None  # [daemon] crawls = "redis": (Shared, RedisSpool)
 
     # ------------------------------------------------------------ life cycle
 
@@ -140,11 +147,44 @@ class Daemon:
         schedules.settle_schedule_states(self.db, list(self.schedules))
         self.indexed_upto = corpus.last_signature_id(self.db)
         self.ingester = Ingester(self.db, self.settings.dedup)
+        if self.settings.daemon.crawls == "redis":
+            self.open_redis()
         if self.settings.notify:
             from crawler.notify.queue import check, register
 
             check(self.settings)
             register(self.db, self.settings)
+
+    def open_redis(self) -> None:
+        """Connect to the fleet's Redis, publish the stored URLs, join the ingest group."""
+        from crawler.remote.shared import Shared, connect
+        from crawler.remote.spool import RedisSpool, seed_stored
+
+        shared = Shared(connect(self.settings.redis.url), self.settings.redis.prefix)
+        n = seed_stored(self.db, shared)
+        spool = RedisSpool(shared, block_seconds=0.5,
+                           stop=lambda: bool(self.stop_signals) or not self.due.empty())
+        spool.ensure_group()
+        self.redis = (shared, spool)
+        log.info("crawls go to the workers of %s (%d stored URLs published)",
+                 self.settings.redis.url, n)
+
+    def drain_redis(self) -> None:
+        """Ingest what the workers found, until the stream is quiet or a cycle is due."""
+        if self.redis is None or self.stop_signals:
+            return
+        assert self.ingester is not None
+        spool = self.redis[1]
+        try:
+            stats = self.ingester.ingest(spool)
+            spool.flush()
+        except Exception:  # Redis away for a while: say so, go on, try again
+            log.exception("ingesting from %s failed; retrying", self.settings.redis.url)
+            time.sleep(2)
+            return
+        if stats.new or stats.duplicates:
+            log.info("workers: ingested %d new, %d duplicates", stats.new, stats.duplicates)
+            self.notify("workers")
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -194,6 +234,7 @@ class Daemon:
             try:
                 kind, name = self.due.get(timeout=0.5)
             except queue.Empty:
+                self.drain_redis()
                 continue
             if kind == "crawl":
                 self.run_cycle(name)
@@ -254,6 +295,13 @@ class Daemon:
         if self.stop_signals:
             return
         sources = [s.name for s in self.settings.select_sources(schedule.sources)]
+        if self.redis is not None:
+            n = self.redis[0].enqueue(sources)
+            schedules.record_schedule_state(self.db, schedule.name, last_run=now(), last_run_id=None,
+                                            last_status="enqueued", last_error=None)
+            self.save_next_runs()
+            log.info("schedule %s: %d source(s) put in the workers' frontier", schedule.name, n)
+            return
         run_id = runs.start_run(self.db, f"schedule:{schedule.name}", sources, pid=os.getpid())
         schedules.record_schedule_state(self.db, schedule.name, last_run=now(), last_run_id=run_id,
                                         last_status=RunStatus.RUNNING, last_error=None)

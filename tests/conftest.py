@@ -49,3 +49,64 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """A small real corpus, shared by the tests that only read it."""
     return build_corpus(tmp_path_factory.mktemp("corpus") / "corpus.db")
+
+
+# ---------------------------------------------------------------- a real Redis
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """The URL of a real Redis: the one on 127.0.0.1:6379 when it answers, else a
+    `redis-server` started on a free port for the session (no persistence)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+        yield "redis://127.0.0.1:6379/0"
+        return
+    except redis.RedisError:
+        pass
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("these tests need a real Redis: none answers on 127.0.0.1:6379 and "
+                    "redis-server is not installed (apt-get install redis-server; .ci/run "
+                    "installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"redis-server on port {port} did not start (exit {proc.poll()})")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = f"twtest-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)

@@ -27,7 +27,7 @@ LAYERS = {
     "crawler.topics": 4, "crawler.dedup": 4,
     "crawler.analyse": 5,
     "crawler.store": 6,
-    "crawler.fetch": 7,
+    "crawler.fetch": 7, "crawler.remote": 7,
     "crawler.browse": 8, "crawler.console": 8, "crawler.explain": 8, "crawler.check": 8,
     "crawler.notify": 8,
     "crawler.cli": 9, "crawler.__main__": 9,
@@ -95,7 +95,7 @@ def scrapy_problems(source: str, me: str) -> list[str]:
     if me.startswith("crawler.fetch"):
         return []
     return [f"{me} imports {module}" for module, _ in imports(source, me)
-            if module.split(".")[0] in ("scrapy", "twisted")]
+            if module.split(".")[0] in ("scrapy", "twisted", "scrapy_redis")]
 
 
 def project_modules() -> list[tuple[Path, str]]:

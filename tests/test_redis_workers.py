@@ -1,0 +1,338 @@
+"""Workers on several machines: `topicwatch worker` processes sharing a real Redis (scrapy-redis
+frontier and dupefilter, leases, shared politeness, never-refetch, validators) and one
+`topicwatch ingest --redis` writing the corpus, over the fixture site."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+from fixturesite import FixtureSite, manifest, shipped_topics
+
+from crawler.config import load_settings
+from crawler.records import Article, Match, SpoolItem
+from crawler.remote.shared import Shared
+from crawler.remote.spool import RedisSpool, drain
+from crawler.store.db import open_db
+
+ROOT = Path(__file__).resolve().parent.parent
+DELAY = 0.3
+
+
+class Fleet:
+    """One ingester and N workers as real processes, each with its own settings file (the
+    workers' [corpus] path is their own state file; the ingester's is the corpus)."""
+
+    def __init__(self, site: FixtureSite, tmp: Path, url: str, prefix: str, lease: float = 4.0):
+        self.site, self.tmp, self.url, self.prefix = site, tmp, url, prefix
+        self.client = redis.Redis.from_url(url)
+        self.shared = Shared(self.client, prefix)
+        self.corpus = tmp / "corpus.db"
+        self.lease = lease
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def settings(self, name: str, corpus: Path) -> Path:
+        text = self.site.settings_toml(corpus).replace("delay = 0\n", f"delay = {DELAY}\n")
+        text += f'\n[redis]\nurl = "{self.url}"\nprefix = "{self.prefix}"\nlease_seconds = {self.lease}\n'
+        path = self.tmp / f"{name}.toml"
+        path.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
+        return path
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        corpus = self.corpus if name == "ingester" else self.tmp / f"{name}.db"
+        log = (self.tmp / f"{name}.log").open("w")
+        command = "ingest" if name == "ingester" else "worker"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", command, "--settings", str(self.settings(name, corpus)),
+             "--redis", self.url, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.procs[name] = proc
+        return proc
+
+    @property
+    def names(self) -> list[str]:
+        return [*getattr(self, "stopped", {}), *self.procs]
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+
+    def enqueue(self) -> None:
+        done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",
+                               str(self.settings("enqueue", self.corpus))],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "enqueued 5 source(s)" in done.stdout
+
+    def wait_idle(self, timeout: float = 60.0, quiet: float = 0.6) -> None:
+        """Until no schedule, request, lease or item is left for `quiet` seconds."""
+        deadline, since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                assert proc.poll() is None or name.startswith("killed"), (name, self.log(name)[-3000:])
+            busy = any(self.shared.frontier().values())
+            if busy or not self.site.requests:
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"still busy after {timeout} s: {self.shared.frontier()}")
+
+    def stop(self) -> dict[str, int]:
+        codes = {}
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait()
+        self.stopped, self.procs = {**getattr(self, "stopped", {}), **self.procs}, {}
+        return codes
+
+    def rows(self, sql: str) -> list[sqlite3.Row]:
+        db = sqlite3.connect(self.corpus)
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+
+
+def assert_stored_once(fleet: Fleet) -> None:
+    """Every on-topic article of the site stored once, each copy pointing at its original.
+    Which page of a group becomes the article depends on arrival order (a print page with the
+    original as its canonical URL may come first), so groups are checked by article id."""
+    rows = fleet.rows("SELECT id, url, canonical_url FROM articles")
+    ids = {**{r["url"]: r["id"] for r in rows}, **{r["canonical_url"]: r["id"] for r in rows}}
+    ids.update({r["url"]: r["article_id"] for r in fleet.rows("SELECT url, article_id FROM copies")})
+    assert len(rows) == len(manifest.expect("article")), sorted(r["url"] for r in rows)
+    for group in manifest.story_groups():
+        urls = [fleet.site.url(e.host, e.path) for e in group]
+        assert len({ids.get(u) for u in urls}) == 1 and ids.get(urls[0]), urls
+    for e in manifest.expect("article") + manifest.expect("copy"):
+        assert fleet.site.url(e.host, e.path) in ids, e.path
+
+
+def page_counts(site: FixtureSite) -> Counter:
+    """Requests per (host, path); robots.txt left out: each worker reads it for itself."""
+    return Counter((r.host, r.path) for r in site.requests if r.path != "/robots.txt")
+
+
+@pytest.fixture
+def fleet(site: FixtureSite, tmp_path: Path, redis_server: str, redis_prefix: str):
+    f = Fleet(site, tmp_path, redis_server, redis_prefix)
+    yield f
+    f.stop()
+
+
+@pytest.mark.slow
+def test_three_workers_and_one_ingester_store_each_article_once_politely(fleet: Fleet):
+    fleet.start("ingester")
+    for n in (1, 2, 3):
+        fleet.start(f"worker{n}")
+    fleet.enqueue()
+    fleet.wait_idle()
+    codes = fleet.stop()
+    assert codes == {"ingester": 143, "worker1": 143, "worker2": 143, "worker3": 143}, codes
+
+    assert_stored_once(fleet)
+    twice = {k: n for k, n in page_counts(fleet.site).items() if n > 1}
+    assert not twice, twice
+    # the frontier was scrapy-redis's, its persisted dupefilter holds every article request
+    fingerprints = fleet.client.scard(fleet.shared.keys.dupefilter)
+    assert fingerprints >= len(manifest.expect("article")) + len(manifest.expect("copy"))
+    # the work was shared: each worker's own run (in its state file) counts what it fetched
+    assert "Traceback" not in "".join(fleet.log(n) for n in fleet.names)
+    fetched = {n: sqlite3.connect(fleet.tmp / f"{n}.db").execute(
+        "SELECT sum(fetched) FROM runs").fetchone()[0] or 0 for n in ("worker1", "worker2", "worker3")}
+    assert len([n for n, k in fetched.items() if k]) >= 2, fetched
+    # per-host politeness across the workers: [crawl] delay, and host b's Crawl-delay: 1
+    # (robots.txt left out: each worker reads it before it knows the Crawl-delay)
+    for host, least in (("a", DELAY), ("b", 1.0), ("c", DELAY)):
+        log = sorted((r.time, r.path) for r in fleet.site.requests if r.host == host and r.path != "/robots.txt")
+        gaps = [(b[0] - a[0], a[1], b[1]) for a, b in zip(log, log[1:], strict=False)]
+        assert len(log) >= 3, (host, log)
+        assert not [g for g in gaps if g[0] < least], (host, [g for g in gaps if g[0] < least])
+    # never-refetch and the validators are shared: a second schedule fetches no article and
+    # gets 304s for the feeds
+    fleet.site.clear_log()
+    fleet.start("ingester")
+    fleet.start("worker1")
+    fleet.enqueue()
+    fleet.wait_idle()
+    article_paths = {e.path for e in manifest.ARTICLES
+                     if e.outcome in ("article", "copy", "off_topic", "too_large")}
+    assert not [r.path for r in fleet.site.requests if r.path.split("?")[0] in article_paths]
+    # host c's 500 and slow pages failed transiently: requested again, through its feed read
+    # in full; the other feeds answer 304
+    second = [(r.host, r.path) for r in fleet.site.requests]
+    assert manifest.SERVER_ERROR in second and manifest.SLOW in second, second
+    feeds = [r for r in fleet.site.requests if (r.host, r.path) in set(manifest.FEEDS.values())]
+    assert {r.host for r in feeds} == {"a", "b", "c"}
+    assert all(r.conditional and r.status == 304 for r in feeds if r.host != "c"), feeds
+    assert [r.status for r in feeds if r.host == "c"] == [200]
+    assert len(fleet.rows("SELECT id FROM articles")) == len(manifest.expect("article"))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_crawl_loses_nothing(fleet: Fleet):
+    fleet.start("ingester")
+    fleet.start("worker1")
+    fleet.enqueue()
+    # worker1 alone takes work; once it holds leases mid-crawl the others start, and it dies
+    deadline = time.monotonic() + 60
+    while len(fleet.site.requests) < 10 or not fleet.shared.frontier()["leased"]:
+        assert time.monotonic() < deadline, fleet.shared.frontier()
+        time.sleep(0.05)
+    for n in (2, 3):
+        fleet.start(f"worker{n}")
+    at_kill = fleet.shared.frontier()
+    victim = fleet.procs.pop("worker1")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    fleet.procs["killed-worker1"] = victim
+    assert at_kill["leased"] > 0, at_kill
+    fleet.wait_idle(timeout=90)
+
+    assert_stored_once(fleet)
+    # what the killed worker had in flight may be requested again by another; nothing else
+    twice = {k: n for k, n in page_counts(fleet.site).items() if n > 1}
+    assert len(twice) <= 16 and all(n == 2 for n in twice.values()), twice
+    assert fleet.shared.frontier() == {"schedules": 0, "requests": 0, "leased": 0, "items": 0}
+    # the killed worker's leased requests ran out and went back to the frontier
+    assert int(fleet.client.get(fleet.shared.keys.requests + ":requeued") or 0) >= 1
+
+
+def test_the_redis_spool_acknowledges_only_after_commit_and_ingest_is_idempotent(
+        tmp_path: Path, redis_server: str, redis_prefix: str):
+    """A killed ingester's read-but-unacknowledged items are read again, and ingesting an item
+    twice adds nothing; acknowledged URLs go to the workers' never-fetch set."""
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    settings_path = tmp_path / "settings.toml"
+    settings_path.write_text(f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n', encoding="utf-8")
+    settings = load_settings(settings_path)
+    db = open_db(settings.corpus_path)
+
+    def item(n: int) -> SpoolItem:
+        text = f"第{n}篇文章。" + "人工智能芯片的新闻正文，写了很多内容，" * (5 + n) + f"编号{n * 7919}。"
+        return SpoolItem(article=Article(url=f"https://news.test/{n}", source="s", title=f"t{n}",
+                                         text=text), matches=(Match("ai", 1.0, ("人工智能",)),))
+
+    spool = RedisSpool(shared)
+    spool.ensure_group()
+    for n in range(3):
+        spool.put(item(n))
+    # an ingester that read two items and died before acknowledging them
+    first = RedisSpool(shared).pending(2)
+    assert [i.article.url for _, i in first] == ["https://news.test/0", "https://news.test/1"]
+    assert not shared.any_stored("https://news.test/0")
+    # the next ingester reads them again (its pending list), then the third
+    calls = []
+    stats = drain(db, settings.dedup, shared, stop=lambda: len(calls) > 0 or calls.append(1),
+                  block_seconds=0.2)
+    assert stats.new == 3
+    assert len(spool) == 0 and shared.client.xpending(shared.keys.items, "ingest")["pending"] == 0
+    assert shared.any_stored("https://news.test/2")
+    # the same items again (a redelivery after a crash between commit and ack): nothing new
+    for n in range(3):
+        spool.put(item(n))
+    calls.clear()
+    again = drain(db, settings.dedup, shared, stop=lambda: len(calls) > 0 or calls.append(1),
+                  block_seconds=0.2)
+    assert again.new == 0 and again.duplicates == 0
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+    # each drain is one run in the corpus, counting what it stored
+    assert db.execute("SELECT trigger, status, new FROM runs ORDER BY id").fetchall() == [
+        ("ingest --redis", "ok", 3), ("ingest --redis", "ok", 0)]
+
+
+def test_the_scrapy_internals_the_worker_uses_are_there():
+    """crawler/fetch/redis_frontier.py relies on these; when a release changes them, this fails."""
+    from scrapy.core.engine import ExecutionEngine, _Slot
+    from scrapy_redis.queue import PriorityQueue
+    from scrapy_redis.scheduler import Scheduler
+
+    assert "nextcall" in inspect.signature(_Slot.__init__).parameters
+    assert ExecutionEngine._SLOT_HEARTBEAT_INTERVAL >= 1  # why the worker wakes its engine
+    assert {"push", "pop", "_encode_request", "_decode_request"} <= set(vars(PriorityQueue)) | set(
+        vars(PriorityQueue.__mro__[1]))
+    assert "self.queue.pop(" in inspect.getsource(Scheduler.next_request)
+    # scrapy-redis pops destructively (why LeasedQueue exists)
+    assert "zremrangebyrank" in inspect.getsource(PriorityQueue.pop)
+    # scrapy-redis 0.9.1's Scheduler passes spider= to the stats, which Scrapy 2.19 deprecates:
+    # when Scrapy drops the argument, the released scheduler breaks (pin Scrapy, or adapt)
+    from scrapy.statscollectors import StatsCollector
+
+    assert "spider" in inspect.signature(StatsCollector.inc_value).parameters
+    assert "spider=self.spider" in inspect.getsource(Scheduler.next_request)
+
+
+@pytest.mark.slow
+def test_the_daemon_in_redis_mode_enqueues_its_schedules_and_ingests_what_workers_found(
+        site: FixtureSite, tmp_path: Path, redis_server: str, redis_prefix: str):
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics()
+        + f'\n[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
+        + '\n[daemon]\ncrawls = "redis"\n\n[[schedules]]\nname = "often"\ninterval_minutes = 0.05\n',
+        encoding="utf-8")
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen([sys.executable, "-m", "crawler", "daemon", "--settings", str(settings)],
+                              stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while shared.frontier()["schedules"] < 5:
+            assert daemon.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "daemon.log").read_text())
+            time.sleep(0.1)
+        messages = [json.loads(m) for m in shared.client.lrange(shared.keys.schedules, 0, -1)]
+        assert {m["source"] for m in messages} == {"xinghe-rss", "xinghe-sitemap", "island-atom",
+                                                   "ledger-rss", "ledger-news"}
+        text = "深度求索发布新的开源推理模型，人工智能研究者称其训练成本很低。" * 6
+        RedisSpool(shared).put(SpoolItem(
+            article=Article(url="https://worker.test/a1", source="ledger-rss", title="t", text=text),
+            matches=(Match("ai", 1.0, ("人工智能",)),)))
+        while not Path(tmp_path / "corpus.db").exists() or not sqlite3.connect(tmp_path / "corpus.db").execute(
+                "SELECT count(*) FROM articles").fetchone()[0]:
+            assert daemon.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "daemon.log").read_text())
+            time.sleep(0.1)
+        assert shared.any_stored("https://worker.test/a1")
+        assert site.requests == []  # the daemon crawls nothing itself
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0, (tmp_path / "daemon.log").read_text()
+
+
+def test_the_fleet_commands_say_what_is_wrong(tmp_path: Path, redis_server: str, redis_prefix: str):
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n\n[redis]\nprefix = "{redis_prefix}"\n'
+                        '\n[[sources]]\nname = "s"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n',
+                        encoding="utf-8")
+    run = CliRunner().invoke
+    no_url = run(cli, ["worker", "--settings", str(settings)])
+    assert no_url.exit_code == 2 and "[redis] url: is empty and no --redis URL" in no_url.output
+    bad = run(cli, ["ingest", "--settings", str(settings), "--redis", "http://x"])
+    assert bad.exit_code == 2 and "not a Redis URL" in bad.output
+    down = run(cli, ["enqueue", "--settings", str(settings), "--redis", "redis://127.0.0.1:1/0"])
+    assert down.exit_code == 1 and "Redis at redis://127.0.0.1:1/0 cannot be reached" in down.output
+    ok = run(cli, ["enqueue", "--settings", str(settings), "--redis", redis_server])
+    assert ok.exit_code == 0 and "enqueued 1 source(s)" in ok.output
+    assert redis.Redis.from_url(redis_server).lrange(f"{redis_prefix}:schedules", 0, -1) == [b'{"source": "s"}']

@@ -57,7 +57,7 @@ class CrawlSettings:
     autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
     retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
-    workers: int = opt(0, "processes that decode, extract and match pages and parse feeds and sitemaps, off the downloading thread; 0 means one per core this process may use", min=0, max=256)
+    workers: int = opt(0, "processes that decode, extract and match pages and parse feeds and sitemaps, beside the process that downloads; 0 means one per core this process may use", min=0, max=256)
     processing_timeout: float = opt(60.0, "seconds one page or document may take in a worker process; past that (or when the worker dies) the worker is replaced and the page recorded as skipped (processing-timeout), tried again in the next runs", min=1)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
     max_title_chars: int = opt(400, "a headline candidate longer than this is passed over for the next (og:title, <title>, <h1>, the first line of the text)", min=20)

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
+from crawler import faults
 from crawler.config import Topic
 from crawler.errors import NotAnArticle
 from crawler.extract import extract
@@ -30,6 +31,7 @@ HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
 def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0,
             max_title_chars: int = MAX_TITLE_CHARS) -> Verdict:
     """The verdict on one article response (see the module docstring)."""
+    faults.page_reached(fetched.url)
     try:
         return _analyse(fetched, topics, max_age_days, max_title_chars)
     except Exception as e:  # a bug met on this page: the crawl goes on

@@ -25,6 +25,14 @@ NOTIFY_FORMATS = ("text", "markdown", "html")
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system says, else all)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def opt(default: Any, help: str, **meta: Any) -> Any:
     """A setting with its default and help line."""
     if isinstance(default, list | dict):
@@ -49,6 +57,8 @@ class CrawlSettings:
     autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
     retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
+    workers: int = opt(0, "processes that decode, extract and match pages and parse feeds and sitemaps, beside the process that downloads; 0 means one per core this process may use", min=0, max=256)
+    processing_timeout: float = opt(60.0, "seconds one page or document may take in a worker process; past that (or when the worker dies) the worker is replaced and the page recorded as skipped (processing-timeout), tried again in the next runs", min=1)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
     max_title_chars: int = opt(400, "a headline candidate longer than this is passed over for the next (og:title, <title>, <h1>, the first line of the text)", min=20)
     max_age_days: int = opt(30, "skip entries and articles older than this when their date is known; 0 means no limit", min=0)
@@ -57,6 +67,11 @@ class CrawlSettings:
     max_sitemap_depth: int = opt(4, "levels of sitemaps followed from a source: 1 reads only its sitemap (or robots.txt's), 2 also the sitemaps an index lists, ...; deeper ones are recorded as skipped (sitemap-too-deep)", min=1)
     max_sitemaps_per_source: int = opt(200, "sitemap files fetched per source in a run, newest first where the index dates them; the rest are recorded as skipped (too-many-sitemaps)", min=1)
     allow_private: list = opt([], "networks (CIDR, e.g. 10.0.0.0/8) or host names that links and redirects may lead to although they are private, loopback or link-local; the hosts of the sources' own URLs are always allowed", items=str)
+
+    @property
+    def worker_count(self) -> int:
+        """The worker processes a crawl starts: `workers`, or one per usable core."""
+        return self.workers or available_cores()
 
 
 @dataclass(frozen=True)

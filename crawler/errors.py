@@ -108,6 +108,10 @@ class Rejected(TopicwatchError):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self) -> tuple:
+        # rebuilt from its own arguments when it comes back from a worker process
+        return (type(self), (self.reason, self.detail))
+
 
 class NotAnArticle(Rejected):
     """The page is not an article: empty, too-short, list-page, error-page or not-html."""
@@ -123,8 +127,19 @@ class SourceError(Rejected):
         super().__init__(reason, detail)
         self.url = url
 
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.url, self.detail, self.reason))
+
     def __str__(self) -> str:
         return f"{self.url}: {self.detail}"
+
+
+class ProcessingTimeout(TopicwatchError):
+    """A page or document whose processing worker ran past `[crawl] processing_timeout` or
+    died (killed, out of memory, a crash in C code); the page gets `processing-timeout`."""
+
+    def __reduce__(self) -> tuple:
+        return (type(self), self.args)
 
 
 class RemoteError(TopicwatchError):

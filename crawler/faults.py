@@ -7,15 +7,21 @@ messages written, nothing sent), `notify-sending` (a delivery marked sending, no
 `notify-sent` (the receiver acknowledged, not yet recorded), `notify-recorded` (recorded).  Crashes in the middle of a crawl need no help: the tests
 send SIGKILL themselves once the corpus shows what they wait for.  Nothing sets the variable
 outside tests; unset, `reached` costs a dictionary lookup.
+
+`TOPICWATCH_PAGE_FAULT=kill:/die.html,hang:/hang.html` makes the process that analyses a page
+whose URL contains `/die.html` kill itself (SIGKILL), and one analysing `/hang.html` sleep for
+an hour: a worker that dies or hangs on one page, for the worker-pool tests.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 
 ENV = "TOPICWATCH_CRASH_AT"
+PAGE_ENV = "TOPICWATCH_PAGE_FAULT"
 _passed: Counter[str] = Counter()
 
 
@@ -27,3 +33,17 @@ def reached(point: str) -> None:
     _passed[point] += 1
     if _passed[point] >= int(times or 1):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def page_reached(url: str) -> None:
+    """Die or hang on a page the environment names (see the module docstring)."""
+    wanted = os.environ.get(PAGE_ENV)
+    if not wanted:
+        return
+    for fault in wanted.split(","):
+        action, _, part = fault.partition(":")
+        if part and part in url:
+            if action == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif action == "hang":
+                time.sleep(3600)

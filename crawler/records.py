@@ -63,6 +63,7 @@ class SkipReason(StrEnum):
     FETCH_ERROR = "fetch-error"
     IGNORED = "ignored"
     PROCESSING_ERROR = "processing-error"
+    PROCESSING_TIMEOUT = "processing-timeout"  # its worker process hung past processing_timeout or died
     BAD_FEED = "bad-feed"
     BAD_SITEMAP = "bad-sitemap"
     BAD_LISTING = "bad-listing"

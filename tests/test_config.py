@@ -48,6 +48,9 @@ def test_defaults_apply_to_an_empty_file(tmp_path):
         ("[crawl]\nspeed = 3\n", "[crawl] speed", "unknown key"),
         ("[crawling]\n", "crawling", "unknown section"),
         ("[crawl]\nconcurrency = 0\n", "[crawl] concurrency", "at least 1"),
+        ("[crawl]\nworkers = -1\n", "[crawl] workers", "at least 0"),
+        ("[crawl]\nworkers = 1000\n", "[crawl] workers", "at most 256"),
+        ("[crawl]\nprocessing_timeout = 0\n", "[crawl] processing_timeout", "at least 1"),
         ("[[sources]]\nname='a'\nkind='feed'\nurl='not a url'\n", "[[sources]] #1 (a) url", "not an http(s) URL"),
         ("[[sources]]\nname='a'\nkind='rss'\nurl='http://x.org/'\n", "[[sources]] #1 (a) kind", "must be one of"),
         ("[[sources]]\nname='a'\nkind='feed'\n", "[[sources]] #1 (a) url", "needs url or urls"),
@@ -121,3 +124,10 @@ def test_crawl_with_no_enabled_source_exits_2(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "no enabled source" in proc.stderr
+
+
+def test_workers_default_to_one_per_usable_core(tmp_path):
+    import os
+
+    assert load_settings(write(tmp_path, "")).crawl.worker_count == len(os.sched_getaffinity(0))
+    assert load_settings(write(tmp_path, "[crawl]\nworkers = 3\n")).crawl.worker_count == 3

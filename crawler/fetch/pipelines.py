@@ -10,7 +10,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.analyse import analyse
+from crawler.errors import ProcessingTimeout
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
 from crawler.fetch.workers import workers_of
@@ -19,6 +19,7 @@ from crawler.store.db import open_db
 from crawler.store.spool import SqliteSpool
 
 PREFIX = "topicwatch/"
+ANALYSE = "crawler.analyse:analyse"  # imported by the worker processes only (workers.py)
 
 
 class Dropped(DropItem):
@@ -47,8 +48,13 @@ class ProcessingError(Dropped):
     pass
 
 
+class ProcessingTimedOut(Dropped):
+    pass
+
+
 _DROPS = {SkipReason.TOO_OLD: TooOld, SkipReason.OFF_TOPIC: NotOnTopic,
-          SkipReason.PROCESSING_ERROR: ProcessingError}
+          SkipReason.PROCESSING_ERROR: ProcessingError,
+          SkipReason.PROCESSING_TIMEOUT: ProcessingTimedOut}
 
 
 class _Stage:
@@ -69,10 +75,13 @@ class AnalysePipeline(_Stage):
 
     async def process_item(self, item: Fetched) -> SpoolItem:
         plan = self.crawler.spider.plan
-        # on the crawl's worker thread: a page that takes long to extract stalls no download
+        # in a worker process: a page that takes long to extract stalls no download
         crawl = plan.settings.crawl
-        verdict = await workers_of(self.crawler).run(
-            analyse, item, plan.topics, crawl.max_age_days, crawl.max_title_chars)
+        try:
+            verdict = await workers_of(self.crawler).run(
+                ANALYSE, item, plan.topics, crawl.max_age_days, crawl.max_title_chars)
+        except ProcessingTimeout as e:
+            verdict = Verdict(reason=SkipReason.PROCESSING_TIMEOUT, detail=str(e), outcome=Outcome.RETRY)
         if verdict.article is not None:
             self.count("extracted", item.source)
         if verdict.item is None:

@@ -14,6 +14,10 @@
   host's robots.txt share one Deferred and only the first waiter receives the parser (Twisted's
   asFuture callback returns None); the others get None and would pass unchecked, disallowed
   paths included.  The parser each `robots_parsed` signal carries is kept and handed to them.
+- robots.txt is downloaded once per host.  A sitemap source reads its host's robots.txt for
+  its Sitemap: lines (the spider's `robots` request); the response the middleware downloaded
+  for the host (seen through the `response_received` signal) answers that request, which would
+  otherwise be a second request to the host, a whole delay later.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.fetch.settings import config_of
@@ -42,7 +47,9 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         self.parsers: dict[str, Any] = {}  # netloc -> the parsed robots.txt
         self.delays: dict[str, float] = {}  # host -> its Crawl-delay in seconds
         self.max_delay = config_of(crawler.settings).crawl.max_crawl_delay
+        self.responses: dict[str, Response] = {}  # netloc -> its robots.txt response
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
         robotstxt.logger.addFilter(_one_line)
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
@@ -54,19 +61,31 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
             if float(delay) <= self.max_delay:
                 self._slow_down(request, float(delay))
 
+    def response_received(self, response: Response, request: Request) -> None:
+        """Keep the robots.txt responses this middleware asked for."""
+        if request.meta.get("dont_obey_robotstxt") and request.meta.get("tw_kind") is None:
+            first = (request.meta.get("redirect_urls") or [request.url])[0]
+            if urlparse_cached(Request(first)).path == "/robots.txt":
+                self.responses[urlparse_cached(Request(first)).netloc] = response
+
     async def robot_parser(self, request: Request) -> Any:
         parser = await super().robot_parser(request)
         return parser if parser is not None else self.parsers.get(urlparse_cached(request).netloc)
 
-    async def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request) -> Response | None:
         await super().process_request(request)
         delay = self.delays.get(urlparse_cached(request).hostname or "")
         if delay and delay > self.max_delay:
             raise IgnoreRequest(f"Forbidden by robots.txt: Crawl-delay {delay:g} s is longer "
                                 f"than max_crawl_delay {self.max_delay:g} s")
+        if request.meta.get("tw_kind") == "robots":
+            kept = self.responses.get(urlparse_cached(request).netloc)
+            if kept is not None and kept.url == request.url:
+                return kept.replace(request=request)
         if delay:
             request.meta["autothrottle_dont_adjust_delay"] = True
             self._slow_down(request, delay)
+        return None
 
     def _slow_down(self, request: Request, delay: float) -> None:
         """The download slot of `request`'s host waits `delay` seconds between requests."""

@@ -2,8 +2,8 @@
 requests -> `Fetched` items.
 
 It only navigates.  What is known about URLs (fetched before? validators? retries?) is the
-fetch-state middleware's (crawler/fetch/state.py); parsing is crawler/sources, run on the
-crawl's worker thread (crawler/fetch/workers.py) so a huge document never stalls the
+fetch-state middleware's (crawler/fetch/state.py); parsing is crawler/sources, run in the
+crawl's worker processes (crawler/fetch/workers.py) so a huge document never stalls the
 downloads; everything after the fetch happens in the item pipelines.  A feed, sitemap or listing that cannot be read raises
 `SourceError` from its callback, and a download that fails is announced with the
 `fetch_failed` signal: the fetch state records both.
@@ -20,6 +20,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler import faults
 from crawler.config import Settings, Source, Topic
 from crawler.fetch import signals
 from crawler.fetch.settings import config_of, scrapy_settings
@@ -81,6 +82,7 @@ class TopicSpider(scrapy.Spider):
     # ------------------------------------------------------------ start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.workers.start()  # they get ready while robots.txt and the sources are fetched
         for source in self.plan.sources:
             for request in self.source_requests(source):
                 yield request
@@ -124,7 +126,9 @@ class TopicSpider(scrapy.Spider):
         meta = response.meta
         source = self.plan.source(meta["tw_source"])
         parents = (*meta["tw_parents"], response.url)
-        entries, more, sections = await self.workers.run(self.read_document, response, source)
+        entries, more, sections = await self.workers.run(
+            read_document, response.body, response.url, _header(response, "Content-Type"),
+            meta["tw_kind"], meta.get("tw_depth", 1), source)
         for url in more:
             yield self.listing_request(url, source, "sitemap", parents)
         for url in sections:
@@ -133,27 +137,6 @@ class TopicSpider(scrapy.Spider):
             request = self.article_request(entry, source, parents, meta["tw_kind"])
             if request is not None:
                 yield request
-
-    def read_document(self, response: Response, source: Source
-                      ) -> tuple[list[Entry], list[str], list[str]]:
-        """(entries, child sitemaps, sub-section listing pages) of a fetched document."""
-        entries, more = self.entries_of(response, source)
-        sections: list[str] = []
-        if response.meta["tw_kind"] == "listing" and response.meta.get("tw_depth", 1) < source.depth:
-            sections = listings.section_links(_text(response, source), response.url)
-        return entries, more, sections
-
-    def entries_of(self, response: Response, source: Source) -> tuple[list[Entry], list[str]]:
-        kind = response.meta["tw_kind"]
-        language = source.language or None
-        if kind in ("feed", "search"):
-            ctype = _header(response, "Content-Type")
-            return feeds.parse_feed(response.body, response.url, source.name, ctype, language), []
-        if kind == "sitemap":
-            page = sitemaps.parse_sitemap(response.body, response.url, source.name, language=language)
-            return page.entries, page.sitemaps
-        rules = LinkRules.of(source.allow, source.deny)
-        return listings.listing_links(_text(response, source), response.url, source.name, rules), []
 
     def article_request(self, entry: Entry, source: Source, parents: tuple,
                         via: str) -> scrapy.Request | None:
@@ -198,6 +181,24 @@ class TopicSpider(scrapy.Spider):
                                             failure=failure)
 
 
+def read_document(body: bytes, url: str, ctype: str | None, kind: str, depth: int,
+                  source: Source) -> tuple[list[Entry], list[str], list[str]]:
+    """(entries, child sitemaps, sub-section listing pages) of a fetched feed, sitemap or
+    listing page; run in a worker process, so it takes and returns plain values."""
+    faults.page_reached(url)
+    language = source.language or None
+    if kind in ("feed", "search"):
+        return feeds.parse_feed(body, url, source.name, ctype, language), [], []
+    if kind == "sitemap":
+        page = sitemaps.parse_sitemap(body, url, source.name, language=language)
+        return page.entries, page.sitemaps, []
+    text = decode_body(body, ctype, source.encoding or None)[0]
+    rules = LinkRules.of(source.allow, source.deny)
+    entries = listings.listing_links(text, url, source.name, rules)
+    sections = listings.section_links(text, url) if kind == "listing" and depth < source.depth else []
+    return entries, [], sections
+
+
 def _meta(kind: str, source: Source, parents: tuple, **extra: Any) -> dict[str, Any]:
     return {"tw_kind": kind, "tw_source": source.name, "tw_parents": parents, **extra}
 
@@ -206,6 +207,3 @@ def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
 
-
-def _text(response: Response, source: Source) -> str:
-    return decode_body(response.body, _header(response, "Content-Type"), source.encoding or None)[0]

@@ -32,7 +32,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.errors import SourceError
+from crawler.errors import ProcessingTimeout, SourceError
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.failures import FINAL_HTTP_ERRORS, FINAL_REASONS, NOT_FAILURES, failure_reason
 from crawler.fetch.limits import DocumentCuts, SitemapLimits, entries_detail
@@ -207,6 +207,10 @@ class FetchState:
         if isinstance(exception, SourceError):
             self.skip(response.url, source, f"bad-{kind}", detail=str(exception)[:300],
                       status=response.status, counter="errors")
+        elif isinstance(exception, ProcessingTimeout):  # its worker hung or died: no traceback
+            self.incomplete.update((*meta.get("tw_parents", ()), response.url))
+            self.skip(response.url, source, SkipReason.PROCESSING_TIMEOUT,
+                      detail=str(exception)[:300], status=response.status, counter="errors")
         else:
             log.error("processing %s failed", response.url, exc_info=exception)
             self.incomplete.update((*meta.get("tw_parents", ()), response.url))

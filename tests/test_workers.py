@@ -1,0 +1,168 @@
+"""The crawl's worker processes (crawler/fetch/workers.py): a real crawl of the fixture site
+with `workers = 2` stores the same corpus as ever, while one page kills its worker, one page
+and one feed hang theirs past `processing_timeout`; those are recorded `processing-timeout`,
+the workers are replaced, the other pages are stored, and downloads go on while a worker hangs.
+The same crawl runs with `delay = 0.5`: no two requests to one host closer than that (Scrapy's
+randomised delay would go below it), and one robots.txt request per host."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fixturesite import FixtureSite, manifest, shipped_topics
+from fixturesite.model import FeedItem
+
+from crawler.errors import NotAnArticle, ProcessingTimeout, SourceError
+from crawler.faults import PAGE_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 4  # [crawl] processing_timeout of the crawl below
+DELAY = 0.5  # [crawl] delay of the crawl below
+PAGE = b"<html><head><title>Planted</title></head><body><p>planted page</p></body></html>"
+FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
+<item><title>never read</title><link>{{host_c}}/planted/never.html</link></item></channel></rss>"""
+
+
+def test_errors_that_come_back_from_a_worker_survive_pickling():
+    for error in (SourceError("http://x/feed", "not a feed", "bad-feed"),
+                  NotAnArticle("too-short", "12 characters"), ProcessingTimeout("took too long")):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error)
+        assert getattr(again, "reason", None) == getattr(error, "reason", None)
+
+
+class Crawled:
+    def __init__(self, site: FixtureSite, tmp: Path):
+        self.site = site
+        for name in ("die", "hang"):
+            site.add_page("c", f"/planted/{name}.html", PAGE)
+            site.add_feed_item("c", "/feed.xml", FeedItem(url=f"{{{{host_c}}}}/planted/{name}.html",
+                                                         title=f"planted {name}"))
+        site.add_page("c", "/planted/hang-feed.xml", FEED.encode(), content_type="application/rss+xml")
+        settings = site.settings_toml(tmp / "corpus.db").replace(
+            "[crawl]\n", f"[crawl]\nworkers = 2\nprocessing_timeout = {TIMEOUT}\n", 1
+        ).replace("\ndelay = 0\n", f"\ndelay = {DELAY}\n", 1)
+        assert f"delay = {DELAY}" in settings
+        settings += ('\n[[sources]]\nname = "planted-feed"\nkind = "feed"\n'
+                     f'url = "{site.base("c")}/planted/hang-feed.xml"\n\n' + shipped_topics())
+        path = tmp / "settings.toml"
+        path.write_text(settings, encoding="utf-8")
+        env = {**os.environ, PAGE_ENV: "kill:/planted/die.html,hang:/planted/hang"}
+        self.proc = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                                   capture_output=True, text=True, timeout=240, cwd=ROOT, env=env)
+        self.db = sqlite3.connect(tmp / "corpus.db")
+
+    def rows(self, sql: str, *params) -> list[tuple]:
+        return self.db.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory) -> Crawled:
+    with FixtureSite(slow_seconds=5.0) as site:
+        c = Crawled(site, tmp_path_factory.mktemp("workers"))
+        yield c
+        c.db.close()
+
+
+@pytest.mark.slow
+def test_the_crawl_finishes_and_stores_the_same_corpus(crawled):
+    assert crawled.proc.returncode in (0, 3), crawled.proc.stderr[-3000:]  # 3: some pages failed
+    assert "Traceback" not in crawled.proc.stderr
+    stored = {url for (url,) in crawled.rows("SELECT canonical_url FROM articles")}
+    copies = {url for (url,) in crawled.rows("SELECT url FROM copies")}
+    assert stored | copies == {crawled.site.url(e.host, e.path)
+                               for e in (*manifest.expect("article"), *manifest.expect("copy"))}
+    assert len(stored) == len(manifest.expect("article"))
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_or_hangs_costs_only_its_page(crawled):
+    skipped = dict(crawled.rows("SELECT url, reason FROM skipped WHERE url LIKE '%/planted/%'"))
+    base = crawled.site.base("c")
+    assert skipped == {f"{base}/planted/die.html": "processing-timeout",
+                       f"{base}/planted/hang.html": "processing-timeout",
+                       f"{base}/planted/hang-feed.xml": "processing-timeout"}
+    details = dict(crawled.rows("SELECT url, detail FROM skipped WHERE url LIKE '%/planted/%'"))
+    assert "died" in details[f"{base}/planted/die.html"]
+    assert f"longer than {TIMEOUT} s" in details[f"{base}/planted/hang.html"]
+    # the pages are tried again in the next runs, like any processing failure
+    outcomes = dict(crawled.rows("SELECT url, outcome FROM pages WHERE url LIKE '%/planted/%.html'"))
+    assert outcomes == {f"{base}/planted/die.html": "retry", f"{base}/planted/hang.html": "retry"}
+    assert not crawled.site.requests_for("c", "/planted/never.html")  # the hung feed was not read
+
+
+@pytest.mark.slow
+def test_downloads_go_on_while_a_worker_hangs(crawled):
+    hung = crawled.site.requests_for("c", "/planted/hang.html")[0].time
+    during = [r for r in crawled.site.requests if hung + 0.5 < r.time < hung + TIMEOUT - 0.5]
+    assert during, "no request was made while a worker hung"
+
+
+@pytest.mark.slow
+def test_no_host_is_asked_twice_within_the_delay(crawled):
+    for host in ("a", "c"):  # b asks for more (Crawl-delay: 1, tests/test_e2e_crawl.py)
+        times = sorted(r.time for r in crawled.site.requests_for(host))
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        # a request can reach the server up to ~0.1 s late on a busy machine; Scrapy's jitter
+        # would give gaps from DELAY / 2
+        assert len(gaps) > 5 and min(gaps) >= DELAY - 0.1, (host, gaps)
+
+
+@pytest.mark.slow
+def test_robots_txt_is_requested_once_per_host(crawled):
+    # host a has a sitemap source whose Sitemap: lines come from the same robots.txt
+    for host in ("a", "b", "c"):
+        assert len(crawled.site.requests_for(host, "/robots.txt")) == 1, host
+    assert crawled.rows("SELECT count(*) FROM pages WHERE url LIKE '%sitemap%'")[0][0] > 0
+
+
+def test_the_step_the_pipeline_names_is_the_project_s_analyse():
+    from crawler.fetch.pipelines import ANALYSE
+    from crawler.fetch.workers import call
+    from crawler.records import Fetched, Verdict
+
+    page = Fetched(url="http://127.0.0.1/x.html", source="s", status=200, content_type="image/png",
+                   body=b"\x89PNG")
+    verdict = call(ANALYSE, page, (), 0, 400)
+    assert isinstance(verdict, Verdict) and verdict.reason == "not-html"
+
+
+CHILD = """
+import os, sys, time
+from crawler.fetch.workers import Workers
+workers = Workers(1, 3600)
+workers._started().schedule(time.sleep, (3600,))
+time.sleep(0.5)
+print(" ".join(open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()), flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_worker_busy_on_an_endless_page_dies_with_the_crawl():
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids and all(Path(f"/proc/{p}").exists() for p in pids)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its (dead) parent's reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -148,14 +149,19 @@ def test_6_export_into_a_missing_folder_and_explain_of_a_missing_file(tmp_path):
     assert proc.returncode == ExitCode.PATH and f"{tmp_path / 'saved.html'}: no such file" in error_line(proc)
 
 
+@pytest.fixture
+def shared_folder():
+    """A folder straight under the system temp dir that another user can read: not under
+    pytest's basetemp, whose owner-only mode pytest restores while other test runs start."""
+    folder = Path(tempfile.mkdtemp(prefix="topicwatch-ro-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def as_nobody(folder: Path) -> tuple[str, ...]:
     """A command prefix that runs as another user when the tests run as root (root writes
     read-only files anyway), with a folder that user can read but not write."""
     folder.chmod(0o755)
-    for parent in folder.parents:
-        if parent == Path("/tmp") or str(parent) == "/":
-            break
-        parent.chmod(parent.stat().st_mode | 0o055)
     if os.geteuid() != 0:
         return ()
     setpriv = shutil.which("setpriv")
@@ -163,9 +169,8 @@ def as_nobody(folder: Path) -> tuple[str, ...]:
     return (setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups")
 
 
-def test_6_a_read_only_corpus_is_read_but_not_written(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
+def test_6_a_read_only_corpus_is_read_but_not_written(shared_folder):
+    folder = shared_folder
     db = open_db(folder / "c.db")
     with write_transaction(db):
         corpus.insert_article(db, {"url": "http://x/1", "canonical_url": "http://x/1", "source": "s",

@@ -112,10 +112,18 @@ class Ingester:
             return "known"
         return "copy"
 
+    def near_duplicates(self, sig: dedup.Signature, seen: str,
+                        keys: list[tuple[int, int]] | None = None) -> list[tuple[int, float]]:
+        """(article id, estimated Jaccard) of the stored near-duplicates of a signature first
+        seen within `[dedup] window_days` before `seen`, the most similar first: the articles
+        sharing a band (index probes in `lsh_bands`), verified on the whole signature."""
+        keys = self.near.keys(sig) if keys is None else keys
+        found = lsh.candidates(self.db, keys, window_start(seen, self.settings.window_days))
+        return self.near.verify(sig, found)
+
     def _story_for(self, sig: dedup.Signature, keys: list[tuple[int, int]], seen: str) -> int | None:
         """The story of the most similar near-duplicate first seen within the window, if any."""
-        found = lsh.candidates(self.db, keys, window_start(seen, self.settings.window_days))
-        for candidate, _ in self.near.verify(sig, found):
+        for candidate, _ in self.near_duplicates(sig, seen, keys):
             story = corpus.story_of(self.db, candidate)
             if story:
                 return story

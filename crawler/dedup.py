@@ -145,6 +145,7 @@ def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 _OFFSET = np.uint64(0xCBF29CE484222325)
+_BAND_KEYS = 1  # bump when `band_keys` changes: stored keys are rebuilt (see NearDup.shape)
 
 
 def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -194,7 +195,8 @@ class NearDup:
 
     @property
     def shape(self) -> str:
-        return f"format {_FORMAT}, {self.num_perm} perm, shingle {self.shingle_size}, {self.bands}x{self.rows}"
+        return (f"format {_FORMAT}, {self.num_perm} perm, shingle {self.shingle_size}, "
+                f"{self.bands}x{self.rows}, keys {_BAND_KEYS}")
 
     def signature(self, text: str) -> Signature:
         """MinHash of the text's shingles; deterministic across processes and machines."""

@@ -350,6 +350,17 @@ def test_band_keys_agree_one_at_a_time_and_in_bulk() -> None:
     assert changed[:, 1].all() and not changed[:, [0, *range(2, 32)]].any()
 
 
+def test_band_keys_match_those_already_stored() -> None:
+    """Keys of a known text: a change here makes stored `lsh_bands` rows unfindable, so it
+    must come with a new `_BAND_KEYS` (then `NearDup.shape` differs and they are rebuilt)."""
+    n = near()
+    keys = n.keys(n.signature("开源大模型与算力"))
+    assert len(keys) == 32 and [band for band, _ in keys] == list(range(32))
+    digest = hashlib.sha1(np.array([k for _, k in keys], dtype="<i8").tobytes()).hexdigest()
+    assert digest == "1a367dbb7b87e1ce6a670c1a09b6d7fcd46ccfcd"
+    assert n.shape == "format 1, 128 perm, shingle 5, 32x4, keys 1"
+
+
 def test_recall_weights_make_pairs_near_the_threshold_candidates() -> None:
     """A pair a little above the threshold must almost always share a band, since every
     candidate is verified anyway."""

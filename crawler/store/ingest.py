@@ -50,13 +50,19 @@ class Ingester:
         self.clock = clock
         self.near = dedup.NearDup(dedup_settings.near_threshold, dedup_settings.num_perm,
                                   dedup_settings.shingle_size)
-        if lsh.stored_shape(db) != self.near.shape:  # other [dedup] settings than the bands'
-            with write_transaction(db):
-                lsh.ensure_shape(db, self.near)
+        self._ensure_bands()
+
+    def _ensure_bands(self) -> None:
+        """Rebuild `lsh_bands` if it follows another banding than these settings' (another
+        `near_threshold` or `num_perm`, now or since another process last rebuilt it)."""
+        if lsh.stored_shape(self.db) != self.near.shape:
+            with write_transaction(self.db):
+                lsh.ensure_shape(self.db, self.near)
 
     def ingest(self, spool: Spool | None = None,
                progress: Callable[[IngestStats], None] | None = None) -> IngestStats:
         spool = spool or SqliteSpool(self.db)
+        self._ensure_bands()
         stats = IngestStats()
         while batch := spool.pending(100):
             for key, item in batch:

@@ -245,3 +245,16 @@ def test_two_processes_ingesting_at_once_both_succeed(tmp_path):
     assert count(db, "spool") == 0
     assert count(db, "articles") + count(db, "copies") == 120
     assert count(db, "lsh_bands") == count(db, "articles") * NearDup().bands
+
+
+def test_other_dedup_settings_rebuild_the_bands_and_still_find_copies(db):
+    ingest(db, item("http://a.test/1", BASE), item("http://a.test/2", OTHER))
+    strict = DedupSettings(near_threshold=0.8)
+    SqliteSpool(db).put(item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
+    Ingester(db, strict).ingest()
+    near = NearDup(threshold=0.8)
+    assert (near.bands, near.rows) != (NearDup().bands, NearDup().rows)
+    assert next(db.query("SELECT shape FROM lsh_state"))["shape"] == near.shape
+    assert count(db, "lsh_bands") == 3 * near.bands
+    stories = [r[0] for r in db.execute("SELECT story_id FROM articles ORDER BY id")]
+    assert stories[2] == stories[0] != stories[1]

@@ -254,14 +254,15 @@ def m007_topics_can_change(db: Database) -> None:
 @MIGRATIONS(name="008_lsh_bands")
 def m008_lsh_bands(db: Database) -> None:
     """The near-duplicate index in the corpus instead of in memory (crawler/store/lsh.py):
-    one row per band of each article's signature, filled from the stored signatures here with
+    one row per band of each article's signature, under its `bucket` of article ids, filled from the stored signatures here with
     the default `[dedup]` settings (other settings rebuild it on first use), then by ingest in
     each article's transaction.  `lsh_state` records which banding the rows follow."""
     _execute_all(db,
         """
         CREATE TABLE IF NOT EXISTS lsh_bands (
-            band INTEGER NOT NULL, hash INTEGER NOT NULL, article_id INTEGER NOT NULL,
-            PRIMARY KEY (band, hash, article_id)
+            bucket INTEGER NOT NULL, band INTEGER NOT NULL, hash INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (bucket, band, hash, article_id)
         ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS lsh_state (
             id INTEGER PRIMARY KEY CHECK (id = 1), shape TEXT NOT NULL

@@ -2,7 +2,7 @@
 
 Starts the fixture news site (tests/fixturesite/) in this process and a real
 `python -m crawler daemon` on a schedule that fires back to back, adds a new article to the
-site every few cycles (so ingest and the in-memory near-duplicate index do real work), and
+site every few cycles (so ingest and the near-duplicate lookup in `lsh_bands` do real work), and
 prints the daemon process's RSS every 20 completed cycles with the mean cycle time.
 
     .venv/bin/python benchmarks/daemon_memory.py [--cycles 200] [--every 2]

@@ -79,6 +79,7 @@ class DedupSettings:
     near_threshold: float = opt(0.5, "estimated Jaccard similarity of two texts' shingles from which they are one story (0-1)", min=0, max=1)
     num_perm: int = opt(128, "MinHash permutations: more is more precise and slower", min=16)
     shingle_size: int = opt(5, "characters per shingle of the normalised text", min=2, max=255)
+    window_days: int = opt(30, "a new article joins the story of a near-duplicate only if that one was first seen at most this many days before it (reposts come within days; the window bounds the candidates); 0 means no limit", min=0)
 
 
 @dataclass(frozen=True)

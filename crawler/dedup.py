@@ -4,8 +4,11 @@
    canonical when it stays on the same site; cleaned of fragments and tracking parameters).
 2. `content_hash`: sha1 of the normalised text, so a repost in the other script or with other
    whitespace and punctuation is an exact copy.
-3. `NearDupIndex`: MinHash signatures over character shingles of the normalised text, found by
-   datasketch's `MinHashLSH` and verified on the whole signature (`MinHash.jaccard`).
+3. `NearDup`: MinHash signatures over character shingles of the normalised text, cut into
+   LSH bands (as many bands and rows as datasketch's `MinHashLSH` picks for the threshold),
+   each band hashed to one 64-bit key.  The keys are kept in the corpus (crawler/store/lsh.py
+   looks them up: no index in memory); articles sharing a key with a new one are its
+   candidates, each verified on the whole signature (`MinHash.jaccard`).
 
 Signatures are computed here with numpy (`shingle_hashes`, `minhash_values`): 1.2 ms for 10,000
 shingles where `MinHash.update_batch` takes 7.7 ms on the same hashes.  The values are exactly
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -132,85 +136,129 @@ def minhash_values(hashes: np.ndarray, num_perm: int, chunk: int = 1024) -> np.n
     return out
 
 
-class NearDupIndex:
-    """Articles' MinHash signatures in a datasketch `MinHashLSH` (in-memory storage).
+@lru_cache(maxsize=16)
+def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band) that datasketch's `MinHashLSH` picks for this threshold with
+    `LSH_WEIGHTS`, read from its public `b` and `r` (an in-memory instance, built once)."""
+    lsh = MinHashLSH(threshold=min(threshold, _LSH_MAX_THRESHOLD), num_perm=num_perm, weights=LSH_WEIGHTS)
+    return lsh.b, lsh.r
 
-    `query` returns the indexed articles whose estimated Jaccard similarity with a signature
-    is at least `threshold`, most similar first: the LSH gives candidates (some band
-    identical), each is then verified on the whole signature, so the band choice only trades
-    recall near the threshold against a few extra comparisons.
-    """
 
-    def __init__(self, threshold: float = 0.5, num_perm: int = 128, shingle_size: int = 5):
-        self.threshold, self.num_perm, self.shingle_size = threshold, num_perm, shingle_size
-        lsh_threshold = min(threshold, _LSH_MAX_THRESHOLD)
-        self.lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
-        self._sigs: dict[int, Signature] = {}  # for verification: the LSH keeps only band keys
-        self.stale: list[int] = []  # ids whose stored signature was made under other settings
+_OFFSET = np.uint64(0xCBF29CE484222325)
+_BAND_KEYS = 1  # bump when `band_keys` changes: stored keys are rebuilt (see NearDup.shape)
+
+
+def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One signed 64-bit key per band of each signature: `values` is (n, num_perm) uint32
+    (or one signature), the result (n, bands) int64.  Each band's `rows` values are folded in
+    with a multiply and the MurmurHash3 finaliser, so two bands share a key only when they are
+    equal or, once in 2^64, by chance (a chance candidate is then refused on verification)."""
+    v = np.atleast_2d(np.asarray(values, dtype=np.uint32))
+    v = v[:, : bands * rows].reshape(len(v), bands, rows).astype(np.uint64)
+    h = np.full(v.shape[:2], _OFFSET, dtype=np.uint64)
+    for j in range(rows):
+        h ^= v[:, :, j]
+        h *= _ROLL
+        h ^= h >> np.uint64(33)
+        h *= _MIX1
+        h ^= h >> np.uint64(33)
+    h *= _MIX2
+    h ^= h >> np.uint64(33)
+    return h.view(np.int64)
+
+
+def is_empty(sig: MinHash) -> bool:
+    """The signature of a text without shingles: 'identical' to every other such text, so it
+    has no bands and is never a candidate."""
+    return bool((sig.hashvalues == _EMPTY).all())
+
+
+@dataclass(frozen=True)
+class NearDup:
+    """Near-duplicate settings and everything computed from them (no state, no storage).
+
+    `signature` turns a text into a MinHash; `keys` cuts it into (band, key) pairs for the
+    corpus's `lsh_bands` table; `verify` keeps, among the candidates the store found by those
+    keys, the ones whose estimated Jaccard similarity is at least `threshold`, most similar
+    first.  `shape` names the banding, so stored keys made under another one are noticed."""
+
+    threshold: float = 0.5
+    num_perm: int = 128
+    shingle_size: int = 5
+    bands: int = field(init=False)
+    rows: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        b, r = lsh_shape(self.threshold, self.num_perm)
+        object.__setattr__(self, "bands", b)
+        object.__setattr__(self, "rows", r)
+
+    @property
+    def shape(self) -> str:
+        return (f"format {_FORMAT}, {self.num_perm} perm, shingle {self.shingle_size}, "
+                f"{self.bands}x{self.rows}, keys {_BAND_KEYS}")
 
     def signature(self, text: str) -> Signature:
         """MinHash of the text's shingles; deterministic across processes and machines."""
         values = minhash_values(shingle_hashes(text, self.shingle_size), self.num_perm)
         return Signature.of(values, self.shingle_size)
 
-    def _fits(self, sig: MinHash) -> bool:
-        """Whether a signature was made with this index's settings and can be compared."""
+    def fits(self, sig: MinHash) -> bool:
+        """Whether a signature was made with these settings and can be compared."""
         return (len(sig) == self.num_perm and sig.seed == SEED and getattr(sig, "scheme", None) == SCHEME
                 and getattr(sig, "shingle_size", self.shingle_size) == self.shingle_size)
 
-    def _check(self, sig: MinHash) -> None:
-        if not self._fits(sig):
-            raise ValueError(f"signature does not fit this index (num_perm {self.num_perm}, seed {SEED}, "
+    def check(self, sig: MinHash) -> None:
+        if not self.fits(sig):
+            raise ValueError(f"signature does not fit these settings (num_perm {self.num_perm}, seed {SEED}, "
                              f"{SCHEME}, shingle size {self.shingle_size})")
 
-    def add(self, article_id: int, sig: MinHash) -> None:
-        """Index a signature (replacing the article's previous one).  A signature of an empty
-        text is not indexed: it would be 'identical' to every other empty text."""
-        self._check(sig)
-        self.remove(article_id)
-        if (sig.hashvalues == _EMPTY).all():
-            return
-        article_id = int(article_id)
-        self.lsh.insert(article_id, sig)
-        self._sigs[article_id] = sig if isinstance(sig, Signature) else Signature.of(sig.hashvalues, self.shingle_size)
-
-    def remove(self, article_id: int) -> None:
-        """Forget an article; unknown ids are ignored."""
-        if self._sigs.pop(int(article_id), None) is not None:
-            self.lsh.remove(int(article_id))
-
-    def query(self, sig: MinHash) -> list[int]:
-        """Ids of indexed articles with estimated Jaccard >= threshold, most similar first."""
-        return [article_id for article_id, _ in self.similar(sig)]
-
-    def similar(self, sig: MinHash) -> list[tuple[int, float]]:
-        """(id, estimated Jaccard) pairs behind `query`; ties: the older (smaller) id first."""
-        self._check(sig)
-        if not self._sigs or (sig.hashvalues == _EMPTY).all():
+    def keys(self, sig: MinHash) -> list[tuple[int, int]]:
+        """(band, key) pairs of a signature; none for the signature of an empty text."""
+        self.check(sig)
+        if is_empty(sig):
             return []
-        pairs = [(i, self._sigs[i].jaccard(sig)) for i in self.lsh.query(sig)]
-        return sorted((p for p in pairs if p[1] >= self.threshold - 1e-9), key=lambda p: (-p[1], p[0]))
+        return list(enumerate(band_keys(sig.hashvalues, self.bands, self.rows)[0].tolist()))
 
-    def __len__(self) -> int:
-        return len(self._sigs)
-
-    def __contains__(self, article_id: object) -> bool:
-        return article_id in self._sigs
-
-    @classmethod
-    def from_signatures(cls, rows: Iterable[tuple[int, bytes]], threshold: float = 0.5,
-                        num_perm: int = 128, shingle_size: int = 5) -> NearDupIndex:
-        """Rebuild from stored `(article_id, sig_to_bytes(...))` rows (a repeated id: the last
-        row wins).  Rows made under other settings (num_perm, shingle size, format) are not
-        indexed; their ids go to `.stale` so the caller can recompute them from the text."""
-        index = cls(threshold, num_perm, shingle_size)
+    def stored_keys(self, rows: Iterable[tuple[int, bytes]]) -> Iterable[tuple[int, int, int]]:
+        """(band, key, article_id) of stored `(article_id, signature bytes)` rows, computed a
+        chunk at a time; rows made under other settings or empty texts give none."""
+        ids: list[int] = []
+        values: list[np.ndarray] = []
         for article_id, blob in rows:
             try:
                 sig = sig_from_bytes(blob)
             except ValueError:
-                sig = None
-            if sig is not None and index._fits(sig):
-                index.add(article_id, sig)
-            else:
-                index.stale.append(article_id)
-        return index
+                continue
+            if self.fits(sig) and not is_empty(sig):
+                ids.append(int(article_id))
+                values.append(sig.hashvalues)
+            if len(ids) == 4096:
+                yield from self._keys_of(ids, values)
+                ids, values = [], []
+        if ids:
+            yield from self._keys_of(ids, values)
+
+    def _keys_of(self, ids: list[int], values: list[np.ndarray]) -> Iterable[tuple[int, int, int]]:
+        keys = band_keys(np.stack(values), self.bands, self.rows)
+        for article_id, row in zip(ids, keys.tolist(), strict=True):
+            for band, key in enumerate(row):
+                yield band, key, article_id
+
+    def verify(self, sig: MinHash, candidates: Iterable[tuple[int, bytes]]) -> list[tuple[int, float]]:
+        """(id, estimated Jaccard) of the candidates (stored `(article_id, signature bytes)`)
+        at least `threshold` alike; the most similar first, ties: the older (smaller) id."""
+        self.check(sig)
+        if is_empty(sig):
+            return []
+        pairs = []
+        for article_id, blob in candidates:
+            try:
+                other = sig_from_bytes(blob)
+            except ValueError:
+                continue
+            if self.fits(other):
+                j = float(other.jaccard(sig))
+                if j >= self.threshold - 1e-9:
+                    pairs.append((int(article_id), j))
+        return sorted(pairs, key=lambda p: (-p[1], p[0]))

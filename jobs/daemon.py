@@ -38,12 +38,11 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlite_utils import Database
 
-from crawler import dedup
 from crawler.config import Schedule, Settings
 from crawler.cron import cron_trigger
 from crawler.errors import ConfigError, ExitCode
 from crawler.records import RunStatus
-from crawler.store import corpus, health, runs, schedules
+from crawler.store import health, runs, schedules
 from crawler.store.db import now, open_db
 from crawler.store.ingest import Ingester, IngestStats
 from jobs.lock import CorpusLock
@@ -121,7 +120,6 @@ class Daemon:
         self.busy_lock = threading.Lock()
         self.child: subprocess.Popen | None = None
         self.stop_signals = 0  # set by the signal handler only: no locks there
-        self.indexed_upto = 0  # highest minhashes.article_id in the in-memory index
         self.forwarded = False
         self.redis = None  # [daemon] crawls = "redis": (Shared, RedisSpool)
 
@@ -139,13 +137,12 @@ class Daemon:
         return 0
 
     def open(self) -> None:
-        """Shape the corpus, close the runs a killed process left open, load the LSH index."""
+        """Shape the corpus, close the runs a killed process left open, make the Ingester."""
         health.refresh_source_settings(self.db, self.settings)
         n = runs.mark_interrupted_runs(self.db)
         if n:
             log.warning("%d run(s) left 'running' by a stopped process marked interrupted", n)
         schedules.settle_schedule_states(self.db, list(self.schedules))
-        self.indexed_upto = corpus.last_signature_id(self.db)
         self.ingester = Ingester(self.db, self.settings.dedup)
         if self.settings.daemon.crawls == "redis":
             self.open_redis()
@@ -354,23 +351,10 @@ class Daemon:
 
     def ingest(self, label: str) -> IngestStats:
         assert self.ingester is not None
-        self.catch_up_index()
         stats = self.ingester.ingest()
         if stats.new or stats.duplicates:
             log.info("%s: ingested %d new, %d duplicates", label, stats.new, stats.duplicates)
         return stats
-
-    def catch_up_index(self) -> None:
-        """Add to the long-lived near-duplicate index the articles stored since it was last
-        brought up to date, by this daemon (re-adding replaces) or by another process such as a
-        manual `topicwatch crawl`, whose articles the index would otherwise never see."""
-        assert self.ingester is not None
-        for article_id, blob in list(corpus.signatures(self.db, self.indexed_upto)):
-            try:
-                self.ingester.index.add(article_id, dedup.sig_from_bytes(blob))
-            except ValueError:  # made under other settings: left to the ingester's own start-up
-                pass
-            self.indexed_upto = article_id
 
     def save_next_runs(self) -> None:
         if self.scheduler is None:

@@ -38,6 +38,7 @@ def test_defaults_apply_to_an_empty_file(tmp_path):
     assert s.crawl.max_age_days == 30
     assert s.corpus_path == tmp_path / "corpus.db"
     assert s.sources == () and s.topics == ()
+    assert s.dedup.window_days == 30
 
 
 @pytest.mark.parametrize(
@@ -67,6 +68,8 @@ def test_defaults_apply_to_an_empty_file(tmp_path):
         ("[[schedules]]\nname='s'\ninterval_minutes=5\nsources=['nope']\n", "sources", "no such source"),
         ("[[topics]]\nname='t'\nkeep_all=true\n[[topics]]\nname='t'\nkeep_all=true\n", "[[topics]] name", "duplicate"),
         ("[corpus]\npath = ''\n", "[corpus] path", "must not be empty"),
+        ("[dedup]\nwindow_days = -1\n", "[dedup] window_days", "at least 0"),
+        ("[dedup]\nwindow_days = 'a month'\n", "[dedup] window_days", "expected"),
         ("[corpus]\npath = '.'\n", "[corpus] path", "is a directory"),
         ("[[sources]]\nname='a'\nkind='search'\nurl='http://x.org/s?q={query}'\nqueries=[1]\n",
          "[[sources]] #1 (a) queries", "list of non-empty strings"),

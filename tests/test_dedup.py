@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,14 +18,18 @@ from datasketch import MinHash, MinHashLSH
 
 from crawler.config import DedupSettings
 from crawler.dedup import (
-    NearDupIndex,
+    LSH_WEIGHTS,
+    NearDup,
     Signature,
+    band_keys,
     content_hash,
     minhash_values,
     shingle_hashes,
     sig_from_bytes,
     sig_to_bytes,
 )
+from crawler.store import corpus, lsh
+from crawler.store.db import open_db, write_transaction
 from crawler.text.normalise import to_traditional
 from crawler.text.urls import canonical_url, clean_url, site_of
 
@@ -160,10 +165,10 @@ def test_content_hash_ignores_script_spacing_punctuation_and_pinyin() -> None:
 # -- signatures --------------------------------------------------------------------------------
 
 
-def index(**kw) -> NearDupIndex:
+def near(**kw) -> NearDup:
     d = DedupSettings()
     params = {"threshold": d.near_threshold, "num_perm": d.num_perm, "shingle_size": d.shingle_size, **kw}
-    return NearDupIndex(**params)
+    return NearDup(**params)
 
 
 def test_minhash_values_equal_datasketch_update_batch() -> None:
@@ -181,14 +186,14 @@ def test_shingles_fold_script_and_ignore_punctuation() -> None:
 
 
 def test_signature_is_stable_across_processes() -> None:
-    code = ("from crawler.dedup import NearDupIndex, sig_to_bytes;"
-            "import sys; sys.stdout.write(sig_to_bytes(NearDupIndex().signature('开源大模型与算力')).hex())")
+    code = ("from crawler.dedup import NearDup, sig_to_bytes;"
+            "import sys; sys.stdout.write(sig_to_bytes(NearDup().signature('开源大模型与算力')).hex())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out == sig_to_bytes(NearDupIndex().signature("开源大模型与算力")).hex()
+    assert out == sig_to_bytes(NearDup().signature("开源大模型与算力")).hex()
 
 
 def test_signature_bytes_round_trip() -> None:
-    ix = index()
+    ix = near()
     sig = ix.signature(ZH_A)
     blob = sig_to_bytes(sig)
     assert len(blob) == 4 + 13 + 4 * ix.num_perm
@@ -204,16 +209,51 @@ def test_signature_bytes_round_trip() -> None:
 def test_signature_bytes_match_those_already_stored() -> None:
     """Digest of the bytes the previous (hand-written band index) version stored for this
     text: a change here would make every stored signature useless."""
-    blob = sig_to_bytes(NearDupIndex(num_perm=128, shingle_size=5).signature("开源大模型与算力"))
+    blob = sig_to_bytes(NearDup(num_perm=128, shingle_size=5).signature("开源大模型与算力"))
     assert hashlib.sha1(blob).hexdigest() == "ac69da2af309d65c528eec71f75ba6958b6d1963"
 
 
-# -- near duplicates ---------------------------------------------------------------------------
+# -- near duplicates: the bands in a real corpus file -----------------------------------------
+
+
+class Stored:
+    """Signatures stored as ingest stores them (article row, `minhashes`, `lsh_bands`, in one
+    transaction) in a real corpus file, and looked up as ingest looks them up."""
+
+    def __init__(self, path: Path, **kw) -> None:
+        self.db = open_db(path)
+        self.near = near(**kw)
+        with write_transaction(self.db):
+            lsh.ensure_shape(self.db, self.near)
+
+    def add(self, article_id: int, sig: Signature, seen: str = "2026-01-01T00:00:00+00:00",
+            keys: list[tuple[int, int]] | None = None) -> None:
+        keys = self.near.keys(sig) if keys is None else keys
+        with write_transaction(self.db):
+            corpus.insert_article(self.db, {"id": article_id, "url": f"https://x.test/{article_id}",
+                                            "canonical_url": f"https://x.test/{article_id}", "source": "x",
+                                            "content_hash": str(article_id), "first_seen": seen})
+            corpus.save_signature(self.db, article_id, sig_to_bytes(sig))
+            lsh.add(self.db, article_id, keys)
+
+    def similar(self, sig: Signature, since: str | None = None) -> list[tuple[int, float]]:
+        return self.near.verify(sig, lsh.candidates(self.db, self.near.keys(sig), since))
+
+    def query(self, sig: Signature, since: str | None = None) -> list[int]:
+        return [article_id for article_id, _ in self.similar(sig, since)]
+
+    def signature(self, text: str) -> Signature:
+        return self.near.signature(text)
+
+
+@pytest.fixture
+def ix(tmp_path: Path) -> Stored:
+    return Stored(tmp_path / "corpus.db")
 
 
 @pytest.fixture(scope="module")
-def corpus() -> NearDupIndex:
-    ix = index()
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Stored:
+    ix = Stored(tmp_path_factory.mktemp("dedup") / "corpus.db")
     for article_id, text in ((1, ZH_A), (2, ZH_B), (3, EN_A), (4, EN_B)):
         ix.add(article_id, ix.signature(text))
     return ix
@@ -229,12 +269,11 @@ def corpus() -> NearDupIndex:
     ("en edited", EN_A_EDIT, 3),
     ("en edited repost", repost(EN_A_EDIT), 3),
 ])
-def test_copies_join_their_original(corpus: NearDupIndex, name: str, text: str, original: int) -> None:
-    assert corpus.query(corpus.signature(text)) == [original], name
+def test_copies_join_their_original(stored: Stored, name: str, text: str, original: int) -> None:
+    assert stored.query(stored.signature(text)) == [original], name
 
 
-def test_articles_on_the_same_topic_stay_apart() -> None:
-    ix = index()
+def test_articles_on_the_same_topic_stay_apart(ix: Stored) -> None:
     ix.add(1, ix.signature(ZH_A))
     ix.add(3, ix.signature(EN_A))
     assert ix.query(ix.signature(ZH_B)) == []
@@ -242,8 +281,7 @@ def test_articles_on_the_same_topic_stay_apart() -> None:
     assert ix.signature(EN_A).jaccard(ix.signature(EN_B)) < 0.15  # English shares most: still far
 
 
-def test_query_ranks_the_closest_first() -> None:
-    ix = index(threshold=0.5)
+def test_query_ranks_the_closest_first(ix: Stored) -> None:
     ix.add(10, ix.signature(repost(ZH_A_EDIT)))
     ix.add(11, ix.signature(ZH_A_EDIT))
     ix.add(12, ix.signature(ZH_B))
@@ -252,11 +290,11 @@ def test_query_ranks_the_closest_first() -> None:
     assert got[0][1] > got[1][1] >= 0.5
 
 
-def test_short_texts() -> None:
-    ix = index()
+def test_short_texts(ix: Stored) -> None:
     ix.add(1, ix.signature(""))
     ix.add(2, ix.signature("。。。"))
-    assert len(ix) == 0  # nothing to compare: not indexed, never "identical" to each other
+    assert ix.near.keys(ix.signature("")) == []  # nothing to compare: no bands, never "identical"
+    assert ix.db.execute("SELECT count(*) FROM lsh_bands").fetchone()[0] == 0
     assert ix.query(ix.signature("")) == []
     ix.add(3, ix.signature("阿里云宣布降价"))
     ix.add(4, ix.signature("AI"))
@@ -265,92 +303,107 @@ def test_short_texts() -> None:
     assert ix.query(ix.signature("腾讯发布混元")) == []
 
 
-def test_add_replace_remove() -> None:
-    ix = index()
-    ix.add(1, ix.signature(ZH_A))
-    ix.add(1, ix.signature(ZH_B))  # re-adding replaces
-    assert len(ix) == 1 and 1 in ix
-    assert ix.query(ix.signature(ZH_A)) == []
-    assert ix.query(ix.signature(ZH_B)) == [1]
-    ix.remove(1)
-    ix.remove(99)  # unknown ids are ignored
-    assert len(ix) == 0 and ix.query(ix.signature(ZH_B)) == []
-
-
 def test_mismatched_signatures_are_refused() -> None:
     with pytest.raises(ValueError):
-        index().add(1, index(num_perm=64).signature(ZH_A))
+        near().keys(near(num_perm=64).signature(ZH_A))
     with pytest.raises(ValueError):
-        index().query(index(shingle_size=3).signature(ZH_A))
+        near().verify(near(shingle_size=3).signature(ZH_A), [])
 
 
-def test_band_candidates_are_verified_on_the_whole_signature() -> None:
+def test_band_candidates_are_verified_on_the_whole_signature(ix: Stored) -> None:
     rng = np.random.default_rng(3)
-    ix = index()
+    r = ix.near.rows
     a = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
     b = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
-    b[: ix.lsh.r] = a[: ix.lsh.r]  # one identical band: a candidate, but only ~3% alike
+    b[:r] = a[:r]  # one identical band: a candidate, but only ~3% alike
     close = a.copy()
     close[::4] = b[::4]  # about three quarters alike
-    ix.add(1, Signature.of(a, ix.shingle_size))
-    assert ix.lsh.query(Signature.of(b, ix.shingle_size)) == [1]
-    assert ix.query(Signature.of(b, ix.shingle_size)) == []
+    ix.add(1, Signature.of(a, ix.near.shingle_size))
+    sig_b = Signature.of(b, ix.near.shingle_size)
+    assert [i for i, _ in lsh.candidates(ix.db, ix.near.keys(sig_b))] == [1]
+    assert ix.query(sig_b) == []
     alike = np.count_nonzero(close == a) / 128
     assert 0.74 < alike < 0.8
-    assert ix.similar(Signature.of(close, ix.shingle_size)) == [(1, alike)]
+    assert ix.similar(Signature.of(close, ix.near.shingle_size)) == [(1, alike)]
 
 
-def test_the_index_is_datasketch_minhashlsh() -> None:
-    ix = index()
-    assert isinstance(ix.lsh, MinHashLSH) and ix.lsh.b * ix.lsh.r <= ix.num_perm
-    ix.add(1, ix.signature(ZH_A))
-    ix.add(2, ix.signature(""))  # not indexed
-    assert 1 in ix.lsh and 2 not in ix.lsh
-    ix.remove(1)
-    assert 1 not in ix.lsh and ix.lsh.is_empty()
+def test_the_banding_is_datasketch_minhashlsh_s_choice() -> None:
+    """Bands and rows come from MinHashLSH's public `b` / `r`: 32 bands of 4 rows at the
+    default 0.5 and 128 permutations (a datasketch that chose otherwise would change the
+    stored bands' shape, which `lsh_state` notices: they are rebuilt)."""
+    n = near()
+    lsh_ = MinHashLSH(threshold=n.threshold, num_perm=n.num_perm, weights=LSH_WEIGHTS)
+    assert (n.bands, n.rows) == (lsh_.b, lsh_.r) == (32, 4)
+    assert n.bands * n.rows <= n.num_perm
+    assert near(threshold=1.0).bands >= 2  # 1.0 is refused by MinHashLSH: capped below it
+
+
+def test_band_keys_agree_one_at_a_time_and_in_bulk() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 2**32 - 1, (20, 128), dtype=np.uint32)
+    bulk = band_keys(values, 32, 4)
+    assert bulk.shape == (20, 32) and bulk.dtype == np.int64
+    assert all(np.array_equal(band_keys(v, 32, 4)[0], bulk[i]) for i, v in enumerate(values))
+    other = values.copy()
+    other[:, 5] ^= 1  # one value of band 1 changed: that band's key only
+    changed = band_keys(other, 32, 4) != bulk
+    assert changed[:, 1].all() and not changed[:, [0, *range(2, 32)]].any()
+
+
+def test_band_keys_match_those_already_stored() -> None:
+    """Keys of a known text: a change here makes stored `lsh_bands` rows unfindable, so it
+    must come with a new `_BAND_KEYS` (then `NearDup.shape` differs and they are rebuilt)."""
+    n = near()
+    keys = n.keys(n.signature("开源大模型与算力"))
+    assert len(keys) == 32 and [band for band, _ in keys] == list(range(32))
+    digest = hashlib.sha1(np.array([k for _, k in keys], dtype="<i8").tobytes()).hexdigest()
+    assert digest == "1a367dbb7b87e1ce6a670c1a09b6d7fcd46ccfcd"
+    assert n.shape == "format 1, 128 perm, shingle 5, 32x4, keys 1"
 
 
 def test_recall_weights_make_pairs_near_the_threshold_candidates() -> None:
     """A pair a little above the threshold must almost always share a band, since every
     candidate is verified anyway."""
-    ix = index()
-    b, r = ix.lsh.b, ix.lsh.r
-    assert 1 - (1 - (ix.threshold + 0.1) ** r) ** b > 0.98
+    n = near()
+    assert 1 - (1 - (n.threshold + 0.1) ** n.rows) ** n.bands > 0.98
 
 
 @pytest.mark.parametrize("num_perm", [16, 128])
-def test_threshold_one_means_identical_signatures(num_perm: int) -> None:
-    ix = index(threshold=1.0, num_perm=num_perm)
+def test_threshold_one_means_identical_signatures(tmp_path: Path, num_perm: int) -> None:
+    ix = Stored(tmp_path / "corpus.db", threshold=1.0, num_perm=num_perm)
     ix.add(1, ix.signature(EN_A))
     assert ix.query(ix.signature(repost(EN_A))) == []
     assert ix.query(ix.signature(EN_A.upper())) == [1]
 
 
-def test_many_adds_and_removes_stay_findable() -> None:
+def test_many_stay_findable(ix: Stored) -> None:
     rng = np.random.default_rng(7)
-    ix = index()
-    sigs = {i: Signature.of(rng.integers(0, 2**32 - 1, 128, dtype=np.uint32), ix.shingle_size) for i in range(230)}
+    sigs = {i: Signature.of(rng.integers(0, 2**32 - 1, 128, dtype=np.uint32), 5) for i in range(1, 231)}
     for i, sig in sigs.items():
         ix.add(i, sig)
-    ix.remove(7)
-    ix.remove(220)
-    ix.add(np.int64(5), sigs[5])  # numpy ids from a query are the same key
-    assert all(ix.query(sig) == [i] for i, sig in sigs.items() if i not in (7, 220))
-    assert ix.query(sigs[7]) == [] and ix.query(sigs[220]) == []
-    assert len(ix) == 228 and 5 in ix and 7 not in ix
+    assert all(ix.query(sig) == [i] for i, sig in sigs.items())
 
 
-def test_rebuild_from_stored_signatures() -> None:
-    ix = index()
-    rows = [(i, sig_to_bytes(ix.signature(t))) for i, t in ((1, ZH_A), (2, ZH_B), (3, EN_A), (4, ""))]
-    rows.append((5, sig_to_bytes(index(shingle_size=4).signature(EN_B))))  # other settings
-    rows.append((6, b"garbage"))
-    rows.append((2, sig_to_bytes(ix.signature(ZH_B + "补充一句。"))))  # a repeated id: the last row wins
-    d = DedupSettings()
-    rebuilt = NearDupIndex.from_signatures(iter(rows), threshold=d.near_threshold,
-                                           num_perm=d.num_perm, shingle_size=d.shingle_size)
-    assert len(rebuilt) == 3  # the empty text is not indexed
-    assert rebuilt.stale == [5, 6]
-    assert rebuilt.query(rebuilt.signature(repost(ZH_A))) == [1]
-    assert rebuilt.query(rebuilt.signature(EN_A_EDIT)) == [3]
-    assert rebuilt.similar(rebuilt.signature(ZH_B + "补充一句。"))[0] == (2, 1.0)
+def test_window_excludes_articles_first_seen_before_it(ix: Stored) -> None:
+    ix.add(1, ix.signature(ZH_A), seen="2026-01-01T00:00:00+00:00")
+    ix.add(2, ix.signature(repost(ZH_A)), seen="2026-03-01T00:00:00+00:00")
+    sig = ix.signature(ZH_A_EDIT)
+    assert ix.query(sig) == [1, 2] or ix.query(sig) == [2, 1]
+    assert ix.query(sig, since="2026-02-01T00:00:00+00:00") == [2]
+    assert ix.query(sig, since="2026-03-01T00:00:01+00:00") == []
+
+
+def test_bands_are_rebuilt_from_stored_signatures_when_the_settings_change(tmp_path: Path) -> None:
+    ix = Stored(tmp_path / "corpus.db")
+    ix.add(1, ix.signature(ZH_A))
+    ix.add(2, ix.signature(EN_A))
+    ix.add(3, near(shingle_size=4).signature(EN_B), keys=[])  # made under other settings
+    assert ix.db.execute("SELECT count(DISTINCT article_id) FROM lsh_bands").fetchone()[0] == 2
+    other = near(threshold=0.8)
+    assert (other.bands, other.rows) != (ix.near.bands, ix.near.rows)
+    with write_transaction(ix.db):
+        assert lsh.ensure_shape(ix.db, other)
+        assert not lsh.ensure_shape(ix.db, other)  # once
+    assert lsh.stored_shape(ix.db) == other.shape
+    assert ix.db.execute("SELECT count(*) FROM lsh_bands").fetchone()[0] == 2 * other.bands
+    assert other.verify(other.signature(EN_A), lsh.candidates(ix.db, other.keys(other.signature(EN_A)))) == [(2, 1.0)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.config import DedupSettings
+from crawler.dedup import NearDup
 from crawler.records import Article, Match, SpoolItem
 from crawler.store import runs, schema
 from crawler.store.db import open_db
@@ -71,6 +72,7 @@ def test_new_articles_get_a_story_and_an_index_row(db):
     assert (stats.new, stats.duplicates) == (2, 0)
     assert count(db, "stories") == 2
     assert count(db, "articles_fts") == 2 and count(db, "minhashes") == 2
+    assert count(db, "lsh_bands") == 2 * NearDup().bands
     assert count(db, "spool") == 0
 
 
@@ -130,12 +132,70 @@ def test_ingesting_the_same_item_twice_adds_nothing(db):
     assert count(db, "articles") == 1 and count(db, "copies") == 0
 
 
-def test_near_duplicate_index_is_rebuilt_from_the_file(db, tmp_path):
+def test_a_near_copy_is_found_through_the_bands_in_a_fresh_process(db, tmp_path):
+    """No index in memory anywhere: another process, opening the file cold, finds the
+    near-duplicate through `lsh_bands` alone."""
+    import subprocess
+    import sys
+
     ingest(db, item("http://a.test/1", BASE))
-    fresh = open_db(tmp_path / "corpus.db")  # a new process would start like this
-    SqliteSpool(fresh).put(item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
-    Ingester(fresh, DedupSettings(near_threshold=0.5)).ingest()
-    assert len({r[0] for r in fresh.execute("SELECT story_id FROM articles")}) == 1
+    SqliteSpool(db).put(item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
+    code = ("import sys; from crawler.store.db import open_db; from crawler.config import DedupSettings;"
+            "from crawler.store.ingest import Ingester;"
+            "print(Ingester(open_db(sys.argv[1]), DedupSettings()).ingest().new)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "corpus.db")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr
+    assert [tuple(r) for r in db.execute("SELECT id, story_id FROM articles ORDER BY id")] == [(1, 1), (2, 1)]
+    assert count(db, "lsh_bands") == 2 * NearDup().bands
+
+
+def test_window_days_bounds_the_candidates(db):
+    """An article first seen more than `window_days` before a near-copy starts no story with
+    it; one seen within the window does."""
+    times = iter(["2026-01-01T08:00:00+00:00", "2026-02-15T08:00:00+00:00", "2026-02-20T08:00:00+00:00"])
+    ingester = Ingester(db, DedupSettings(window_days=30), clock=lambda: next(times))
+    spool = SqliteSpool(db)
+    spool.put(item("http://a.test/1", BASE))
+    ingester.ingest()
+    spool.put(item("http://b.test/1", "转载：\n" + BASE + "（完）", source="s2"))  # 45 days later
+    ingester.ingest()
+    spool.put(item("http://c.test/1", "来源：某网\n" + BASE + "（未完）", source="s3"))  # 5 days after that
+    ingester.ingest()
+    stories = [r[0] for r in db.execute("SELECT story_id FROM articles ORDER BY id")]
+    assert stories[0] != stories[1] and stories[2] == stories[1]
+    assert count(db, "stories") == 2
+
+
+def test_window_zero_means_no_limit(db):
+    times = iter(["2020-01-01T08:00:00+00:00", "2026-02-15T08:00:00+00:00"])
+    ingester = Ingester(db, DedupSettings(window_days=0), clock=lambda: next(times))
+    spool = SqliteSpool(db)
+    spool.put(item("http://a.test/1", BASE))
+    spool.put(item("http://b.test/1", "转载：\n" + BASE + "（完）", source="s2"))
+    ingester.ingest()
+    assert count(db, "stories") == 1
+
+
+def test_the_migration_backfills_the_bands_of_an_existing_corpus(tmp_path):
+    """A corpus written before migration 008 (its articles and signatures, no `lsh_bands`):
+    opening it fills the bands from the stored signatures, and a repost then finds its
+    original through them."""
+    path = tmp_path / "corpus.db"
+    db = open_db(path)
+    ingest(db, item("http://a.test/1", BASE), item("http://a.test/2", OTHER), item("http://a.test/3", ""))
+    db.execute("DROP TABLE lsh_bands")
+    db.execute("DROP TABLE lsh_state")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = '008_lsh_bands'")
+    db.conn.commit()
+    db.close()
+    db = open_db(path)
+    assert not schema.MIGRATIONS.pending(db)
+    assert count(db, "lsh_bands") == 2 * NearDup().bands  # the empty text has none
+    assert {r[0] for r in db.execute("SELECT DISTINCT article_id FROM lsh_bands")} == {1, 2}
+    ingest(db, item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
+    assert next(db.query("SELECT story_id FROM articles WHERE url = 'http://z.test/7'"))["story_id"] == \
+        next(db.query("SELECT story_id FROM articles WHERE id = 1"))["story_id"]
 
 
 def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
@@ -146,6 +206,7 @@ def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
         Ingester(db, DedupSettings()).ingest()
     assert count(db, "articles") == 0 and count(db, "articles_fts") == 0 and count(db, "spool") == 1
     assert count(db, "article_topics") == 0 and count(db, "article_counts") == 0
+    assert count(db, "minhashes") == 0 and count(db, "lsh_bands") == 0  # written before the story
     db.execute("DROP TRIGGER boom")
     assert Ingester(db, DedupSettings()).ingest().new == 1
     assert count(db, "spool") == 0
@@ -183,3 +244,17 @@ def test_two_processes_ingesting_at_once_both_succeed(tmp_path):
     db = open_db(path)
     assert count(db, "spool") == 0
     assert count(db, "articles") + count(db, "copies") == 120
+    assert count(db, "lsh_bands") == count(db, "articles") * NearDup().bands
+
+
+def test_other_dedup_settings_rebuild_the_bands_and_still_find_copies(db):
+    ingest(db, item("http://a.test/1", BASE), item("http://a.test/2", OTHER))
+    strict = DedupSettings(near_threshold=0.8)
+    SqliteSpool(db).put(item("http://z.test/7", "来源：某网\n" + BASE + "（完）", source="s9"))
+    Ingester(db, strict).ingest()
+    near = NearDup(threshold=0.8)
+    assert (near.bands, near.rows) != (NearDup().bands, NearDup().rows)
+    assert next(db.query("SELECT shape FROM lsh_state"))["shape"] == near.shape
+    assert count(db, "lsh_bands") == 3 * near.bands
+    stories = [r[0] for r in db.execute("SELECT story_id FROM articles ORDER BY id")]
+    assert stories[2] == stories[0] != stories[1]

@@ -62,6 +62,8 @@ def test_the_v01_corpus_is_upgraded_in_place_without_losing_a_row(site: FixtureS
     assert topics and db.execute("SELECT article_id, topic FROM article_topics ORDER BY 1, 2").fetchall() == topics
     assert db.execute(schema.ARTICLE_COUNTS_CHECK).fetchone()[0] == 0
     assert db.execute("SELECT sum(articles) FROM article_counts WHERE topic = '' AND also = ''").fetchone()[0] == 11
+    # the near-duplicate bands, filled from 0.1's stored signatures (32 bands each)
+    assert db.execute("SELECT count(*), count(DISTINCT article_id) FROM lsh_bands").fetchone() == (11 * 32, 11)
     open_db(path).close()  # and again: nothing left to do
     assert counts(path) == ROWS_V01
 

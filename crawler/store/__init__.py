@@ -6,7 +6,8 @@
 - `pages`: `pages` (fetch state of each URL) and `skipped` (why a page was not kept).
 - `spool`: `spool`, the durable hand-off from crawls to ingest.
 - `ingest`: spool -> dedup -> `articles`, `copies`, `stories`, `minhashes`, `articles_fts`,
-  through `corpus` (the writes) and `fts` (the indexed form of the text).
+  `lsh_bands`, through `corpus` (the writes), `lsh` (the near-duplicate bands: stored and
+  looked up, nothing in memory) and `fts` (the indexed form of the text).
 - `health`: `source_settings` and the `source_health` view's rows.
 - `schedules`: `schedules_state`, the daemon's memory across restarts.
 - `queries`: read-only queries for browsing.

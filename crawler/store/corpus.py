@@ -194,16 +194,6 @@ def save_signature(db: Database, article_id: int, blob: bytes) -> None:
                [article_id, blob])
 
 
-def signatures(db: Database, after_id: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(article_id, signature) rows with an id above `after_id`, in id order."""
-    yield from db.execute("SELECT article_id, signature FROM minhashes WHERE article_id > ? "
-                          "ORDER BY article_id", [after_id])
-
-
-def last_signature_id(db: Database) -> int:
-    return db.execute("SELECT COALESCE(max(article_id), 0) FROM minhashes").fetchone()[0]
-
-
 # ---------------------------------------------------------------- export
 
 def has_topic(db: Database, topic: str) -> bool:

@@ -3,13 +3,14 @@
 For each spooled item, in one transaction:
 1. the same URL or canonical URL already stored  -> a `copies` row (kind 'canonical') or nothing;
 2. the same normalised text already stored       -> a `copies` row (kind 'exact');
-3. otherwise a new article; MinHash LSH finds a near-duplicate, whose story it joins, or it
-   starts a new story;
+3. otherwise a new article, its signature and LSH bands; the bands find a near-duplicate
+   first seen within `[dedup] window_days`, whose story it joins, or it starts a new story;
 and the spool row is deleted in that same transaction.  Ingesting twice adds nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlite_utils import Database
 from crawler import dedup, faults
 from crawler.config import DedupSettings
 from crawler.records import Outcome, SpoolItem
-from crawler.store import corpus, pages, runs, topicsets
+from crawler.store import corpus, lsh, pages, runs, topicsets
 from crawler.store.db import now, write_transaction
 from crawler.store.spool import Spool, SqliteSpool
 from crawler.text.urls import canonical_url
@@ -34,34 +35,34 @@ class IngestStats:
 
 
 class Ingester:
-    """Holds the near-duplicate index for the life of a process (the daemon keeps one).
+    """Ingests spooled items into the corpus.  The near-duplicate index is the corpus's own
+    `lsh_bands` table (crawler/store/lsh.py), written in each article's transaction and read
+    by index probes, so an Ingester holds no index: a new process, the daemon's long-lived one
+    and a concurrent `topicwatch crawl` all see the same, complete index.
 
     `clock` gives the `first_seen` time of what is stored (UTC ISO 8601, default: now); a
-    benchmark that builds months of corpus in minutes passes its own."""
+    benchmark that builds months of corpus in minutes passes its own.  Near-duplicate
+    candidates are the articles first seen within `[dedup] window_days` of that time."""
 
     def __init__(self, db: Database, dedup_settings: DedupSettings, clock: Callable[[], str] = now):
         self.db = db
         self.settings = dedup_settings
         self.clock = clock
-        self._index: dedup.NearDupIndex | None = None
+        self.near = dedup.NearDup(dedup_settings.near_threshold, dedup_settings.num_perm,
+                                  dedup_settings.shingle_size)
+        self._ensure_bands()
 
-    @property
-    def index(self) -> dedup.NearDupIndex:
-        """The LSH index, rebuilt from the `minhashes` table the first time a new article
-        needs it (seconds and ~11 KB per article at 200,000 articles), so an ingest that
-        finds only known URLs and copies never pays for it."""
-        if self._index is None:
-            self._index = dedup.NearDupIndex.from_signatures(
-                corpus.signatures(self.db),
-                threshold=self.settings.near_threshold,
-                num_perm=self.settings.num_perm,
-                shingle_size=self.settings.shingle_size,
-            )
-        return self._index
+    def _ensure_bands(self) -> None:
+        """Rebuild `lsh_bands` if it follows another banding than these settings' (another
+        `near_threshold` or `num_perm`, now or since another process last rebuilt it)."""
+        if lsh.stored_shape(self.db) != self.near.shape:
+            with write_transaction(self.db):
+                lsh.ensure_shape(self.db, self.near)
 
     def ingest(self, spool: Spool | None = None,
                progress: Callable[[IngestStats], None] | None = None) -> IngestStats:
         spool = spool or SqliteSpool(self.db)
+        self._ensure_bands()
         stats = IngestStats()
         while batch := spool.pending(100):
             for key, item in batch:
@@ -72,39 +73,41 @@ class Ingester:
         return stats
 
     def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:
-        added: tuple[int, object] | None = None
         with write_transaction(self.db):
-            outcome, added = self._store(item)
+            outcome = self._store(item)
             spool.remove(key)
             self._count(item, outcome)
             pages.record_page(self.db, item.article.url, "article", item.article.source,
                               status=200, outcome=Outcome.COPY if outcome == "copy" else Outcome.STORED,
                               run_id=item.run_id)
-        if added:
-            self.index.add(*added)
         if outcome == "stored":
             stats.new += 1
         elif outcome == "copy":
             stats.duplicates += 1
 
-    def _store(self, item: SpoolItem) -> tuple[str, tuple[int, object] | None]:
+    def _store(self, item: SpoolItem) -> str:
         a = item.article
         canon = canonical_url(a.url, a.canonical_url)
         existing = corpus.find_article_by_url(self.db, canon, a.url, item.requested_url)
         if existing is not None:
-            return self._copy(item, existing, "canonical"), None
+            return self._copy(item, existing, "canonical")
         content_hash = dedup.content_hash(a.text)
         existing = corpus.find_article_by_hash(self.db, content_hash)
         if existing is not None:
-            return self._copy(item, existing, "exact"), None
-        sig = self.index.signature(a.text)
+            return self._copy(item, existing, "exact")
+        sig = self.near.signature(a.text)
+        keys = self.near.keys(sig)
         seen = self.clock()
+        story = self._story_for(sig, keys, seen)
         row = {**self._row(item, canon, content_hash, seen),
                "topic_set": topicsets.key_of(self.db, item.tested)}
         article_id = corpus.insert_article(self.db, row)
         corpus.save_signature(self.db, article_id, dedup.sig_to_bytes(sig))
-        corpus.set_story(self.db, article_id, self._story_for(sig, article_id, a.title, seen))
-        return "stored", (article_id, sig)
+        lsh.add(self.db, article_id, keys)
+        if story is None:
+            story = corpus.new_story(self.db, article_id, a.title, seen)
+        corpus.set_story(self.db, article_id, story)
+        return "stored"
 
     def _copy(self, item: SpoolItem, article_id: int, kind: str) -> str:
         """Record a copy; "known" when this very URL is already the article or a copy."""
@@ -115,12 +118,22 @@ class Ingester:
             return "known"
         return "copy"
 
-    def _story_for(self, sig: object, article_id: int, title: str, seen: str) -> int:
-        for candidate in self.index.query(sig):
+    def near_duplicates(self, sig: dedup.Signature, seen: str,
+                        keys: list[tuple[int, int]] | None = None) -> list[tuple[int, float]]:
+        """(article id, estimated Jaccard) of the stored near-duplicates of a signature first
+        seen within `[dedup] window_days` before `seen`, the most similar first: the articles
+        sharing a band (index probes in `lsh_bands`), verified on the whole signature."""
+        keys = self.near.keys(sig) if keys is None else keys
+        found = lsh.candidates(self.db, keys, window_start(seen, self.settings.window_days))
+        return self.near.verify(sig, found)
+
+    def _story_for(self, sig: dedup.Signature, keys: list[tuple[int, int]], seen: str) -> int | None:
+        """The story of the most similar near-duplicate first seen within the window, if any."""
+        for candidate, _ in self.near_duplicates(sig, seen, keys):
             story = corpus.story_of(self.db, candidate)
             if story:
                 return story
-        return corpus.new_story(self.db, article_id, title, seen)
+        return None
 
     @staticmethod
     def _row(item: SpoolItem, canon: str, content_hash: str, seen: str) -> dict:
@@ -145,3 +158,12 @@ class Ingester:
             runs.add_new_article(self.db, item.run_id, item.article.source)
         else:
             runs.add_run_counts(self.db, item.run_id, {"duplicates": 1})
+
+
+def window_start(seen: str, days: float) -> str | None:
+    """The earliest `first_seen` (same ISO 8601 form as `seen`) of a near-duplicate candidate
+    for an article seen at `seen`; None when the window is 0 (no limit)."""
+    if not days:
+        return None
+    start = dt.datetime.fromisoformat(seen) - dt.timedelta(days=days)
+    return start.isoformat(timespec="seconds")

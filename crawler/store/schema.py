@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
-from crawler.config import DaemonSettings, Source
+from crawler.config import DaemonSettings, DedupSettings, Source
 from crawler.records import NOT_ERRORS
 
 DEFAULT_QUIET_DAYS = Source.__dataclass_fields__["quiet_days"].default
@@ -249,6 +249,31 @@ def m007_topics_can_change(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS idx_unmatched_kept_at ON unmatched(kept_at);
         """
     )
+
+
+@MIGRATIONS(name="008_lsh_bands")
+def m008_lsh_bands(db: Database) -> None:
+    """The near-duplicate index in the corpus instead of in memory (crawler/store/lsh.py):
+    one row per band of each article's signature, under its `bucket` of article ids, filled from the stored signatures here with
+    the default `[dedup]` settings (other settings rebuild it on first use), then by ingest in
+    each article's transaction.  `lsh_state` records which banding the rows follow."""
+    _execute_all(db,
+        """
+        CREATE TABLE IF NOT EXISTS lsh_bands (
+            bucket INTEGER NOT NULL, band INTEGER NOT NULL, hash INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (bucket, band, hash, article_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS lsh_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1), shape TEXT NOT NULL
+        );
+        """
+    )
+    from crawler.dedup import NearDup  # datasketch (and scipy): only when a corpus is upgraded
+    from crawler.store import lsh
+
+    d = DedupSettings()
+    lsh.rebuild(db, NearDup(d.near_threshold, d.num_perm, d.shingle_size))
 
 
 def _execute_all(db: Database, script: str) -> None:

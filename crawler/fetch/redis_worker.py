@@ -50,7 +50,7 @@ from crawler.fetch.pipelines import SpoolPipeline
 from crawler.fetch.redis_frontier import POLL_SECONDS, wake
 from crawler.fetch.settings import base_settings, config_of
 from crawler.fetch.spider import TopicSpider
-from crawler.fetch.state import LISTING_KINDS, FetchState
+from crawler.fetch.state import LISTING_KINDS, FetchState, with_validators
 from crawler.records import SkipReason
 from crawler.remote.shared import FIRST_CONTACT_MARGIN, POLITENESS_MARGIN, Keys, Shared, connect
 from crawler.remote.spool import RedisSpool
@@ -170,12 +170,7 @@ class SharedFetchState(FetchState):
         schedule = request.meta.get("tw_schedule")
         if schedule and not self.shared.first_in_schedule(schedule, request.url):
             return None  # a sitemap two documents list: once per schedule, as in one crawl
-        etag, last_modified = self.shared.validators(request.url)
-        if etag:
-            request.headers["If-None-Match"] = etag
-        if last_modified:
-            request.headers["If-Modified-Since"] = last_modified
-        return request
+        return with_validators(request, *self.shared.validators(request.url))
 
     def _article(self, request: Request, doc: Any) -> Request | None:
         if self.shared.any_stored(request.url, canonical_url(request.url)):

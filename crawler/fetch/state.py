@@ -60,6 +60,15 @@ class Validators:
     last_modified: str | None
 
 
+def with_validators(request: Request, etag: str | None, last_modified: str | None) -> Request:
+    """`request` made conditional on the validators of its last answer (a 304 if unchanged)."""
+    if etag:
+        request.headers["If-None-Match"] = etag
+    if last_modified:
+        request.headers["If-Modified-Since"] = last_modified
+    return request
+
+
 class FetchState:
     def __init__(self, crawler: Any):
         self.crawler = crawler
@@ -142,12 +151,7 @@ class FetchState:
         return request
 
     def _conditional(self, request: Request) -> Request:
-        etag, last_modified = pages.get_validators(self.db, request.url)
-        if etag:
-            request.headers["If-None-Match"] = etag
-        if last_modified:
-            request.headers["If-Modified-Since"] = last_modified
-        return request
+        return with_validators(request, *pages.get_validators(self.db, request.url))
 
     def _article(self, request: Request, doc: DocumentCuts) -> Request | None:
         url, source = request.url, request.meta["tw_source"]

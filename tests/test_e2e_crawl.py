@@ -3,6 +3,7 @@ and on the server's request log.  Expectations come from tests/fixtures/site/man
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import subprocess
@@ -198,3 +199,18 @@ def test_database_is_consistent(crawled):
     n_articles = crawled.rows("SELECT count(*) FROM articles")[0][0]
     assert crawled.rows("SELECT count(*) FROM articles_fts")[0][0] == n_articles
     assert crawled.rows("SELECT count(*) FROM minhashes")[0][0] == n_articles
+
+
+def test_articles_are_stored_while_the_crawl_runs_and_counted_per_source(crawled):
+    """The crawl drains its spool as it goes (crawler/fetch/run.py): the first articles are in
+    the corpus seconds before the crawl ends (the slow page keeps it going), and the counts of
+    the run and of each source still add up to what was stored."""
+    run = crawled.rows("SELECT * FROM runs ORDER BY id LIMIT 1")[0]
+    first_seen = crawled.rows("SELECT min(first_seen) AS t FROM articles")[0]["t"]
+    ended, first = (dt.datetime.fromisoformat(t) for t in (run["ended"], first_seen))
+    assert (ended - first).total_seconds() >= 2, (first_seen, run["ended"])
+    per_source = {r["source"]: r["new"] for r in crawled.rows(
+        "SELECT source, new FROM source_runs WHERE run_id = ? AND new > 0", run["id"])}
+    stored = {r["source"]: r["n"] for r in crawled.rows(
+        "SELECT source, count(*) AS n FROM articles GROUP BY source")}
+    assert per_source == stored and sum(stored.values()) == run["new"] == 15

@@ -17,7 +17,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
@@ -30,7 +30,9 @@ from crawler.fetch.spider import TopicSpider
 from crawler.records import RunStats, RunStatus
 from crawler.store import runs
 from crawler.store.db import open_db
-from crawler.store.ingest import IngestStats
+
+if TYPE_CHECKING:
+    from crawler.store.ingest import IngestStats
 
 PROGRESS_SECONDS = 0.25
 

@@ -43,9 +43,12 @@ def add_run_counts(db: Database, run_id: int, counts: dict[str, int]) -> None:
 
 
 def add_new_article(db: Database, run_id: int, source: str) -> None:
+    """Count a stored article for its run and source.  Ingest runs while the crawl goes on, so
+    the source's row may not exist yet: it is started here, `ok` and `at` left for the crawl's
+    end (`record_source_run`) to set."""
     add_run_counts(db, run_id, {"new": 1})
-    db.execute("UPDATE source_runs SET new = new + 1 WHERE run_id = ? AND source = ?",
-               [run_id, source])
+    db.execute("""INSERT INTO source_runs (run_id, source, new) VALUES (?, ?, 1)
+                  ON CONFLICT (run_id, source) DO UPDATE SET new = new + 1""", [run_id, source])
 
 
 def record_source_run(db: Database, run_id: int, source: str, counts: dict[str, int], ok: bool) -> None:
@@ -75,7 +78,8 @@ def record_crawl(db: Database, run_id: int, stats: RunStats, sources: Iterable[s
 
 def record_failed_sources(db: Database, run_id: int, sources: Iterable[str]) -> None:
     """Sources of a crashed crawl that got no result: each counts as a failure."""
-    done = {r[0] for r in db.execute("SELECT source FROM source_runs WHERE run_id = ?", [run_id])}
+    done = {r[0] for r in db.execute(
+        "SELECT source FROM source_runs WHERE run_id = ? AND ok IS NOT NULL", [run_id])}
     for name in sorted(set(sources) - done):
         record_source_run(db, run_id, name, {}, ok=False)
 

@@ -269,6 +269,8 @@ def m008_lsh_bands(db: Database) -> None:
         );
         """
     )
+    if db.execute("SELECT 1 FROM minhashes LIMIT 1").fetchone() is None:
+        return  # a new corpus: nothing to fill, and no second of datasketch and scipy imports
     from crawler.dedup import NearDup  # datasketch (and scipy): only when a corpus is upgraded
     from crawler.store import lsh
 

@@ -166,7 +166,13 @@ def as_nobody(folder: Path) -> tuple[str, ...]:
         return ()
     setpriv = shutil.which("setpriv")
     assert setpriv, "as root, the read-only test needs util-linux's setpriv to drop to nobody"
-    return (setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups")
+    prefix = (setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups")
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import crawler"], capture_output=True,
+                           text=True, cwd="/")
+    assert probe.returncode == 0, (
+        f"user nobody cannot import the project from {ROOT} (is a folder above it private, "
+        f"like mktemp -d's 0700?): clone it where other users can read it\n{probe.stderr}")
+    return prefix
 
 
 def test_6_a_read_only_corpus_is_read_but_not_written(shared_folder):

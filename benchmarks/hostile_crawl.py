@@ -39,8 +39,9 @@ def main() -> None:
                 lines.append(f"| {e.case} | {e.kind} | `{where}` | `{e.outcome}` | {'yes' if ok else 'NO: ' + ', '.join(found)} |")
             else:
                 lines.append(f"{'ok ' if ok else 'BAD'} {e.case:30} {where:34} {e.outcome:20} {', '.join(found)}")
-        print(f"exit code {result.returncode}; peak RSS of the crawl {result.peak_rss_mb:.0f} MB; "
-              f"{result.seconds:.0f} s")
+        print(f"exit code {result.returncode}; peak RSS of the crawl's process {result.peak_rss_mb:.0f} MB, "
+              f"of its largest worker process {result.worker_peak_rss_mb:.0f} MB; "
+              f"the crawl and its workers together (PSS, sampled) {result.tree_peak_pss_mb:.0f} MB; {result.seconds:.0f} s")
         print(f"{len({e.case for e in result.suite.expects})} cases, {len(result.suite.expects)} "
               f"outcomes, {agree} as expected; requests to private servers: {len(result.forbidden_hits())}")
         if args.markdown:

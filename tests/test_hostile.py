@@ -32,6 +32,7 @@ def test_the_crawl_ends_cleanly_and_within_bounds(result):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.seconds < 600
     assert 0 < result.peak_rss_mb < 1024
+    assert 0 < result.tree_peak_pss_mb < 1024, "the crawl and its workers together"
 
 
 @pytest.mark.parametrize("expect", EXPECTS, ids=[e.id for e in EXPECTS])

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ except SystemExit as exit:
 finally:
     with open(sys.argv[2], "w") as fh:
         json.dump({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                    "seconds": time.monotonic() - start, "exit": code}, fh)
 """
 
@@ -48,6 +50,8 @@ class Result:
     stderr: str
     peak_rss_mb: float
     seconds: float
+    worker_peak_rss_mb: float = 0.0  # the largest worker process's peak (they run side by side)
+    tree_peak_pss_mb: float = 0.0  # the crawl and its workers together, sampled (shared pages once)
 
     def rows(self, sql: str, *params: object) -> list[tuple]:
         with sqlite3.connect(self.corpus) as conn:
@@ -79,6 +83,54 @@ def expectations() -> list[Expect]:
     return build(HostileSite(ADDRESSES)).expects
 
 
+class TreeMemory:
+    """Samples, every 0.1 s, the memory of a process and its descendants together: their PSS
+    (/proc/PID/smaps_rollup, Linux), which counts the pages forked workers share with the crawl
+    once, where adding up RSS would count them once per process."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak_mb = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self.done.is_set():
+            self.peak_mb = max(self.peak_mb, sum(map(_pss_kb, _tree(self.pid))) / 1024)
+            self.done.wait(0.1)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(children.get(p, []))
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            return next((int(line.split()[1]) for line in fh if line.startswith("Pss:")), 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def run(tmp: Path, timeout: float = 600) -> Result:
     """Start the servers, crawl them once in a child process, stop the servers."""
     site = HostileSite(ADDRESSES).start()
@@ -90,10 +142,16 @@ def run(tmp: Path, timeout: float = 600) -> Result:
         report = tmp / "report.json"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)])}
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(settings), str(report)], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(settings), str(report)], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tree = TreeMemory(proc.pid)
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        finally:
+            tree.stop()
         figures = json.loads(report.read_text()) if report.exists() else {}
-        return Result(suite, site, tmp / "corpus.db", proc.returncode, proc.stderr,
-                      figures.get("peak_rss_mb", 0.0), figures.get("seconds", time.monotonic() - started))
+        return Result(suite, site, tmp / "corpus.db", proc.returncode, stderr,
+                      figures.get("peak_rss_mb", 0.0), figures.get("seconds", time.monotonic() - started),
+                      figures.get("worker_peak_rss_mb", 0.0), tree.peak_mb)
     finally:
         site.stop()

@@ -159,20 +159,33 @@ def shared_folder():
 
 
 def as_nobody(folder: Path) -> tuple[str, ...]:
-    """A command prefix that runs as another user when the tests run as root (root writes
-    read-only files anyway), with a folder that user can read but not write."""
+    """A command prefix under which `folder` can be read but not written, when the tests run as
+    root (root writes read-only files anyway): run as user nobody, or, when nobody cannot read
+    the checkout (a private folder above it, like mktemp -d's 0700), as root in a mount
+    namespace of its own where `folder` is a read-only bind mount."""
     folder.chmod(0o755)
     if os.geteuid() != 0:
         return ()
     setpriv = shutil.which("setpriv")
     assert setpriv, "as root, the read-only test needs util-linux's setpriv to drop to nobody"
     prefix = (setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups")
+    if _imports_crawler(prefix):
+        return prefix
+    unshare = shutil.which("unshare")
+    assert unshare, f"user nobody cannot read {ROOT} and util-linux's unshare is missing"
+    script = ('mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"')
+    prefix = (unshare, "--mount", "sh", "-c", script, str(folder))
+    assert _imports_crawler(prefix), (
+        f"user nobody cannot read {ROOT} (a private folder above it?) and a read-only bind "
+        "mount (unshare --mount) is not allowed here: clone the project where other users can "
+        "read it")
+    return prefix
+
+
+def _imports_crawler(prefix: tuple[str, ...]) -> bool:
     probe = subprocess.run([*prefix, sys.executable, "-c", "import crawler"], capture_output=True,
                            text=True, cwd="/")
-    assert probe.returncode == 0, (
-        f"user nobody cannot import the project from {ROOT} (is a folder above it private, "
-        f"like mktemp -d's 0700?): clone it where other users can read it\n{probe.stderr}")
-    return prefix
+    return probe.returncode == 0
 
 
 def test_6_a_read_only_corpus_is_read_but_not_written(shared_folder):

@@ -105,7 +105,10 @@ def problem(e: sqlite3.DatabaseError, path: Path) -> str:
     text = str(e)
     if "not a database" in text or "malformed" in text:
         return f"not a SQLite database, or a damaged one ({text})"
-    if "readonly" in text or "read-only" in text:
+    if "readonly" in text or "read-only" in text or (
+            "unable to open" in text and path.exists() and not os.access(path, os.W_OK)):
+        # the second: an existing corpus on a read-only file system, where SQLite fails to open
+        # its -wal / -shm instead of reporting a read-only database
         return ("read-only: this command writes to the corpus (status, export and browse can "
                 "read a read-only corpus)")
     if "unable to open" in text:

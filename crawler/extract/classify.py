@@ -124,7 +124,8 @@ def page_lines(tree: lxml.html.HtmlElement) -> list[Line]:
 
 
 def _flush(run: list[tuple[str, bool]], lines: list[Line]) -> None:
-    text = clean_spaces(strip_pinyin(" ".join("".join(t for t, _ in run).split())))
+    words = " ".join("".join(t for t, _ in run).split()) if run else ""
+    text = clean_spaces(strip_pinyin(words)) if words else ""  # most runs hold only spaces
     if text:
         total = size(text)
         linked = sum(size(t) for t, in_link in run if in_link)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sqlite3
@@ -165,6 +166,29 @@ def test_scrapy_crawl_honours_the_crawl_settings(site, tmp_path):
     times = sorted(r.time for r in requests)
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.8 * 0.5, gaps  # Scrapy varies the delay by up to ±50 %
+
+
+def test_a_crawl_opens_no_remote_control_and_writes_nothing_in_home(site, tmp_path):
+    """Scrapy 2.19 starts a remote-control HTTP server (Python sent to it runs in the crawl)
+    and writes its token under ~/.local/state unless told not to: neither happens, whichever
+    way the crawl is started."""
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = tmp_path / "settings.toml"
+    settings.write_text(site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics(),
+                        encoding="utf-8")
+    env = {**os.environ, "HOME": str(home), "XDG_STATE_HOME": str(home / "state")}
+    scrapy = Path(sys.executable).parent / "scrapy"
+    for command in ([sys.executable, "-m", "crawler", "crawl", "-v", "--settings", str(settings),
+                     "--source", "ledger-news"],
+                    [str(scrapy), "crawl", "topicwatch", "-s", f"TOPICWATCH_SETTINGS={settings}",
+                     "-a", "source=ledger-news"]):
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        log = proc.stdout + proc.stderr
+        assert "Spider opened" in log  # the log is there to be read
+        assert "Remote control" not in log and "remote_control" not in log
+        assert [p for p in home.rglob("*")] == [], "the crawl wrote into HOME"
 
 
 def test_browse_and_export_refuse_a_missing_corpus(tmp_path):

@@ -191,6 +191,30 @@ def test_a_crawl_opens_no_remote_control_and_writes_nothing_in_home(site, tmp_pa
         assert [p for p in home.rglob("*")] == [], "the crawl wrote into HOME"
 
 
+def test_an_unchanged_recrawl_does_not_load_the_ingester(site, tmp_path):
+    """With nothing spooled, the crawl never builds the ingester: datasketch and scipy (a
+    second of imports, a quarter of an unchanged re-crawl) are not even imported."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text(site.settings_toml(tmp_path / "corpus.db") + "\n" + shipped_topics(),
+                        encoding="utf-8")
+
+    def crawl() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-X", "importtime", "-m", "crawler", "crawl",
+                               "--settings", str(settings), "--source", "xinghe-rss"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    def imports_datasketch(proc: subprocess.CompletedProcess) -> bool:
+        return re.search(r"\|\s+datasketch$", proc.stderr, re.MULTILINE) is not None
+
+    first = crawl()
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert imports_datasketch(first)  # new articles were ingested: the import is seen
+    again = crawl()
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "new 0" in again.stdout
+    assert not imports_datasketch(again)
+
+
 def test_browse_and_export_refuse_a_missing_corpus(tmp_path):
     s = tmp_path / "settings.toml"
     s.write_text(f'[corpus]\npath = "{tmp_path / "nope.db"}"\n', encoding="utf-8")

@@ -28,6 +28,7 @@ from crawler.fetch import signals as tw_signals
 from crawler.records import RunStats
 from crawler.store import health, rematch, runs, unmatched
 from crawler.store.db import open_db
+from crawler.store.spool import SqliteSpool
 
 if TYPE_CHECKING:  # imported when the first drain needs it: datasketch and scipy take half a
     # second, which the crawl spends downloading instead
@@ -73,8 +74,15 @@ class RunRecorder:
 
     def _drain(self, plan: Any) -> None:
         """Ingest what the crawl has spooled so far (on the reactor's thread, between downloads)."""
+        if not self._spooled():
+            return
         stats = self._ingester(plan).ingest()
         self.ingested = (self.ingested[0] + stats.new, self.ingested[1] + stats.duplicates)
+
+    def _spooled(self) -> bool:
+        """Whether the spool holds anything: the ingester (datasketch and scipy, a second of
+        imports, a quarter of an unchanged re-crawl) is loaded only when there is work for it."""
+        return len(SqliteSpool(self.db)) > 0
 
     def _ingester(self, plan: Any) -> Ingester:
         if self.ingester is None:
@@ -102,7 +110,7 @@ class RunRecorder:
         runs.record_crawl(self.db, self.run_id, stats, [s.name for s in plan.sources])
         if self.drains is not None and self.drains.running:
             self.drains.stop()
-        if self.crawler.settings.getbool("TOPICWATCH_INGEST"):
+        if self.crawler.settings.getbool("TOPICWATCH_INGEST") and self._spooled():
             self._ingester(plan).ingest(progress=self._ingest_progress)
         names = [s.name for s in plan.sources]
         runs.finish_run(self.db, self.run_id, runs.final_status(reason, stats, names),

@@ -58,8 +58,10 @@ def fold_term(term: str) -> str:
     return fold(term).strip()
 
 
+@lru_cache(maxsize=4)
 def normalise_for_hash(text: str) -> str:
-    """Folded text with pinyin, whitespace and punctuation removed."""
+    """Folded text with pinyin, whitespace and punctuation removed.  Cached: ingest hashes an
+    article's text for its exact copy and again for its shingles (0.8 ms a 10 KB text)."""
     return _PUNCT_OR_SPACE_RE.sub("", fold(strip_pinyin(text)))
 
 

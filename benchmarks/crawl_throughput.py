@@ -371,12 +371,23 @@ class CrawlRun:
 CHECKOUT = ROOT  # whose code `python -m crawler` runs (--checkout)
 
 
-def crawl(site: Site, settings: Path) -> CrawlRun:
-    since = time.monotonic()
+@dataclass
+class Measured:
+    """A finished child process: its output, wall and CPU seconds, peak RSS of its tree."""
+
+    returncode: int
+    out: str
+    err: str
+    seconds: float
+    cpu: float
+    tree_peak_mb: float
+
+
+def run_measured(cmd: list[str], cwd: Path) -> Measured:
+    """Run `cmd` to the end, sampling its process tree's RSS every 0.1 s."""
     start = time.monotonic()
     cpu = _children_cpu()
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)],
-                            cwd=CHECKOUT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
     done = threading.Event()
 
@@ -391,11 +402,17 @@ def crawl(site: Site, settings: Path) -> CrawlRun:
     seconds = time.monotonic() - start
     done.set()
     sampler.join()
-    if proc.returncode not in (0, 3):
-        print(err[-3000:], file=sys.stderr)
-    summary = next((line for line in out.splitlines() if line.startswith("fetched")), "")
-    return CrawlRun(seconds, proc.returncode, site.requests(since), peak[0], summary, start,
-                    _children_cpu() - cpu)
+    return Measured(proc.returncode, out, err, seconds, _children_cpu() - cpu, peak[0])
+
+
+def crawl(site: Site, settings: Path) -> CrawlRun:
+    start = time.monotonic()
+    run = run_measured([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)], CHECKOUT)
+    if run.returncode not in (0, 3):
+        print(run.err[-3000:], file=sys.stderr)
+    summary = next((line for line in run.out.splitlines() if line.startswith("fetched")), "")
+    return CrawlRun(run.seconds, run.returncode, site.requests(start), run.tree_peak_mb, summary,
+                    start, run.cpu)
 
 
 def _children_cpu() -> float:

@@ -37,7 +37,6 @@ import gzip
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crawl_throughput import _children_cpu, _tree_rss_mb  # noqa: E402
+from crawl_throughput import _children_cpu, run_measured  # noqa: E402
 
 from crawler.config import available_cores, load_settings  # noqa: E402
 
@@ -198,30 +197,15 @@ def _shipped_topics() -> list[str]:
 def timed(cmd: list[str], site: Site, cwd: Path) -> dict:
     """Run `cmd`; wall seconds, pages requested, CPU seconds, peak RSS of the tree."""
     since = time.monotonic()
-    cpu = _children_cpu()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
-            done.wait(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    seconds = time.monotonic() - since
-    done.set()
-    sampler.join()
+    run = run_measured(cmd, cwd)
     times = site.page_requests(since)
     first = site.first_request(since)
-    pages = len(times)
-    return {"seconds": round(seconds, 2), "exit": proc.returncode, "pages": pages,
-            "pages_per_s": round(pages / seconds, 2),
-            "timeline": (f"first request at {first:.2f} s, pages {times[0]:.2f}-{times[-1]:.2f} s, "
-                         f"exit at {seconds:.2f} s") if times and first is not None else "no pages", "cpu_seconds": round(_children_cpu() - cpu, 1),
-            "tree_peak_rss_mb": round(peak[0]), "stdout": out, "stderr": err}
+    timeline = (f"first request at {first:.2f} s, pages {times[0]:.2f}-{times[-1]:.2f} s, "
+                f"exit at {run.seconds:.2f} s") if times and first is not None else "no pages"
+    return {"seconds": round(run.seconds, 2), "exit": run.returncode, "pages": len(times),
+            "pages_per_s": round(len(times) / run.seconds, 2), "timeline": timeline,
+            "cpu_seconds": round(run.cpu, 1), "tree_peak_rss_mb": round(run.tree_peak_mb),
+            "stdout": run.out, "stderr": run.err}
 
 
 def run_topicwatch(site: Site, tmp: Path, k: int, workers: int, topics: str) -> dict:

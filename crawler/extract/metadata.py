@@ -6,6 +6,7 @@ cleaned; pure functions over lxml trees, shared by extract and its helpers."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -112,10 +113,11 @@ TITLE_SEP_RE = re.compile(
 )
 
 
-def headline(meta: PageMeta, extracted_title: str | None, text: str) -> str:
-    """The headline: og:title, else <title>, without " - Site" / "_频道_网站" suffixes; an <h1>
-    wins when it is most of that (h1s carry no suffix, but can be a logo)."""
-    base = meta.og_title or meta.title_tag or title_text(extracted_title, meta.max_title)
+def headline(meta: PageMeta, extracted_title: Callable[[], str | None], text: str) -> str:
+    """The headline: og:title, else <title>, else the extractor's title (asked for only
+    then: it costs a metadata pass), without " - Site" / "_频道_网站" suffixes; an <h1> wins
+    when it is most of that (h1s carry no suffix, but can be a logo)."""
+    base = meta.og_title or meta.title_tag or title_text(extracted_title(), meta.max_title)
     if not base:
         return meta.h1s[0] if meta.h1s else text.split("\n", 1)[0][:80]
     stripped = strip_site_suffix(base, meta.site_name)

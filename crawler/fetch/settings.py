@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.settings import default_settings
+
 from crawler.config import Settings, load_settings
 
 BOT_NAME = "topicwatch"
@@ -19,9 +21,14 @@ ROBOTSTXT_OBEY = True
 TELNETCONSOLE_ENABLED = False
 # Scrapy 2.19's remote control: an HTTP server on localhost that runs Python sent to it (with a
 # token it writes under ~/.local/state/scrapy).  A crawler that runs unattended opens no such
-# door and writes nothing outside its corpus; left out of EXTENSIONS, aiohttp is not even
-# imported (a sixth of a second at every crawl's start).
+# door and writes nothing outside its corpus.  Off, and out of Scrapy's extensions with the
+# telnet console (also off): an extension named anywhere, in EXTENSIONS_BASE or with None in
+# EXTENSIONS, is imported to be compared, and this one imports aiohttp (a fifth of a second of
+# every crawl's start, before the first request).
 REMOTE_CONTROL_ENABLED = False
+_LEFT_OUT = ("scrapy.extensions.remote_control.RemoteControl", "scrapy.extensions.telnet.TelnetConsole")
+EXTENSIONS_BASE = {path: order for path, order in default_settings.EXTENSIONS_BASE.items()
+                   if path not in _LEFT_OUT}
 LOG_LEVEL = "INFO"
 TOPICWATCH_SETTINGS = "settings.toml"  # the settings.toml to read (`-s TOPICWATCH_SETTINGS=PATH`)
 TOPICWATCH_INGEST = True  # ingest the spool when the crawl closes (the daemon ingests itself)
@@ -46,8 +53,7 @@ TWISTED_DNS_RESOLVER = "crawler.fetch.guard.GuardedResolver"
 # Scrapy's HTTP/1.1 handler, with a bound on response headers (DOWNLOAD_MAXSIZE bounds bodies)
 DOWNLOAD_HANDLERS = {"http": "crawler.fetch.handler.BoundedHTTP11DownloadHandler",
                      "https": "crawler.fetch.handler.BoundedHTTP11DownloadHandler"}
-EXTENSIONS = {"crawler.fetch.run.RunRecorder": 500,
-              "scrapy.extensions.remote_control.RemoteControl": None}
+EXTENSIONS = {"crawler.fetch.run.RunRecorder": 500}
 # Scrapy's default duplicate filter grows without bound on long crawls (scrapy/scrapy#5307);
 # a run's requests are bounded by its sources, and seen article URLs are filtered against the
 # corpus before any request is made, so the in-memory filter stays small.

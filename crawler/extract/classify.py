@@ -33,7 +33,7 @@ import lxml.html
 from lxml import etree
 
 from crawler.extract.bylines import BYLINE_LABELS
-from crawler.text.normalise import HAN, SENTENCE_END_RE, clean_spaces, squash, strip_pinyin
+from crawler.text.normalise import HAN, SENTENCE_END_RE, squash, strip_pinyin
 
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote body br caption center dd details div dl dt fieldset "
@@ -124,8 +124,9 @@ def page_lines(tree: lxml.html.HtmlElement) -> list[Line]:
 
 
 def _flush(run: list[tuple[str, bool]], lines: list[Line]) -> None:
+    # single spaces, no line breaks: removing pinyin leaves nothing for clean_spaces to do
     words = " ".join("".join(t for t, _ in run).split()) if run else ""
-    text = clean_spaces(strip_pinyin(words)) if words else ""  # most runs hold only spaces
+    text = strip_pinyin(words) if words else ""  # most runs hold only spaces
     if text:
         total = size(text)
         linked = sum(size(t) for t, in_link in run if in_link)

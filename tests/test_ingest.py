@@ -212,6 +212,40 @@ def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
     assert count(db, "spool") == 0
 
 
+def test_a_kill_mid_batch_leaves_the_batch_spooled_and_a_rerun_stores_it_once(tmp_path):
+    """Items are ingested 50 to a transaction (one commit per batch): SIGKILL on the third
+    item commits nothing of its batch, and the next ingest stores every item once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from crawler import faults
+
+    path = tmp_path / "corpus.db"
+    db = open_db(path)
+    spool = SqliteSpool(db)
+    for n in range(5):
+        spool.put(item(f"http://a.test/{n}", f"第{n}篇。" + (BASE if n % 2 else OTHER) + str(n) * 40))
+    db.close()
+    code = ("import sys; from crawler.store.db import open_db; from crawler.config import DedupSettings;"
+            "from crawler.store.ingest import Ingester;"
+            "print(Ingester(open_db(sys.argv[1]), DedupSettings()).ingest())")
+    killed = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, faults.ENV: "ingest:3"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    db = open_db(path)
+    assert (count(db, "articles"), count(db, "lsh_bands"), count(db, "spool")) == (0, 0, 5)
+    db.close()
+    rerun = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                           timeout=120)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "new=5" in rerun.stdout
+    db = open_db(path)
+    assert (count(db, "articles"), count(db, "copies"), count(db, "spool")) == (5, 0, 0)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_run_counters_are_updated_in_the_items_transaction(db):
     run_id = runs.start_run(db, "test", ["s1"])
     runs.record_source_run(db, run_id, "s1", {"fetched": 2}, ok=True)

@@ -25,6 +25,8 @@ from crawler.store.db import now, write_transaction
 from crawler.store.spool import Spool, SqliteSpool
 from crawler.text.urls import canonical_url
 
+BATCH = 50  # spooled items ingested per transaction (the write lock is held ~0.3 s)
+
 
 @dataclass
 class IngestStats:
@@ -64,16 +66,20 @@ class Ingester:
         spool = spool or SqliteSpool(self.db)
         self._ensure_bands()
         stats = IngestStats()
-        while batch := spool.pending(100):
-            for key, item in batch:
-                self._ingest_one(spool, key, item, stats)
-                faults.reached("ingest")
-                if progress:
-                    progress(stats)
+        while batch := spool.pending(BATCH):
+            # one commit per batch, each item in its own savepoint: a commit writes every page
+            # the item touched (articles, full-text index, bands), 1.6 ms of a crawl's process
+            # per article; a kill leaves the whole batch in the spool, to be ingested again
+            with write_transaction(self.db):
+                for key, item in batch:
+                    self._ingest_one(spool, key, item, stats)
+                    faults.reached("ingest")
+                    if progress:
+                        progress(stats)
         return stats
 
     def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:
-        with write_transaction(self.db):
+        with write_transaction(self.db):  # a savepoint inside the batch's transaction
             outcome = self._store(item)
             spool.remove(key)
             self._count(item, outcome)

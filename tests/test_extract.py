@@ -387,3 +387,27 @@ def test_a_headline_longer_than_the_limit_is_passed_over_for_the_next():
     page = Page(url="https://news.example.cn/a/1.html", source="s", html=html)
     assert extract(page).title == "长" * 60
     assert extract(page, max_title_chars=50).title == "推理价格下调"
+
+
+def test_trafilaturas_metadata_is_read_only_when_a_fallback_needs_it(monkeypatch) -> None:
+    """trafilatura's title and author are fallbacks: its metadata pass (a fifth of extraction's
+    CPU) runs only when neither <title>/og:title nor author markup or a byline answers."""
+    import trafilatura
+
+    calls: list[str | None] = []
+    real = trafilatura.extract_metadata
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        document = real(*args, **kwargs)
+        calls.append(document.author)
+        return document
+
+    monkeypatch.setattr(trafilatura, "extract_metadata", counted)
+    assert extract(zh_article("作者：王五")).author == "王五"
+    assert calls == []  # the byline names the writer: never asked
+    paras = "".join(f"<p>{p}</p>" for p in EN_PARAS)
+    guessed = page_of(f'<h1>Model prices fall</h1><div class="post-meta"><span class="author-name">'
+                      f"Ann Lee</span></div><div>{paras}</div>",
+                      "<title>Model prices fall - Example News</title>", lang="en")
+    assert extract(guessed).author == "Ann Lee"
+    assert calls == ["Ann Lee"]  # asked once, and its guess is the author

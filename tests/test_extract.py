@@ -390,19 +390,19 @@ def test_a_headline_longer_than_the_limit_is_passed_over_for_the_next():
 
 
 def test_trafilaturas_metadata_is_read_only_when_a_fallback_needs_it(monkeypatch) -> None:
-    """trafilatura's title and author are fallbacks: its metadata pass (a fifth of extraction's
-    CPU) runs only when neither <title>/og:title nor author markup or a byline answers."""
-    import trafilatura
+    """trafilatura's title and author are fallbacks: its author search (a deep copy of the
+    tree, pruned: the costly part of its metadata) runs only when neither author markup nor a
+    byline answers."""
+    from trafilatura import metadata
 
     calls: list[str | None] = []
-    real = trafilatura.extract_metadata
+    real = metadata.extract_author
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        document = real(*args, **kwargs)
-        calls.append(document.author)
-        return document
+    def counted(tree: Any) -> str | None:
+        calls.append(real(tree))
+        return calls[-1]
 
-    monkeypatch.setattr(trafilatura, "extract_metadata", counted)
+    monkeypatch.setattr(metadata, "extract_author", counted)
     assert extract(zh_article("作者：王五")).author == "王五"
     assert calls == []  # the byline names the writer: never asked
     paras = "".join(f"<p>{p}</p>" for p in EN_PARAS)
@@ -411,3 +411,31 @@ def test_trafilaturas_metadata_is_read_only_when_a_fallback_needs_it(monkeypatch
                       "<title>Model prices fall - Example News</title>", lang="en")
     assert extract(guessed).author == "Ann Lee"
     assert calls == ["Ann Lee"]  # asked once, and its guess is the author
+
+
+GUESS_PAGES = [
+    page_of("<h1>Only heading</h1><p>Text.</p>"),  # no <title>: extract_title's h1
+    page_of("<h2>A second-level heading</h2><div class='byline'><span class='author'>Ann "
+            "Lee</span></div>", '<meta name="author" content="Bo">'),  # one word: no author
+    page_of("<h1>Tom &amp;amp; Jerry</h1><p>x</p>",
+            '<meta name="author" content="Li &amp;amp; Wang Team">'),  # entities: unescaped once
+    page_of("<p>x</p>", '<script type="application/ld+json">{"@type":"NewsArticle","headline":'
+            '"LD headline","author":{"@type":"Person","name":"Zhang San"}}</script>'),
+    page_of("<p>x</p>", '<script type="application/ld+json">{"@type": broken</script>'),
+]
+
+
+@pytest.mark.parametrize("page", [load(name)[0] for name in FIXTURES] + GUESS_PAGES)
+def test_the_title_and_author_guesses_are_trafilaturas_own(page: Page) -> None:
+    """`_Guess` (the one adapter reaching inside trafilatura.metadata, crawler/extract/core.py)
+    gives what `trafilatura.extract_metadata` gives for the title and the author, on every
+    fixture page's prepared tree: a trafilatura that changes either fails here."""
+    import trafilatura
+
+    from crawler.extract.core import _Guess
+
+    tree = _parse(page.html)
+    prepare(tree)
+    expected = trafilatura.extract_metadata(tree, page.url)
+    guess = _Guess(tree)
+    assert (guess.title, guess.author) == (expected.title, expected.author)

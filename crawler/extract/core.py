@@ -23,11 +23,13 @@ Chinese web (see FIELD-NOTES):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import lxml.html
 import trafilatura
+from trafilatura import metadata as _trafilatura_metadata
 from trafilatura.settings import Document
 
 from crawler.errors import NotAnArticle
@@ -97,37 +99,64 @@ def _main_text(
         under = clean_text(layout.prose_under(head), meta.title_candidates)
         if _long_enough(under, MIN_BRIEF_CJK, MIN_BRIEF_WORDS):
             text = under
-    return text, _Guess(tree, url) if doc is not None else None
+    return text, _Guess(tree) if doc is not None else None
 
 
 class _Guess:
-    """trafilatura's title and author for the page, read only when asked for.
+    """trafilatura's title and author for the page, each read only when asked for.
 
     They are fallbacks: the title only when the page has neither og:title nor <title>, the
     author only when no author markup or byline names one (about 60 % of real pages).  Asking
-    `bare_extraction` for metadata computed every field on every page (its author search
-    deep-copies and prunes the whole tree; categories, tags, licence and an htmldate pass we
-    never use): a fifth of extraction's CPU.  The same public `extract_metadata` over the same
-    prepared tree gives the same values, so nothing changes but when it runs (checked on the
-    devset: every outcome identical)."""
+    `bare_extraction` for metadata computed every field on every page: a fifth of extraction's
+    CPU, of which its author search (a deep copy of the tree, pruned) is half and categories,
+    tags, licence and an htmldate pass (all unused here) the other half.
 
-    def __init__(self, tree: lxml.html.HtmlElement, url: str) -> None:
-        self._tree, self._url = tree, url
+    The one place topicwatch reaches inside trafilatura (`trafilatura.metadata`'s
+    `examine_meta`, `extract_meta_json`, `extract_title`, `extract_author` and
+    `Document.clean_and_trim`): the steps `trafilatura.extract_metadata` takes for these two
+    fields, in its order, without the rest.  tests/test_extract.py checks that the values are
+    `extract_metadata`'s own on every fixture page, so a trafilatura that changes them fails
+    there."""
+
+    def __init__(self, tree: lxml.html.HtmlElement) -> None:
+        self._tree = tree
 
     @cached_property
-    def _doc(self) -> Document:
+    def _markup(self) -> Document:
+        """<meta> tags, then JSON-LD, as extract_metadata reads them first."""
+        doc = _trafilatura_metadata.examine_meta(self._tree)
+        if doc.author and " " not in doc.author:  # as extract_metadata: one word is no author
+            doc.author = None
         try:
-            return trafilatura.extract_metadata(self._tree, self._url, _DATE_PARAMS)
-        except (TypeError, ValueError):  # as bare_extraction, which then drops the page's text
-            return Document()
+            doc = _trafilatura_metadata.extract_meta_json(self._tree, doc)
+        except Exception:  # as extract_metadata: a bug in its JSON-LD reading is skipped
+            pass
+        return doc
 
-    @property
+    @cached_property
     def title(self) -> str | None:
-        return self._doc.title
+        return _trimmed("title", self._markup.title or _found(_trafilatura_metadata.extract_title, self._tree))
 
-    @property
+    @cached_property
     def author(self) -> str | None:
-        return self._doc.author
+        return _trimmed("author", self._markup.author or _found(_trafilatura_metadata.extract_author, self._tree))
+
+
+def _found(find: Callable[[lxml.html.HtmlElement], str | None], tree: lxml.html.HtmlElement) -> str | None:
+    """What `find` reads in the tree; None where it fails as bare_extraction's metadata pass
+    would have failed (TypeError, ValueError), which then dropped the whole document."""
+    try:
+        return find(tree)
+    except (TypeError, ValueError):
+        return None
+
+
+def _trimmed(field: str, value: str | None) -> str | None:
+    """`value` cleaned once, as extract_metadata leaves its fields (Document.clean_and_trim)."""
+    doc = Document()
+    setattr(doc, field, value)
+    doc.clean_and_trim()
+    return getattr(doc, field)
 
 
 def _clean(doc: Document | None, meta: PageMeta, layout: Layout) -> str:
@@ -155,8 +184,6 @@ _HANGUL_RE = re.compile("[\uac00-\ud7af]+")
 _NON_LETTER_RE = re.compile(r"[\W\d_]+")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _SAMPLE = 20000  # characters of main text measured for length and language
-# trafilatura's metadata runs htmldate; its date is never used (see the module docstring)
-_DATE_PARAMS = {"extensive_search": False, "original_date": True}
 
 
 def _trafilatura(tree: lxml.html.HtmlElement, url: str, precision: bool) -> Document | None:

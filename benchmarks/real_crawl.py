@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -49,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crawl_throughput import _children_cpu, run_measured  # noqa: E402
+from crawl_throughput import analyse_in_pool, run_measured  # noqa: E402
 
 from crawler.config import available_cores, load_settings  # noqa: E402
 
@@ -242,32 +241,14 @@ def run_trafilatura(site: Site, tmp: Path, k: int, workers: int) -> dict:
     return result
 
 
-def _analyse_one(args: tuple) -> str:
-    from crawler.analyse import analyse
-    from crawler.records import Fetched
-
-    url, body, topics = args
-    verdict = analyse(Fetched(url=url, source="bench", body=body, content_type="text/html",
-                              status=200), topics, 0)
-    return str(verdict.reason or "matched")
-
-
 def extraction_limit(site: Site, settings: Path, workers: int) -> dict:
     """Pages per second of analyse() alone over the same bytes, in `workers` processes."""
     topics = load_settings(settings).topics
-    jobs = [(f"{site.base(ip)}{path}", body, topics) for ip in site.ips
+    jobs = [(f"{site.base(ip)}{path}", body, "text/html", topics, 0) for ip in site.ips
             for path, (body, _) in site.content[ip].items() if path.startswith("/page/")]
-    cpu = _children_cpu()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_analyse_one, jobs[:workers], chunksize=1))  # processes started
-        start = time.monotonic()
-        reasons = list(pool.map(_analyse_one, jobs, chunksize=1))
-        seconds = time.monotonic() - start
-    counts: dict[str, int] = {}
-    for r in reasons:
-        counts[r] = counts.get(r, 0) + 1
+    seconds, cpu, counts = analyse_in_pool(jobs, workers)
     return {"pages_per_s": round(len(jobs) / seconds, 2), "seconds": round(seconds, 2),
-            "cpu_seconds": round(_children_cpu() - cpu, 1), "verdicts": counts}
+            "cpu_seconds": round(cpu, 1), "verdicts": counts}
 
 
 def main() -> None:

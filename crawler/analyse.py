@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Sequence
 
 from crawler import faults
@@ -24,8 +25,18 @@ from crawler.topics import fingerprints, match_topics
 
 log = logging.getLogger(__name__)
 
-# Content types an article may come as; an absent one is judged by the bytes.
+# Content types an article may come as; an absent one is judged by the bytes, and so is one
+# that only says "some bytes" (servers send HTML as application/octet-stream)
 HTML_TYPES = ("text/html", "application/xhtml", "text/plain")
+UNSPECIFIC_TYPES = ("application/octet-stream", "binary/octet-stream", "application/unknown",
+                    "unknown/unknown", "application/x-unknown-content-type")
+_HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
+                         re.IGNORECASE | re.DOTALL)
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Whether the bytes start as an HTML page does (after a UTF-8 BOM, spaces, comments)."""
+    return _HTML_START.match(body[:2048]) is not None
 
 
 def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0,
@@ -43,7 +54,8 @@ def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0,
 def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
              max_title_chars: int) -> Verdict:
     ctype = (fetched.content_type or "").split(";")[0].strip().lower()
-    if ctype and not ctype.startswith(HTML_TYPES):
+    if ctype and not ctype.startswith(HTML_TYPES) and not (
+            ctype in UNSPECIFIC_TYPES and looks_like_html(fetched.body)):
         return Verdict(reason=SkipReason.NOT_HTML, detail=ctype, outcome=Outcome.NOT_ARTICLE)
     try:
         article = extract(page_of(fetched), max_title_chars)

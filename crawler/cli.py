@@ -215,11 +215,13 @@ def ingest(settings_path: str, redis_url: str | None) -> None:
     settings = load_settings(settings_path)
     from crawler.store.ingest import Ingester
 
+    if redis_url is None:  # the spool is in the corpus: none there, nothing to ingest
+        db = existing_corpus(settings, write=True)
     _register_notify(settings)
-    if redis_url is not None:
+    if redis_url is not None:  # a fleet's ingester may start before its first item: it makes one
         _ingest_redis(settings, redis_url)
         return
-    stats = Ingester(writable_corpus(settings), settings.dedup).ingest()
+    stats = Ingester(db, settings.dedup).ingest()
     out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
     _notify(settings)
 
@@ -279,7 +281,10 @@ def worker(settings_path: str, redis_url: str | None, verbose: bool) -> None:
 
     err.print(f"worker on {url} (keys {shared.keys.prefix}:*), state in {settings.corpus_path}",
               markup=False)
-    received = run_worker(settings, url, log_level="INFO" if verbose else "WARNING")
+    received = run_worker(
+        settings, url, log_level="INFO" if verbose else "WARNING",
+        on_ready=lambda: err.print(f"worker ready: sources from {shared.keys.schedules}, requests from "
+                                   f"{shared.keys.requests}; SIGINT / SIGTERM stops", markup=False))
     if received is not None:
         raise SystemExit(ExitCode.for_signal(received))
 
@@ -353,7 +358,7 @@ def rematch(settings_path: str, topics: tuple[str, ...], everything: bool) -> No
     from crawler.store import runs, unmatched
     from crawler.store.ingest import Ingester
 
-    db = writable_corpus(settings)
+    db = existing_corpus(settings, write=True)
     _register_notify(settings)
     run_id = runs.start_run(db, "rematch", [], pid=os.getpid())
     stats = rematching.apply_topics(db, chosen, run_id=run_id, everything=everything)
@@ -378,7 +383,7 @@ def sources(settings_path: str, check: bool, names: tuple[str, ...]) -> None:
     first thing to run on a machine with internet. Exit 5 when a source needs a change, 4
     when none answered."""
     settings = load_settings(settings_path)
-    chosen = settings.select_sources(names) if names else settings.sources
+    chosen = settings.select_sources(names, option="sources") if names else settings.sources
     if check:
         _check_sources(settings, chosen)
         return
@@ -445,7 +450,7 @@ def existing_corpus(settings: Any, write: bool = False) -> Any:
 
 @cli.command(short_help="browse the corpus in Datasette (read-only)")
 @settings_option
-@click.option("--port", type=int, default=8001, show_default=True, help="port to listen on")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="port to listen on")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to bind (127.0.0.1: this machine only)")
 def browse(settings_path: str, port: int, host: str) -> None:
@@ -480,28 +485,57 @@ def export(settings_path: str, fmt: str, since: str | None, topic: str | None, o
         raise ConfigError(settings.path, f"--topic {topic}",
                           unknown_name("topic", topic, [t.name for t in settings.topics]) +
                           " in the settings or the corpus")
-    if not output:
-        n = write_export(db, fmt, sys.stdout, since=since, topic=topic)
-    else:
-        with _output_file(output) as f:
-            n = write_export(db, fmt, f, since=since, topic=topic)
+    try:
+        if not output:
+            n = write_export(db, fmt, sys.stdout, since=since, topic=topic)
+            sys.stdout.flush()
+        else:
+            with _output_file(output, fmt) as f:
+                n = write_export(db, fmt, f, since=since, topic=topic)
+    except BrokenPipeError:
+        raise  # the reader went away: `main` ends quietly
+    except OSError as e:  # a full disk, an I/O error: where, and what
+        raise PathError(output or "/dev/stdout", e.strerror or str(e)) from None
     err.print(f"exported {n} article(s)")
 
 
-def _output_file(output: str) -> Any:
+def _output_file(output: str, fmt: str) -> Any:
     """`--output FILE` opened for writing; a missing folder or a file that cannot be written
-    is one line naming it."""
+    is one line naming it. A CSV file starts with a UTF-8 byte-order mark, without which
+    Excel reads it in the system's code page and garbles the Chinese."""
     path = Path(output)
     if not path.parent.is_dir():
         raise PathError(path, f"no such folder: {path.parent}")
     try:
-        return open(path, "w", newline="", encoding="utf-8")
+        return open(path, "w", newline="", encoding="utf-8-sig" if fmt == "csv" else "utf-8")
     except OSError as e:
         raise PathError(path, e.strerror or str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The `topicwatch` entry point: runs the command, returns its exit code."""
+    """The `topicwatch` entry point: runs the command, returns its exit code.  Called without
+    `argv` (the `topicwatch` script, `python -m crawler`) the process exits next, so it is
+    readied for that (`_about_to_exit`)."""
+    code = _run(argv)
+    if argv is None:
+        _about_to_exit()
+    return code
+
+
+def _about_to_exit() -> None:
+    """Collect what is garbage now, then freeze the rest: the interpreter's collections while it
+    tears the process down then skip the heap they would only walk (a crawl's last 0.24 s
+    became 0.08 s: 3 % of a 150-page crawl, and every command's exit).  The collection first
+    runs the finalisers of what is already garbage, so every corpus connection is closed (and
+    its write-ahead log checkpointed and removed) as before; tests/test_cli.py checks that a
+    crawl leaves no corpus.db-wal behind."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="topicwatch", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):

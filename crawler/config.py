@@ -8,6 +8,7 @@ the command with `ConfigError`, whose message names the file, the key and what i
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -56,7 +57,9 @@ class CrawlSettings:
     max_crawl_delay: float = opt(60.0, "a host whose robots.txt asks for a longer Crawl-delay (seconds) is not crawled: its pages are recorded as skipped (robots-disallowed)", min=1)
     autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
-    retries: int = opt(2, "retries of a request that failed with a timeout or a 5xx status", min=0)
+    retries: int = opt(2, "retries, within the run, of a request that failed for a reason that may "
+                          "pass: a timeout, a refused, dropped or cut-short connection, a failed name "
+                          "lookup, or status 5xx, 408 or 429", min=0)
     workers: int = opt(0, "processes that decode, extract and match pages and parse feeds and sitemaps, beside the process that downloads; 0 means one per core this process may use", min=0, max=256)
     processing_timeout: float = opt(60.0, "seconds one page or document may take in a worker process; past that (or when the worker dies) the worker is replaced and the page recorded as skipped (processing-timeout), tried again in the next runs", min=1)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
@@ -108,13 +111,13 @@ class Source:
     name: str = opt("", "unique name of the source", required=True)
     kind: str = opt("", "feed, sitemap, listing or search", required=True, choices=SOURCE_KINDS)
     url: str = opt("", "the feed / sitemap / page URL (for search: a template with {query})")
-    urls: list = opt([], "several URLs of the same kind, instead of url", items=str)
+    urls: list = opt([], "several URLs of the same kind (with url, when both are given)", items=str)
     allow: list = opt([], "regular expressions: only article URLs matching one are followed")
     deny: list = opt([], "regular expressions: article URLs matching one are never followed")
     language: str = opt("", "language hint for the source's pages: zh, en, ...")
     encoding: str = opt("", "force this encoding for the source's pages when the site declares a wrong one")
     enabled: bool = opt(True, "false keeps the source configured but not crawled")
-    depth: int = opt(1, "listing: how many levels of listing pages to follow", min=1, max=3)
+    depth: int = opt(1, "listing: how many levels of listing pages to follow (at most 30 section pages from each; past that, a `too-many-entries` row)", min=1, max=3)
     queries: list = opt([], "search: the queries to fill {query} with; default: the first term of each topic's term groups", items=str)
     quiet_days: float = opt(7.0, "flag the source when it brings nothing new for longer than this", min=0)
 
@@ -149,8 +152,9 @@ class Notify:
     name: str = opt("", "unique name of the notification target (what was sent is recorded under it)", required=True)
     urls: list = opt([], "Apprise URLs: mailto://, json://, slack://, ntfy://, ...; ${NAME} is replaced by the environment variable NAME (for secrets)", items=str)
     topics: list = opt([], "only stories matching one of these topics; empty means all topics", items=str)
-    mode: str = opt("each", "each: one message per new story after every run; digest: one message listing the new stories per topic, on cron", choices=NOTIFY_MODES)
+    mode: str = opt("each", "each: one message per new story after every run; digest: one message listing the new stories per topic, on cron or every interval_minutes", choices=NOTIFY_MODES)
     cron: str = opt("", "digest: when to send, a five-field cron expression, e.g. '0 8 * * 1-5'")
+    interval_minutes: float = opt(0.0, "digest: send every this many minutes (at its multiples from midnight UTC, as */N in cron), instead of cron", min=0)
     format: str = opt("text", "text, markdown or html", choices=NOTIFY_FORMATS)
     max_items: int = opt(20, "each: at most this many story messages per run, the rest listed in one more message; digest: at most this many stories listed", min=1)
     failures: bool = opt(False, "also send alerts: a run that failed or fetched nothing, a source flagged as failing or quiet")
@@ -175,11 +179,13 @@ class Settings:
         p = Path(self.corpus.path).expanduser()
         return p if p.is_absolute() else (self.path.parent / p)
 
-    def select_sources(self, names: list[str] | tuple[str, ...] = ()) -> tuple[Source, ...]:
-        """Enabled sources, or the named ones (an unknown name is a ConfigError)."""
+    def select_sources(self, names: list[str] | tuple[str, ...] = (),
+                       option: str = "--source") -> tuple[Source, ...]:
+        """Enabled sources, or the named ones (an unknown name is a ConfigError naming
+        `option`, the way they were given)."""
         if not names:
             return tuple(s for s in self.sources if s.enabled)
-        return _pick(self.path, "--source", "source", {s.name: s for s in self.sources}, names)
+        return _pick(self.path, option, "source", {s.name: s for s in self.sources}, names)
 
     def select_topics(self, names: list[str] | tuple[str, ...] = ()) -> tuple[Topic, ...]:
         """All topics, or the named ones (an unknown name is a ConfigError)."""
@@ -280,12 +286,25 @@ def _build(cls: type, table: dict, path: Path, where: str) -> Any:
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
 
+def _as_toml(value: Any) -> str:
+    """A value as settings.toml spells it (true, "text", [1, 2]), for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_as_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
+
+
 def _check_value(value: Any, typ: Any, meta: dict, path: Path, key: str) -> Any:
     ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if not ok:
-        raise ConfigError(path, key, f"expected {_TYPE_NAMES[typ]}, got {value!r}")
+        raise ConfigError(path, key, f"expected {_TYPE_NAMES[typ]}, got {_as_toml(value)}")
     if "min" in meta and value < meta["min"]:
         raise ConfigError(path, key, f"must be at least {meta['min']}, got {value!r}")
     if "max" in meta and value > meta["max"]:
@@ -305,6 +324,12 @@ def _check_url(url: str, path: Path, key: str, template: bool = False) -> None:
     parts = urlsplit(url.replace("{query}", "q") if template else url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(path, key, f"not an http(s) URL: {url!r}")
+    try:
+        parts.port  # noqa: B018 -- urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ConfigError(path, key, f"bad port (0-65535) in {url!r}") from None
+    if not parts.hostname or any(ch.isspace() or ch in "<>\"{}|\\^`" for ch in parts.hostname):
+        raise ConfigError(path, key, f"not a host name in {url!r}")
 
 
 def check_redis_url(url: str, path: Path | str, key: str) -> None:
@@ -330,7 +355,11 @@ def _groups(value: tuple, path: Path, key: str) -> tuple[tuple[str, ...], ...]:
         group = (g,) if isinstance(g, str) else g
         if not isinstance(group, list | tuple) or not group or not all(isinstance(t, str) and t.strip() for t in group):
             raise ConfigError(path, key, f"each term group must be a non-empty string or list of strings, got {g!r}")
-        out.append(tuple(t.strip() for t in group))
+        terms = tuple(t.strip() for t in group)
+        if all(t.startswith("-") for t in terms):
+            raise ConfigError(path, key, f"the group {g!r} has only negative terms: a '-term' only "
+                                         "narrows the other terms of its group, so it never matches")
+        out.append(terms)
     return tuple(out)
 
 
@@ -390,7 +419,7 @@ def _check_cron(expr: str, path: Path, key: str) -> None:
 
 
 def _check_notify(obj: Notify, path: Path, where: str) -> None:
-    """URLs present, shaped like scheme://..., their ${NAME}s set; a digest has a cron.  An
+    """URLs present, shaped like scheme://..., their ${NAME}s set; a digest has a cron or an interval.  An
     error never quotes a URL (it may hold a secret): it names its position and scheme."""
     if not obj.urls:
         raise ConfigError(path, f"{where} urls", "a notify target needs at least one Apprise URL")
@@ -402,10 +431,11 @@ def _check_notify(obj: Notify, path: Path, where: str) -> None:
         except KeyError as e:
             raise ConfigError(path, f"{where} urls", f"URL #{i} uses ${{{e.args[0]}}}, "
                               "which is not set in the environment") from None
-    if obj.mode == "digest" and not obj.cron:
-        raise ConfigError(path, f"{where} cron", "mode = \"digest\" needs a cron expression")
-    if obj.mode == "each" and obj.cron:
-        raise ConfigError(path, f"{where} cron", "cron is for mode = \"digest\" only")
+    if obj.mode == "digest" and bool(obj.cron) == bool(obj.interval_minutes):
+        raise ConfigError(path, f"{where} cron", "mode = \"digest\" needs exactly one of cron or interval_minutes")
+    if obj.mode == "each" and (obj.cron or obj.interval_minutes):
+        key = "cron" if obj.cron else "interval_minutes"
+        raise ConfigError(path, f"{where} {key}", f"{key} is for mode = \"digest\" only")
     if obj.cron:
         _check_cron(obj.cron, path, f"{where} cron")
 

@@ -49,7 +49,7 @@ class Progress:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self.last = 0.0
+        self.last = time.monotonic()  # not a terminal: the first line after 10 s, not zeros now
         self.live: Any = None
         self.text = ""
         if enabled and sys.stderr.isatty():
@@ -123,8 +123,8 @@ def failed_message(failed: list[dict[str, Any]], n_sources: int) -> str:
     """'2 of 5 source(s) failed:' and one indented line per failed source with its error."""
     lines = [f"{len(failed)} of {n_sources} source(s) failed:"]
     for f in failed:
-        reason = f["reason"] or "failed"
-        what = f["detail"] or f["url"] or ""
+        reason, detail, url = f["reason"] or "failed", f["detail"], f["url"]
+        what = f"{url}: {detail}" if detail and url and url not in detail else detail or url or ""
         lines.append(f"  {f['source']}: {reason}" + (f" ({what})" if what else ""))
     return "\n".join(lines)
 

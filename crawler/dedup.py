@@ -18,15 +18,58 @@ datasketch's (affine32 scheme, seed 1; a test checks), so stored signatures stay
 from __future__ import annotations
 
 import hashlib
+import importlib
 import struct
+import sys
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from crawler.text.normalise import normalise_for_hash
+
+
+def _import_datasketch() -> types.ModuleType:
+    """datasketch, imported without scipy.integrate.
+
+    datasketch's `lsh` and `lsh_bloom` modules take `quad` from scipy.integrate when imported,
+    to integrate MinHashLSH's false positive and negative odds as it picks bands and rows.
+    Importing scipy.integrate (ODE and boundary-value solvers, sparse linear algebra) costs
+    0.8-1.6 s of CPU: a fifth of what a short crawl spends besides extracting, for a choice
+    that KNOWN_SHAPES already holds for the usual settings.  So for the length of datasketch's
+    import, `scipy.integrate` is a stand-in whose `quad` imports the real one when first
+    called (MinHashLSH for a threshold outside KNOWN_SHAPES).  The one place topicwatch reaches
+    into datasketch's imports: should datasketch want anything else of scipy.integrate, the
+    stand-in is dropped and datasketch imported as usual.  tests/test_dedup.py checks, in a new
+    process, that scipy.integrate stays unimported and that MinHashLSH still works through it."""
+    if "datasketch" in sys.modules or "scipy.integrate" in sys.modules:
+        return importlib.import_module("datasketch")
+    stand_in = types.ModuleType("scipy.integrate")
+
+    def quad(*args: Any, **kwargs: Any) -> Any:
+        from scipy.integrate import quad as real  # the stand-in has left sys.modules by now
+
+        return real(*args, **kwargs)
+
+    stand_in.quad = quad  # type: ignore[attr-defined]
+    sys.modules["scipy.integrate"] = stand_in
+    try:
+        return importlib.import_module("datasketch")
+    except ImportError:  # datasketch imports more of scipy.integrate: import it as usual
+        for name in [m for m in sys.modules if m.split(".")[0] == "datasketch"]:
+            del sys.modules[name]
+        del sys.modules["scipy.integrate"]
+        return importlib.import_module("datasketch")
+    finally:
+        if sys.modules.get("scipy.integrate") is stand_in:
+            del sys.modules["scipy.integrate"]
+
+
+_datasketch = _import_datasketch()
+LeanMinHash, MinHash, MinHashLSH = _datasketch.LeanMinHash, _datasketch.MinHash, _datasketch.MinHashLSH
 
 # --------------------------------------------------------------------------- exact copies
 
@@ -136,11 +179,30 @@ def minhash_values(hashes: np.ndarray, num_perm: int, chunk: int = 1024) -> np.n
     return out
 
 
+# (bands, rows) that MinHashLSH picks with LSH_WEIGHTS, by (threshold, num_perm), for the default
+# settings and round thresholds: no scipy.integrate to import for them (_import_datasketch).
+# tests/test_dedup.py checks every entry against MinHashLSH's own choice.
+KNOWN_SHAPES = {
+    (0.3, 64): (32, 2), (0.3, 128): (32, 2), (0.3, 256): (85, 3),
+    (0.4, 64): (17, 2), (0.4, 128): (42, 3), (0.4, 256): (64, 4),
+    (0.5, 64): (21, 3), (0.5, 128): (32, 4), (0.5, 256): (42, 4),
+    (0.6, 64): (16, 4), (0.6, 128): (25, 5), (0.6, 256): (42, 6),
+    (0.7, 64): (12, 5), (0.7, 128): (20, 6), (0.7, 256): (32, 8),
+    (0.8, 64): (9, 7), (0.8, 128): (14, 9), (0.8, 256): (23, 11),
+    (0.9, 64): (5, 12), (0.9, 128): (8, 16), (0.9, 256): (13, 19),
+    (0.95, 64): (3, 19), (0.95, 128): (5, 25), (0.95, 256): (8, 32),
+}
+
+
 @lru_cache(maxsize=16)
 def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that datasketch's `MinHashLSH` picks for this threshold with
-    `LSH_WEIGHTS`, read from its public `b` and `r` (an in-memory instance, built once)."""
-    lsh = MinHashLSH(threshold=min(threshold, _LSH_MAX_THRESHOLD), num_perm=num_perm, weights=LSH_WEIGHTS)
+    `LSH_WEIGHTS`: from KNOWN_SHAPES, else read from its public `b` and `r` (an in-memory
+    instance, built once)."""
+    threshold = min(threshold, _LSH_MAX_THRESHOLD)
+    if (threshold, num_perm) in KNOWN_SHAPES:
+        return KNOWN_SHAPES[threshold, num_perm]
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
     return lsh.b, lsh.r
 
 

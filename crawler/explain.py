@@ -15,7 +15,7 @@ from rich.table import Table
 from crawler import topics
 from crawler.config import Settings
 from crawler.console import out
-from crawler.errors import PathError, TopicwatchError
+from crawler.errors import NotAnArticle, PathError, TopicwatchError
 from crawler.extract import extract
 from crawler.records import Page
 from crawler.text.addresses import AddressPolicy
@@ -24,7 +24,10 @@ from crawler.text.charset import decode_body
 
 def explain_page(settings: Settings, target: str) -> None:
     """Extract one page and show, per topic, the hits behind its verdict."""
-    article = extract(fetch_page(settings, target))
+    try:
+        article = extract(fetch_page(settings, target))
+    except NotAnArticle as e:  # which page, and why it is none
+        raise TopicwatchError(f"{target}: {e}") from None
     out.print(f"{article.title}  ({article.language or '?'}"
               f"{', ' + article.script if article.script else ''}, {len(article.text)} characters)")
     table = Table("topic", "matched", "score / min", "terms found (title, text)", "require", "excluded by")

@@ -60,13 +60,16 @@ def _print_status(report: dict[str, Any]) -> None:
     d = report["daemon"]
     out.print(f"corpus {report['corpus']} (times in UTC); daemon "
               + (f"running (pid {d['pid']})" if d["running"] else "not running"))
-    t = Table("schedule", "when", "sources", "last run", "status", "run", "next run", title="schedules")
-    for s in report["schedules"]:
-        names = s["sources"]
-        shown = ", ".join(names) if len(names) < 3 else f"{len(names)} sources"
-        t.add_row(s["name"], s["when"], shown, _when(s["last_run"]), s["last_status"] or "",
-                  str(s["last_run_id"] or ""), _when(s["next_run"]))
-    out.print(t)
+    if report["schedules"]:
+        t = Table("schedule", "when", "sources", "last run", "status", "run", "next run", title="schedules")
+        for s in report["schedules"]:
+            names = s["sources"]
+            shown = ", ".join(names) if len(names) < 3 else f"{len(names)} sources"
+            t.add_row(s["name"], s["when"], shown, _when(s["last_run"]), s["last_status"] or "",
+                      str(s["last_run_id"] or ""), _when(s["next_run"]))
+        out.print(t)
+    else:
+        out.print("schedules: none in the settings ([[schedules]] is what the daemon runs)")
     t = Table("run", "started", "trigger", "status", "fetched", "304", "new", "dup", "errors",
               "error", title="latest runs")
     for r in report["runs"]:

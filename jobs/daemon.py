@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlite_utils import Database
 
 from crawler.config import Schedule, Settings
@@ -219,7 +220,12 @@ class Daemon:
                 self.enqueue(s.name)
         for target in self.settings.notify:
             if target.mode == "digest":
-                self.scheduler.add_job(self.enqueue_notify, cron_trigger(target.cron),
+                from crawler.notify.queue import DIGEST_EPOCH
+
+                trigger = (cron_trigger(target.cron) if target.cron
+                           else IntervalTrigger(seconds=target.interval_minutes * 60,
+                                                start_date=DIGEST_EPOCH))
+                self.scheduler.add_job(self.enqueue_notify, trigger,
                                        id=f"notify:{target.name}", name=f"digest {target.name}",
                                        replace_existing=True)
         self.scheduler.start()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from crawler.config import Settings
-from crawler.cron import next_fire
+from crawler.notify.queue import next_digest
 from crawler.store import corpus, health, notifications, runs, schedules
 
 
@@ -45,8 +45,9 @@ def notify_status(db: Database, settings: Settings) -> list[dict[str, Any]]:
         st = notifications.target_status(db, t.name)
         following = None
         if t.mode == "digest" and st["last_digest"]:
-            fire = next_fire(t.cron, dt.datetime.fromisoformat(st["last_digest"]))
+            fire = next_digest(t, dt.datetime.fromisoformat(st["last_digest"]))
             following = fire.astimezone(dt.UTC).isoformat(timespec="seconds") if fire else None
-        listed.append({**st, "mode": t.mode, "when": f"digest, cron {t.cron}" if t.mode == "digest"
-                       else "after each run", "urls": len(t.urls), "next_digest": following})
+        when = "after each run" if t.mode != "digest" else (
+            f"digest, cron {t.cron}" if t.cron else f"digest, every {t.interval_minutes:g} min")
+        listed.append({**st, "mode": t.mode, "when": when, "urls": len(t.urls), "next_digest": following})
     return listed

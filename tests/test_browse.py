@@ -272,6 +272,23 @@ def test_topic_feed(ds, corpus):
     assert related == [f"http://localhost/corpus/articles/{corpus.ids['hant']}"]
 
 
+def test_a_missing_page_is_a_404_page_not_a_traceback_in_the_log(ds, corpus, capfd):
+    """Datasette prints each handled exception with rich, locals and all (serve.py:
+    _quiet_error_pages): a 404 is only a 404 page."""
+    import inspect
+
+    import datasette.handle_exception as handling
+
+    assert "rich.get_console().print_exception(show_locals=True)" in inspect.getsource(handling)
+    assert "if rich is not None" in inspect.getsource(handling)
+    capfd.readouterr()
+    for path in ("/-/topicwatch/story/999999", "/corpus/articles/999999", "/-/topicwatch/atom/nope.atom"):
+        response = asyncio.run(ds.client.get(path))
+        assert response.status_code == 404, path
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.out + printed.err and "NotFound" not in printed.out + printed.err
+
+
 def test_all_topics_feed_an_empty_one_and_an_unknown_one(ds, corpus):
     assert len(parse_feed(ds, "/-/topicwatch/articles.atom").entries) == len(ARTICLES)
     empty = make_datasette(corpus.path, topics={"nothing-yet": ""})  # configured, no article yet

@@ -4,12 +4,16 @@ people, never the outlet, a role or a placeholder."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crawler.extract import extract
 from crawler.extract.authors import person
 from crawler.records import Article, Page
-from crawler.text.dates import parse_date
+from crawler.text.dates import BEIJING, parse_date, relative_date
 
 PARAS = [
     "多家云服务商本周宣布下调大模型推理接口的价格，其中几款常用模型的输入价格降到了每百万词元一元以下。",
@@ -28,7 +32,11 @@ TITLE_ZH = "云服务商再度下调大模型推理价格"
 TITLE_EN = "Cloud providers cut model prices again"
 
 
-def zh(byline: str = "", head: str = "", before: str = "", after: str = "") -> Article:
+FETCHED = "2026-12-01T02:30:00+00:00"  # 10:30 in Beijing
+
+
+def zh(byline: str = "", head: str = "", before: str = "", after: str = "",
+       fetched_at: str | None = None) -> Article:
     body = "".join(f"<p>{p}</p>" for p in PARAS)
     html = (
         f"<html lang='zh-CN'><head><meta charset='utf-8'><title>{TITLE_ZH}_科技_星河资讯</title>"
@@ -36,10 +44,11 @@ def zh(byline: str = "", head: str = "", before: str = "", after: str = "") -> A
         f"<div class='top'>{before}</div><h1>{TITLE_ZH}</h1><div class='info'>{byline}</div>"
         f"<div class='content'>{body}</div>{after}</body></html>"
     )
-    return extract(Page(url="https://news.example.cn/a/77.html", source="t", html=html))
+    return extract(Page(url="https://news.example.cn/a/77.html", source="t", html=html,
+                        fetched_at=fetched_at))
 
 
-def en(byline: str = "", head: str = "", after: str = "") -> Article:
+def en(byline: str = "", head: str = "", after: str = "", fetched_at: str | None = None) -> Article:
     body = "".join(f"<p>{p}</p>" for p in EN)
     html = (
         f"<html lang='en'><head><meta charset='utf-8'><title>{TITLE_EN} | Harbor Daily</title>"
@@ -47,7 +56,8 @@ def en(byline: str = "", head: str = "", after: str = "") -> Article:
         f"<h1>{TITLE_EN}</h1><div class='byline'>{byline}</div><div>{body}</div>{after}"
         "</body></html>"
     )
-    return extract(Page(url="https://harbor.example.com/story/77", source="t", html=html))
+    return extract(Page(url="https://harbor.example.com/story/77", source="t", html=html,
+                        fetched_at=fetched_at))
 
 
 def jsonld(body: str, wrap: str = "") -> str:
@@ -105,6 +115,67 @@ def test_time_element_under_the_headline_but_not_in_a_related_list() -> None:
 def test_other_meta_names_for_the_publication_date() -> None:
     head = '<meta name="article_date_original" content="Friday, September 20, 2024, 12:06 PM">'
     assert en(head=head).published == "2024-09-20T12:06:00"
+
+
+@pytest.mark.parametrize(
+    ("byline", "published"),
+    [
+        ("3小时前 来源：星河资讯", "2026-12-01T07:30:00+08:00"),
+        ("来源：星河资讯 25分鐘前", "2026-12-01T10:05:00+08:00"),
+        ("2个小时前 · 作者：李雷", "2026-12-01T08:30:00+08:00"),
+        ("1小时5分钟前 来源：星河资讯", "2026-12-01T09:25:00+08:00"),
+        ("刚刚 来源：星河资讯", "2026-12-01T10:30:00+08:00"),
+        ("昨天 14:30 来源：星河资讯", "2026-11-30T14:30:00+08:00"),
+        ("前天 09:05", "2026-11-29T09:05:00+08:00"),
+        ("3天前 来源：星河资讯", "2026-11-28"),
+        # names and phrases that are no relative date
+        ("来源：今日头条", None),
+        ("本报讯 日前 来源：星河资讯", None),
+        ("更新时间：3小时前", None),
+    ],
+)
+def test_relative_byline_dates_count_from_the_fetch(byline: str, published: str | None) -> None:
+    article = zh(byline, fetched_at=FETCHED)
+    assert article.published == published
+    if published:  # the byline is not left at the top of the text
+        assert byline.split()[0] not in article.text
+    assert zh(byline).published is None  # no fetch time (a saved file): no date
+
+
+def test_relative_english_bylines_and_what_wins_over_them() -> None:
+    assert en("By Ann Lee | 2 hours ago", fetched_at=FETCHED).published == "2026-12-01T00:30:00+00:00"
+    assert en("By Ann Lee, an hour ago", fetched_at=FETCHED).published == "2026-12-01T01:30:00+00:00"
+    assert en("AP – 1 hr 4 mins ago", fetched_at=FETCHED).published == "2026-12-01T01:26:00+00:00"
+    assert en("Yesterday at 9:05 p.m.", fetched_at=FETCHED).published == "2026-11-30T21:05:00"
+    assert en("Updated 2 hours ago", fetched_at=FETCHED).published is None
+    # a date the page states wins
+    head = '<meta property="article:published_time" content="2026-11-30T20:00:00Z">'
+    assert en("2 hours ago", head=head, fetched_at=FETCHED).published == "2026-11-30T20:00:00+00:00"
+    assert zh("2026-11-30 18:00 来源：星河资讯 3小时前", fetched_at=FETCHED).published == (
+        "2026-11-30T18:00:00+08:00")
+    # the relative phrase must sit in the byline, not in a list further down the page
+    related = "<ul><li><a href='/b'>另一条新闻</a> 3小时前</li></ul>"
+    assert zh(after=related, fetched_at=FETCHED).published is None
+
+
+def test_a_relative_byline_inside_the_article_body_leaves_the_text() -> None:
+    body = "".join(f"<p>{p}</p>" for p in ["3小时前 来源：星河资讯", *PARAS])
+    html = (f"<html lang='zh-CN'><head><meta charset='utf-8'><title>{TITLE_ZH}</title></head><body>"
+            f"<h1>{TITLE_ZH}</h1><div class='content'>{body}</div></body></html>")
+    article = extract(Page(url="https://news.example.cn/a/78.html", source="t", html=html,
+                           fetched_at=FETCHED))
+    assert article.published == "2026-12-01T07:30:00+08:00"
+    assert article.text.startswith(PARAS[0][:20])
+
+
+@given(st.integers(min_value=0, max_value=999), st.sampled_from(["分钟前", "分鐘前", " minutes ago"]),
+       st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1)))
+def test_minutes_ago_is_the_fetch_time_less_those_minutes(n: int, unit: str, at: datetime) -> None:
+    at = at.replace(tzinfo=UTC)
+    when = relative_date(f"发布于 {n}{unit}", at, BEIJING)
+    assert when is not None
+    expected = (at - timedelta(minutes=n)).astimezone(BEIJING).replace(second=0, microsecond=0)
+    assert datetime.combine(when.day, when.clock, when.tz) == expected
 
 
 def test_parse_date_forms() -> None:

@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -113,6 +114,34 @@ def test_search_source_requests_one_feed_per_query(site, tmp_path):
         assert db.execute("SELECT title FROM articles").fetchall() == [(spec.title,)]
 
 
+def test_pages_that_fail_are_counted_not_logged_one_by_one_unless_verbose(site, tmp_path):
+    """trafilatura warns "discarding data: URL" for each page it finds no text in, Scrapy
+    logs "Gave up retrying" for each page that kept failing; the crawl records and counts
+    those pages itself, so these lines show with -v only."""
+    rss = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+           "<item><title>a stub</title><link>{{host_c}}/stub/1.html</link></item>"
+           "<item><title>broken</title><link>{{host_c}}/stub/500.html</link></item></channel></rss>")
+    site.add_page("c", "/stub/feed.xml", rss.encode(), content_type="application/rss+xml")
+    site.add_page("c", "/stub/1.html", b"<html><head><title>stub</title></head><body><ul>"
+                  b"<li><a href='/a'>one</a></li><li><a href='/b'>two</a></li></ul></body></html>")
+    site.add_page("c", "/stub/500.html", b"oops", status=500)
+    for verbose in (False, True):
+        corpus = tmp_path / f"corpus-{verbose}.db"
+        settings = tmp_path / f"settings-{verbose}.toml"
+        settings.write_text(
+            f'[corpus]\npath = "{corpus}"\n[crawl]\ndelay = 0\n'
+            f'[[sources]]\nname = "stubs"\nkind = "feed"\nurl = "{site.base("c")}/stub/feed.xml"\n'
+            '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+        proc = run("crawl", "--settings", str(settings), *(["-v"] if verbose else []))
+        assert proc.returncode == 0, proc.stderr
+        assert ("discarding data" in proc.stderr) == verbose, proc.stderr
+        assert ("Gave up retrying" in proc.stderr) == verbose, proc.stderr
+        with closing(sqlite3.connect(corpus)) as db:
+            assert sorted(db.execute("SELECT url, reason FROM skipped").fetchall()) == [
+                (site.url("c", "/stub/1.html"), "empty"), (site.url("c", "/stub/500.html"), "http-500")]
+        assert "errors 1" in proc.stdout.replace(",", "")  # counted in the summary
+
+
 def test_a_source_forbidden_by_robots_txt_is_recorded(site, tmp_path):
     settings = tmp_path / "settings.toml"
     settings.write_text(
@@ -173,7 +202,7 @@ def test_crawls_open_no_remote_control_and_an_unchanged_one_loads_no_ingester(si
     and writes its token under ~/.local/state unless told not to: neither happens, whichever
     way the crawl is started, and the modules it needs (aiohttp, a fifth of a second of the
     crawl's start) are not imported.  And with nothing spooled the crawl never builds the ingester:
-    datasketch and scipy (a second of imports, a quarter of an unchanged re-crawl) are not
+    datasketch (a third of a second of imports) is not
     even imported."""
     home = tmp_path / "home"
     home.mkdir()
@@ -192,6 +221,9 @@ def test_crawls_open_no_remote_control_and_an_unchanged_one_loads_no_ingester(si
         assert proc.returncode == 0, proc.stderr[-2000:]
         log = proc.stdout + proc.stderr
         assert "Spider opened" in log  # the log is there to be read
+        # the articles the first crawl stored were matched with these topics (articles.topic_set):
+        # the second one, with the same topics, has nothing to match again
+        assert "topics new or changed" not in log
         # neither enabled nor even imported, nor the telnet console: the import log lists the
         # modules imported by `import` statements (not the extension itself, which Scrapy
         # imports with importlib, but what it imports: aiohttp, twisted.conch)
@@ -199,25 +231,34 @@ def test_crawls_open_no_remote_control_and_an_unchanged_one_loads_no_ingester(si
         assert re.search(r"\|\s+twisted\.internet$", proc.stderr, re.MULTILINE)  # a log to read
         assert not re.search(r"\|\s+(aiohttp|twisted\.conch)$", proc.stderr, re.MULTILINE)
         assert [p for p in home.rglob("*")] == [], "the crawl wrote into HOME"
-        with sqlite3.connect(tmp_path / "corpus.db") as db:
+        # every corpus connection was closed at exit (checkpointed, its log removed), also
+        # after `topicwatch` froze the heap before exiting (crawler/cli.py: _about_to_exit)
+        assert sorted(p.name for p in tmp_path.glob("corpus.db*")) == ["corpus.db"]
+        with closing(sqlite3.connect(tmp_path / "corpus.db")) as db:
             counts.append(db.execute("SELECT count(*) FROM articles").fetchone()[0])
-        imported = re.search(r"\|\s+datasketch$", proc.stderr, re.MULTILINE) is not None
-        # the first crawl stores articles (ingested: the import is seen); the second, with
-        # nothing new, does not import it
+            assert db.execute("SELECT count(*) FROM articles WHERE topic_set IS NULL").fetchone()[0] == 0
+        imported = re.search(r"\|\s+crawler\.dedup$", proc.stderr, re.MULTILINE) is not None
+        # the first crawl stores articles (ingested: the import of crawler.dedup, which imports
+        # datasketch, is seen); the second, with nothing new, does not import it; neither
+        # imports scipy.integrate (crawler/dedup.py: datasketch without it)
         assert imported == (len(counts) == 1), (counts, imported)
+        assert not re.search(r"\|\s+scipy\.integrate$", proc.stderr, re.MULTILINE)
     assert counts[0] > 0 and counts[1] == counts[0]
 
 
 def test_browse_and_export_refuse_a_missing_corpus(tmp_path):
     s = tmp_path / "settings.toml"
     s.write_text(f'[corpus]\npath = "{tmp_path / "nope.db"}"\n', encoding="utf-8")
-    for command in (["browse", "--port", "9"], ["export"]):
+    for command in (["browse", "--port", "9"], ["export"], ["ingest"], ["rematch"]):
         result = invoke(*command, "--settings", str(s))
         assert result.exit_code == 6
         assert f"{tmp_path / 'nope.db'}: no corpus here yet" in result.stderr
     assert not (tmp_path / "nope.db").exists()
     proc = run("export", "--settings", str(s))  # and as a shell sees it
     assert proc.returncode == 6 and "no corpus here yet" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("nope.db*")), "nothing created"
+    bad_port = invoke("browse", "--port", "99999", "--settings", str(s))
+    assert bad_port.exit_code == 2 and "99999 is not in the range 0<=x<=65535" in bad_port.stderr
 
 
 def test_export_of_an_unknown_topic_is_an_error(tmp_path):
@@ -231,6 +272,35 @@ def test_export_of_an_unknown_topic_is_an_error(tmp_path):
     assert "known: agi" in result.stderr
     ok = invoke("export", "--settings", str(s), "--topic", "agi")
     assert ok.exit_code == 0 and "exported 0 article(s)" in ok.stderr
+
+
+def test_an_export_that_cannot_be_written_is_one_line_naming_where(tmp_path):
+    from crawler.store import corpus
+    from crawler.store.db import write_transaction
+
+    db = open_db(tmp_path / "c.db")
+    with write_transaction(db):
+        corpus.insert_article(db, {"url": "http://x/1", "canonical_url": "http://x/1", "source": "s",
+                                   "title": "t", "text": "大模型" * 3000, "topics": '["all"]',
+                                   "content_hash": "h", "first_seen": "2026-01-01T00:00:00+00:00"})
+    db.close()
+    s = tmp_path / "settings.toml"
+    s.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n', encoding="utf-8")
+    # a CSV file for Excel starts with a byte-order mark; JSON lines and standard output do not
+    for fmt in ("csv", "jsonl"):
+        done = run("export", "--settings", str(s), "--format", fmt, "--output", str(tmp_path / f"a.{fmt}"))
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "a.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")
+    assert (tmp_path / "a.jsonl").read_bytes().startswith(b"{")
+    assert not run("export", "--settings", str(s), "--format", "csv").stdout.startswith("\ufeff")
+    full = run("export", "--settings", str(s), "--output", "/dev/full")  # a disk that is full
+    assert full.returncode == 6 and "Traceback" not in full.stderr, full.stderr
+    assert full.stderr.strip().splitlines()[-1] == "error: /dev/full: No space left on device"
+    with open("/dev/full", "w") as sink:
+        piped = subprocess.run([sys.executable, "-m", "crawler", "export", "--settings", str(s)],
+                               stdout=sink, stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT)
+    assert piped.returncode == 6 and "Traceback" not in piped.stderr, piped.stderr
+    assert piped.stderr.strip().splitlines()[-1] == "error: /dev/stdout: No space left on device"
 
 
 def test_topics_explain_shows_why_a_page_matches_or_not(site, tmp_path):
@@ -249,6 +319,10 @@ def test_topics_explain_shows_why_a_page_matches_or_not(site, tmp_path):
     assert "yes" not in result.stdout.split(off.title, 1)[1]
     gone = invoke("topics", "--settings", str(settings), "--explain", "http://127.0.0.1:9/x")
     assert gone.exit_code == 1 and "cannot fetch" in gone.stderr
+    stub = tmp_path / "stub.html"
+    stub.write_text("<html><body><nav><a href='/'>home</a></nav></body></html>", encoding="utf-8")
+    none = invoke("topics", "--settings", str(settings), "--explain", str(stub))
+    assert none.exit_code == 1 and f"error: {stub}: not an article (empty)" in none.stderr
 
 
 def test_topics_explain_follows_no_redirect_to_a_private_address(tmp_path):
@@ -267,6 +341,18 @@ def test_topics_explain_follows_no_redirect_to_a_private_address(tmp_path):
         assert servers.hits("private") == []
 
 
+def feed_settings(tmp_path, name, url):
+    """settings.toml for one feed source, every article kept, no delay and no age limit."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\nmax_age_days = 0\ndelay = 0\n'
+        f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n',
+        encoding="utf-8",
+    )
+    return settings
+
+
 def test_a_malformed_link_in_a_feed_does_not_stop_the_rest(site, tmp_path):
     good = [e for e in manifest.expect("article") if e.host == "c"][:2]
     items = "".join(
@@ -276,18 +362,26 @@ def test_a_malformed_link_in_a_feed_does_not_stop_the_rest(site, tmp_path):
     )
     rss = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
     site.add_page("c", "/odd.xml", rss.encode(), content_type="application/rss+xml")
-    settings = tmp_path / "settings.toml"
-    settings.write_text(
-        f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\nmax_age_days = 0\ndelay = 0\n'
-        f'[[sources]]\nname = "odd"\nkind = "feed"\nurl = "{site.base("c")}/odd.xml"\n'
-        '[[topics]]\nname = "all"\nkeep_all = true\n',
-        encoding="utf-8",
-    )
+    settings = feed_settings(tmp_path, "odd", f"{site.base('c')}/odd.xml")
     for _ in range(2):
         assert run("crawl", "--settings", str(settings)).returncode == 0
     with sqlite3.connect(tmp_path / "corpus.db") as db:
         assert {r[0] for r in db.execute("SELECT title FROM articles")} == {good[0].title, good[1].title}
         assert db.execute("SELECT status FROM pages WHERE url LIKE '%/odd.xml'").fetchone()[0] in (200, 304)
+
+
+def test_a_meta_refresh_is_followed_to_the_article(site, tmp_path):
+    target = [e for e in manifest.expect("article") if e.host == "c"][0]
+    site.add_page("c", "/moved.html", ('<html><head><title>moved</title><meta http-equiv="Refresh" '
+                                       f'content="0; url={target.path}"></head><body></body></html>').encode())
+    rss = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+           '<item><title>moved</title><link>{{host_c}}/moved.html</link></item></channel></rss>')
+    site.add_page("c", "/moved.xml", rss.encode(), content_type="application/rss+xml")
+    settings = feed_settings(tmp_path, "moved", f"{site.base('c')}/moved.xml")
+    assert run("crawl", "--settings", str(settings)).returncode == 0
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        assert db.execute("SELECT title, url FROM articles").fetchall() == [
+            (target.title, site.base("c") + target.path)]
 
 
 def test_settings_shows_section_names_and_is_not_wrapped_into_a_pipe():
@@ -331,3 +425,16 @@ def test_browse_on_a_port_in_use_is_one_line(tmp_path):
         result = invoke("browse", "--settings", str(s), "--port", str(port))
     assert result.exit_code == 1
     assert f"error: cannot serve on 127.0.0.1:{port}: in use" in result.stderr
+
+
+def test_sources_and_status_say_what_is_not_there_as_it_was_asked(tmp_path):
+    s = tmp_path / "settings.toml"
+    s.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[[sources]]\nname = "loop"\nkind = "feed"\n'
+                 'url = "http://127.0.0.1:9/f"\n[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    unknown = invoke("sources", "--settings", str(s), "loop-rs")
+    assert unknown.exit_code == 2
+    assert "sources loop-rs: no such source (did you mean loop?; known: loop)" in unknown.stderr
+    open_db(tmp_path / "c.db").close()
+    status = invoke("status", "--settings", str(s))
+    assert status.exit_code == 0, status.output
+    assert "schedules: none in the settings" in status.stdout and "next run" not in status.stdout

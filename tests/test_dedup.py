@@ -18,6 +18,7 @@ from datasketch import MinHash, MinHashLSH
 
 from crawler.config import DedupSettings
 from crawler.dedup import (
+    KNOWN_SHAPES,
     LSH_WEIGHTS,
     NearDup,
     Signature,
@@ -105,6 +106,25 @@ def repost(text: str) -> str:
     ("http://[::1]:8080/a?fbclid=abc", "http://[::1]:8080/a"),
     ("http://www.example.com.cn/show.php?cid=123&id=9&gclid=x", "http://www.example.com.cn/show.php?cid=123&id=9"),
     ("https://example.com/app#!/article/42", "https://example.com/app#!/article/42"),
+    # sessions: a random token under sid / s, PHPSESSID, a servlet's ;jsessionid= in the path;
+    # a short, numeric or ObjectId-long sid is an id and stays
+    ("http://x.cn/2026/11/26/story.html?sid=0123456789abcdef0123456789abcdef",
+     "http://x.cn/2026/11/26/story.html"),
+    ("http://x.cn/story.php?sid=k3j4h5l6m7n8p9q0r1s2t3u4v5", "http://x.cn/story.php"),
+    ("http://x.cn/news/show?sid=5f2b7c0e9a1d3e4f5a6b7c8d", "http://x.cn/news/show?sid=5f2b7c0e9a1d3e4f5a6b7c8d"),
+    # cache-busters: a timestamp or random number under _, t, r, v...; other values stay
+    ("http://x.cn/a/7.html?_=1764556800000", "http://x.cn/a/7.html"),
+    ("http://x.cn/a/7.html?t=1764556800&id=7&r=0.735121", "http://x.cn/a/7.html?id=7"),
+    ("http://x.cn/a.php?v=3&t=news", "http://x.cn/a.php?t=news&v=3"),
+    # query items as servers read them: no "=" added, no re-encoding of GBK escapes
+    ("http://x.cn/index.php?/archives/2026/11/30/story.html",
+     "http://x.cn/index.php?/archives/2026/11/30/story.html"),
+    ("http://x.cn/show.asp?12345", "http://x.cn/show.asp?12345"),
+    ("http://x.cn/news.php?kw=%d6%d0%b9%fa&id=7", "http://x.cn/news.php?id=7&kw=%D6%D0%B9%FA"),
+    ("http://x.cn/s?q=a b&x=1+2", "http://x.cn/s?q=a%20b&x=1+2"),
+    ("http://x.cn/a.php?PHPSESSID=k3j4h5&id=5", "http://x.cn/a.php?id=5"),
+    ("http://x.cn/s.html;jsessionid=1A2B3C4D?page=2", "http://x.cn/s.html?page=2"),
+    ("http://x.cn/show.php?sid=1234", "http://x.cn/show.php?sid=1234"),
     ("https://example.com/新闻/大模型.html?q=开源", "https://example.com/%E6%96%B0%E9%97%BB/%E5%A4%A7%E6%A8%A1%E5%9E%8B.html?q=%E5%BC%80%E6%BA%90"),
 ])
 def test_clean_url(url: str, expected: str) -> None:
@@ -129,6 +149,22 @@ def test_escapes_and_raw_unicode_are_one_identity() -> None:
     ("https://www.portal.cn/a/1.html", "javascript:void(0)", "https://www.portal.cn/a/1.html"),
     ("https://www.portal.cn/a/1.html", "https://www.portal.cn/", "https://www.portal.cn/a/1.html"),
     ("https://www.portal.cn/a/1.html", "", "https://www.portal.cn/a/1.html"),
+    # the home page or the article's own section, however written: ignored
+    ("https://www.portal.cn/news/2026/1.html", "https://www.portal.cn/index.html",
+     "https://www.portal.cn/news/2026/1.html"),
+    ("https://www.portal.cn/news/2026/1.html", "https://www.portal.cn/?from=share",
+     "https://www.portal.cn/news/2026/1.html"),
+    ("https://www.portal.cn/news/2026/1.html", "https://www.portal.cn/news/",
+     "https://www.portal.cn/news/2026/1.html"),
+    ("https://m.portal.cn/news/2026/1.html", "https://www.portal.cn/news/index.shtml",
+     "https://m.portal.cn/news/2026/1.html"),
+    # a folder-style permalink, its AMP page, a WordPress shortlink: trusted
+    ("https://blog.example.com/2026/11/30/story/amp/", "https://blog.example.com/2026/11/30/story/",
+     "https://blog.example.com/2026/11/30/story/"),
+    ("https://blog.example.com/?p=5", "https://blog.example.com/2026/11/30/story/",
+     "https://blog.example.com/2026/11/30/story/"),
+    ("https://blog.example.com/2026/11/30/story/", "https://blog.example.com/?p=5",
+     "https://blog.example.com/?p=5"),
 ])
 def test_declared_canonical(url: str, declared: str, expected: str) -> None:
     assert canonical_url(url, declared) == expected
@@ -407,3 +443,30 @@ def test_bands_are_rebuilt_from_stored_signatures_when_the_settings_change(tmp_p
     assert lsh.stored_shape(ix.db) == other.shape
     assert ix.db.execute("SELECT count(*) FROM lsh_bands").fetchone()[0] == 2 * other.bands
     assert other.verify(other.signature(EN_A), lsh.candidates(ix.db, other.keys(other.signature(EN_A)))) == [(2, 1.0)]
+
+
+def test_the_known_lsh_shapes_are_datasketchs_own_choices() -> None:
+    for (threshold, num_perm), shape in KNOWN_SHAPES.items():
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+        assert (lsh.b, lsh.r) == shape, (threshold, num_perm)
+    assert NearDup(0.5, 128).bands == 32 and NearDup(0.5, 128).rows == 4
+
+
+def test_dedup_imports_datasketch_without_scipy_integrate_until_minhashlsh_needs_it() -> None:
+    """In a new process (as a crawl's): importing crawler.dedup and using the default settings
+    leaves scipy.integrate unimported; a threshold outside KNOWN_SHAPES gets MinHashLSH's own
+    choice through the stand-in's quad, which imports the real scipy.integrate then."""
+    code = (
+        "import sys\n"
+        "from crawler.dedup import MinHash, NearDup, lsh_shape\n"
+        "near = NearDup(0.5, 128)\n"
+        "sig = near.signature('开源大模型与闭源大模型的算力成本' * 20)\n"
+        "print('scipy.integrate' in sys.modules, len(near.keys(sig)))\n"
+        "print(lsh_shape(0.55, 128), 'scipy.integrate' in sys.modules)\n"
+        "from scipy.integrate import quad\n"
+        "print(round(quad(lambda x: x, 0, 1)[0], 6), type(MinHash(num_perm=16)).__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["False 32", "(28, 4) True", "0.5 datasketch.minhash"]
+    lsh = MinHashLSH(threshold=0.55, num_perm=128, weights=LSH_WEIGHTS)
+    assert (lsh.b, lsh.r) == (28, 4)

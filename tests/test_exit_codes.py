@@ -100,13 +100,25 @@ def test_4_nothing_fetched_and_offline(tmp_path):
 def test_5_some_sources_failed(site: FixtureSite, tmp_path):
     text = site.settings_toml(tmp_path / "corpus.db") + (
         '\n[[sources]]\nname = "gone"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n'
-        '\n[[sources]]\nname = "blocked"\nkind = "feed"\nurl = "' + site.base("c") + '/search/feed.xml"\n')
+        '\n[[sources]]\nname = "blocked"\nkind = "feed"\nurl = "' + site.base("c") + '/search/feed.xml"\n'
+        '\n[[sources]]\nname = "bot-check"\nkind = "feed"\nurl = "' + site.base("b") + '/wall/feed.xml"\n'
+        # two URLs in settings.toml, one gone: the source failed, though the other was read
+        '\n[[sources]]\nname = "half"\nkind = "feed"\nurls = ["' + site.base("b") + '/fine/feed.xml", "'
+        + site.base("b") + '/gone/feed.xml"]\n')
+    site.add_page("b", "/fine/feed.xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>t'
+                  b"</title></channel></rss>", content_type="application/rss+xml")
+    # what a bot wall answers where the feed was: 200, an HTML page, no feed
+    site.add_page("b", "/wall/feed.xml", b"<html><head><title>Just a moment</title></head><body>"
+                  b"<script>check()</script>Checking your browser</body></html>")
     path = tmp_path / "settings.toml"
     path.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
     proc = run("crawl", "--settings", str(path), timeout=240)
     assert proc.returncode == ExitCode.SOURCES_FAILED, proc.stderr[-2000:]
-    assert "error: 2 of 7 source(s) failed:" in proc.stderr
+    assert "error: 4 of 9 source(s) failed:" in proc.stderr, proc.stderr[-3000:]
+    gone = site.base("b") + "/gone/feed.xml"
+    assert f"  half: http-404 ({gone}: Ignoring non-200 response)" in proc.stderr
     assert "  blocked: robots-disallowed" in proc.stderr and "  gone: connection-refused" in proc.stderr
+    assert "  bot-check: bad-feed" in proc.stderr
     assert "corpus: 15 articles" in proc.stdout  # the others were crawled and stored
 
 
@@ -250,6 +262,131 @@ def test_130_and_143_a_crawl_stopped_by_a_signal(tmp_path, sig):
         status, new = db.execute("SELECT status, new FROM runs").fetchone()
         assert status == "interrupted" and new >= 1
         assert db.execute("SELECT count(*) FROM spool").fetchone()[0] == 0, "what was found is ingested"
+
+
+class SlowArticles:
+    """A feed of `count` articles on 127.0.0.9, each answered after `seconds`; when each
+    request came, in `self.log`."""
+
+    WORDS = ("Analysts compared the cost of training runs across several labs this year and "
+             "found that cheaper chips and better schedules cut the price of each experiment. ")
+
+    def __init__(self, count: int, seconds: float):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        site = self
+        self.log: list[tuple[float, str]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                site.log.append((time.monotonic(), self.path))
+                if self.path == "/feed.xml":
+                    items = "".join(f"<item><title>Cost report {n}</title><link>{site.base}/a/{n}"
+                                    "</link></item>" for n in range(count))
+                    body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+                    ctype = "application/rss+xml"
+                elif self.path.startswith("/a/"):
+                    time.sleep(seconds)
+                    n = self.path.rsplit("/", 1)[1]
+                    body = (f"<html><head><title>Cost report {n}</title></head><body><article>"
+                            f"<h1>Cost report {n}</h1><p>{site.WORDS * 8} Report {n}.</p></article>"
+                            "</body></html>")
+                    ctype = "text/html; charset=utf-8"
+                else:
+                    self.send_error(404)
+                    return
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a crawl stopped at once hangs up on the pages in flight
+
+        self.server = Server(("127.0.0.9", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.9:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def articles_requested(self, after: float = 0.0) -> list[str]:
+        return [path for t, path in self.log if path.startswith("/a/") and t >= after]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_crawl_sends_no_new_request_and_the_next_one_fetches_the_rest(tmp_path, sig):
+    """What the downloader already queued for a slow host is not sent after the signal (it
+    was: one request after another, minutes against a slow host); the in-flight ones finish
+    and are stored, and the next crawl fetches the others, each article once in all."""
+    site = SlowArticles(count=8, seconds=1.5)
+    try:
+        path = tmp_path / "settings.toml"
+        path.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[crawl]\ndelay = 0\ntimeout = 20\n'
+                        f'concurrency_per_host = 2\n[[sources]]\nname = "slow"\nkind = "feed"\n'
+                        f'url = "{site.base}/feed.xml"\n[[topics]]\nname = "all"\nkeep_all = true\n',
+                        encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not site.articles_requested() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # the downloader holds the rest of the feed's articles by now
+        in_flight = len(site.articles_requested())
+        signalled = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        stopped_after = time.monotonic() - signalled
+        assert proc.returncode == ExitCode.for_signal(sig), err[-2000:]
+        assert in_flight == 2 and site.articles_requested(after=signalled) == [], site.log
+        assert stopped_after < 1.5 + 5, "it waits for the two in flight, not for the queue"
+        with sqlite3.connect(tmp_path / "c.db") as db:
+            assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+            assert db.execute("SELECT count(*) FROM skipped").fetchone()[0] == 0  # nothing failed
+        again = run("crawl", "--settings", str(path))
+        assert again.returncode == 0, again.stderr[-2000:]
+        requested = site.articles_requested()
+        assert sorted(requested) == sorted(f"/a/{n}" for n in range(8)), "each article once"
+        with sqlite3.connect(tmp_path / "c.db") as db:
+            assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 8
+    finally:
+        site.server.shutdown()
+
+
+def test_a_second_signal_stops_at_once_and_the_run_keeps_what_it_counted(tmp_path):
+    """The second Ctrl-C does not wait for the pages in flight; the run is recorded
+    interrupted with the counters so far (the spider never closed to write them), and what
+    was spooled is ingested by the next `topicwatch ingest`."""
+    site = SlowArticles(count=4, seconds=3.0)
+    try:
+        path = tmp_path / "settings.toml"
+        path.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[crawl]\ndelay = 0\ntimeout = 20\n'
+                        f'[[sources]]\nname = "slow"\nkind = "feed"\nurl = "{site.base}/feed.xml"\n'
+                        '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not site.articles_requested() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert time.monotonic() - signalled < 2.5, "it did not wait for the pages in flight (3 s)"
+        assert proc.returncode == ExitCode.INTERRUPTED, err[-2000:]
+        assert "fetched 1, extracted 0" in out, out  # the feed; the articles never came
+        with sqlite3.connect(tmp_path / "c.db") as db:
+            status, fetched, error = db.execute("SELECT status, fetched, error FROM runs").fetchone()
+            assert (status, fetched) == ("interrupted", 1) and "second SIGINT" in error
+            assert db.execute("SELECT fetched, ok FROM source_runs").fetchall() == [(1, 1)]
+    finally:
+        site.server.shutdown()
 
 
 def test_141_the_reader_of_the_output_went_away(tmp_path):

@@ -12,8 +12,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -23,6 +26,7 @@ from twisted.python.failure import Failure
 
 from crawler.config import load_settings
 from crawler.errors import SourceError
+from crawler.fetch.refresh import HEAD_BYTES, QuickMetaRefresh, may_refresh
 from crawler.fetch.settings import base_settings
 from crawler.fetch.spider import TopicSpider
 from crawler.fetch.state import FetchState, failure_reason
@@ -178,6 +182,7 @@ def test_validators_are_saved_only_after_a_clean_finish(settings_path: Path) -> 
     corpus_path = settings_path.parent / "corpus.db"
     state = state_for(crawler_for(settings_path))
     state.process_spider_input(feed_response())
+    assert list(state.process_spider_output(feed_response(), [])) == []  # read through
     state.spider_closed(None, "shutdown")
     assert rows(corpus_path, "SELECT etag FROM pages WHERE url = ?", FEED) == []
     state.spider_closed(None, "finished")
@@ -204,11 +209,17 @@ def test_304_is_counted_and_recorded(settings_path: Path) -> None:
 
 def test_a_feed_that_is_not_one_is_a_bad_feed_and_a_failed_source(settings_path: Path) -> None:
     state = state_for(crawler_for(settings_path))
-    response = Response(FEED, body=b"<html>", request=listing())
+    response = Response(FEED, body=b"<html>", headers={"ETag": '"w1"'}, request=listing())
+    state.process_spider_input(response)  # as Scrapy calls it, before the callback raises
     assert state.process_spider_exception(response, SourceError(FEED, "not a feed")) == []
     assert rows(settings_path.parent / "corpus.db", "SELECT reason, detail FROM skipped") == [
         ("bad-feed", f"{FEED}: not a feed")]
     assert state.stats.get_value("topicwatch/source/wire/source_errors") == 1
+    # answered, but not with a feed: the source did not work (runs.record_crawl: ok = a
+    # document of it read through, or no error)
+    assert state.stats.get_value("topicwatch/source/wire/source_ok") is None
+    state.spider_closed(None, "finished")  # and no validators: it is read again next run
+    assert rows(settings_path.parent / "corpus.db", "SELECT count(*) FROM pages WHERE url = ?", FEED) == [(0,)]
 
 
 def fail(request: Request, error: Exception) -> None:
@@ -217,7 +228,8 @@ def fail(request: Request, error: Exception) -> None:
     return failure
 
 
-@pytest.mark.parametrize("status, outcome, retried", [(404, "not-article", False), (503, None, True)])
+@pytest.mark.parametrize("status, outcome, retried", [(404, "not-article", False), (503, None, True),
+                                                     (304, None, True)])
 def test_http_errors_are_final_or_retried(settings_path: Path, status, outcome, retried) -> None:
     state = state_for(crawler_for(settings_path))
     request = article()
@@ -227,6 +239,48 @@ def test_http_errors_are_final_or_retried(settings_path: Path, status, outcome, 
     page = rows(corpus_path, "SELECT outcome, attempts FROM pages WHERE url = ?", ARTICLE)
     assert page == ([("retry", 1)] if retried else [(outcome, 0)])
     assert state.stats.get_value("topicwatch/errors") == 1
+    if status == 304:  # a 304 to a request without validators: no redirect, asked again
+        assert rows(corpus_path, "SELECT detail FROM skipped") == [
+            ("304 Not Modified to a request that sent no validators",)]
+
+
+def test_a_redirect_scrapy_does_not_follow_is_final_and_one_to_file_is_refused(settings_path: Path) -> None:
+    """A 3xx reaching the errback was not followed (Location file:, ftp:, none): asking again
+    next run gets the same; one to a URL that is not http(s) is a private-address refusal."""
+    state = state_for(crawler_for(settings_path))
+    corpus_path = settings_path.parent / "corpus.db"
+    for n, location in enumerate(("file:///etc/passwd", None)):
+        request = article(f"{ARTICLE}?{n}")
+        headers = {"Location": location} if location else {}
+        response = Response(request.url, status=302, headers=headers, request=request)
+        state.fetch_failed(request, fail(request, HttpError(response)))
+    assert rows(corpus_path, "SELECT reason, status, detail FROM skipped ORDER BY id") == [
+        ("private-address", 302, "redirect not followed: Location file:///etc/passwd"),
+        ("http-302", 302, "a redirect without a Location header")]
+    assert rows(corpus_path, "SELECT outcome, attempts FROM pages ORDER BY url") == [
+        ("not-article", 0), ("not-article", 0)]  # never asked again
+    assert state.stats.get_value("topicwatch/source/wire/errors") == 1  # the refusal is a skip
+    feed = listing()  # a source's own feed refused that way: an error of the source
+    moved = Response(FEED, status=301, headers={"Location": "ftp://x/feed"}, request=feed)
+    state.fetch_failed(feed, fail(feed, HttpError(moved)))
+    assert state.stats.get_value("topicwatch/source/wire/errors") == 2
+    assert state.stats.get_value("topicwatch/source/wire/source_errors") == 1
+
+
+def test_a_response_that_failed_says_why(settings_path: Path) -> None:
+    """Twisted's ResponseFailed says nothing itself and its repr lists Failure objects."""
+    from twisted.internet.error import ConnectionLost
+    from twisted.web._newclient import ParseError, ResponseFailed, ResponseNeverReceived
+
+    state = state_for(crawler_for(settings_path))
+    cut = article(f"{ARTICLE}?cut")
+    state.fetch_failed(cut, fail(cut, ResponseFailed([Failure(ConnectionLost())])))
+    odd = article(f"{ARTICLE}?odd")
+    state.fetch_failed(odd, fail(odd, ResponseNeverReceived(
+        [Failure(ParseError("non-integer status code", b"HTTP/1.1 OK"))])))
+    assert rows(settings_path.parent / "corpus.db", "SELECT reason, detail FROM skipped ORDER BY id") == [
+        ("fetch-error", "ConnectionLost: Connection to the other side was lost in a non-clean fashion."),
+        ("fetch-error", "ParseError: non-integer status code, b'HTTP/1.1 OK'")]
 
 
 def test_robots_refusals_of_articles_are_counted_and_of_sources_recorded(settings_path: Path) -> None:
@@ -285,3 +339,75 @@ def test_the_downloader_api_politeness_relies_on(settings_path: Path) -> None:
     assert (slot.delay, slot.jitter, slot.download_delay()) == (3.0, 0, 3.0)
     assert "autothrottle_dont_adjust_delay" in inspect.getsource(AutoThrottle)
     assert "per_slot_settings" in inspect.getsource(Downloader)
+
+
+# ---------------------------------------------------------------- meta refresh
+
+_REFRESH_TAGS = st.sampled_from([
+    '<meta http-equiv="refresh" content="0; url=/moved/{n}">',
+    "<META HTTP-EQUIV='Refresh' CONTENT='3;URL=http://127.0.0.1/elsewhere/{n}'>",
+    '<meta http-equiv="REFRESH" content="0;url=/far/{n}">',
+    '<meta http-equiv="refresh" content="600">',  # a reload, no URL
+    '<meta content="0; url=/moved/{n}" http-equiv="refresh">',
+    '<script>var refresh = "<meta http-equiv=refresh content=0;url=/no/{n}>";</script>',
+    '<meta name="description" content="refresh rates of GPUs">',
+])
+_FILLER = st.sampled_from(["<p>算力成本持续下降。</p>", "<p>開源模型與閉源模型。</p>", "<div>open models</div>",
+                           "<p>x</p>" * 300, "<p>大模型</p>" * 150, "<p>大模型</p>" * 900,
+                           "<!-- a comment -->", ""])
+
+
+@given(before=st.lists(_FILLER, max_size=6), tag=st.one_of(st.none(), _REFRESH_TAGS),
+       after=st.lists(_FILLER, max_size=3), encoding=st.sampled_from(["utf-8", "gbk", "big5", "utf-16"]),
+       declared=st.booleans(), n=st.integers(0, 99))
+@settings(max_examples=300, deadline=None)
+def test_the_quick_meta_refresh_decides_as_scrapys_own(before, tag, after, encoding, declared, n) -> None:
+    """A page is redirected by QuickMetaRefresh exactly when Scrapy's MetaRefreshMiddleware
+    redirects it, to the same URL: a refresh early or late in the head, in any case, inside a
+    script (ignored by both), in multi-byte and wide encodings, declared or not."""
+    html = "<html><head>" + "".join(before) + (tag or "").format(n=n) + "</head><body>" + "".join(after)
+    body = html.encode(encoding, errors="ignore")
+    headers = {"Content-Type": f"text/html; charset={encoding}" if declared else "text/html"}
+    crawler = get_crawler(settings_dict={"METAREFRESH_ENABLED": True})
+    theirs = MetaRefreshMiddleware.from_crawler(crawler)
+    ours = QuickMetaRefresh.from_crawler(crawler)
+    request = Request("http://127.0.0.1/page")
+
+    def decision(mw) -> str | None:
+        response = HtmlResponse("http://127.0.0.1/page", body=body, headers=headers, request=request)
+        out = mw.process_response(request, response)
+        return out.url if isinstance(out, Request) else None
+
+    assert decision(ours) == decision(theirs)
+
+
+@pytest.mark.parametrize(("tag", "redirected"), [
+    ('<meta http-equiv="refresh" content="0; url=/moved">', "http://127.0.0.1/moved"),
+    ('<meta http-equiv="refresh" content="5;url=/moved">', "http://127.0.0.1/moved"),
+    # a page reloading itself, at once or later, by URL or by path: the page
+    ('<meta http-equiv="refresh" content="0; url=http://127.0.0.1/page">', None),
+    ('<meta http-equiv="refresh" content="60; URL=/page#top">', None),
+    # a refresh to elsewhere a minute later: a browser shows the page first
+    ('<meta http-equiv="refresh" content="90;url=/index.html">', None),
+])
+def test_a_meta_refresh_to_itself_or_after_seconds_is_the_page(tag: str, redirected: str | None) -> None:
+    from crawler.fetch import settings as fetch_settings
+
+    crawler = get_crawler(settings_dict={"METAREFRESH_ENABLED": True,
+                                         "METAREFRESH_MAXDELAY": fetch_settings.METAREFRESH_MAXDELAY})
+    request = Request("http://127.0.0.1/page")
+    body = f"<html><head>{tag}</head><body><p>大模型</p></body></html>".encode()
+    response = HtmlResponse("http://127.0.0.1/page", body=body, request=request,
+                            headers={"Content-Type": "text/html; charset=utf-8"})
+    out = QuickMetaRefresh.from_crawler(crawler).process_response(request, response)
+    assert (out.url if isinstance(out, Request) else None) == redirected
+
+
+def test_may_refresh_is_false_only_without_the_word_and_nul_bytes_in_the_head() -> None:
+    assert not may_refresh(b"<html><head><title>t</title></head>" + b"<p>x</p>" * 10000)
+    assert may_refresh(b"<meta http-equiv=REFRESH content=0;url=/a>")
+    assert may_refresh("<title>t</title>".encode("utf-16"))  # wide: Scrapy's own check
+    chinese = ("<p>大模型</p>" * 300 + '<meta http-equiv="refresh" content="0;url=/a">').encode()
+    assert chinese.index(b"refresh") > 4096 and may_refresh(chinese)  # within 4,096 characters
+    late = b"<p>x</p>" * 3000 + b"<meta http-equiv=refresh content=0;url=/a>"
+    assert len(late) > HEAD_BYTES and not may_refresh(late)  # beyond any 4,096 characters

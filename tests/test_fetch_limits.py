@@ -109,6 +109,25 @@ def test_article_links_past_the_document_limit_are_not_read_and_recorded_once(se
     assert f"{SITE}/big.xml" in state.incomplete  # fetched in full next run, no 304
 
 
+def test_section_links_past_the_page_limit_are_recorded_and_articles_are_read_first(settings_path):
+    """A listing page's articles come first, then its section pages, at most
+    MAX_SECTIONS_PER_PAGE of them: one more is a recorded cut, not a silent loss."""
+    from crawler.fetch.limits import MAX_SECTIONS_PER_PAGE
+
+    state = state_for(settings_path)
+    page = f"{SITE}/sec/"
+    listed = [request(f"{SITE}/sec/2026/11/story-{i}.html", "article", (page,)) for i in range(2)] + [
+        request(f"{SITE}/sec/s{i}/", "listing", (page,)) for i in range(MAX_SECTIONS_PER_PAGE + 5)]
+    response = Response(page, request=request(page, "listing"))
+    out = list(state.process_spider_output(response, iter(listed)))
+    assert [r.url for r in out] == [r.url for r in listed[:2 + MAX_SECTIONS_PER_PAGE]]
+    [(url, source, reason, detail)] = skipped(settings_path)
+    assert (url, source, reason) == (page, "maps", "too-many-entries")
+    assert detail == (f"{MAX_SECTIONS_PER_PAGE} section pages followed (the most one listing page "
+                      f"leads to); not followed from {SITE}/sec/s{MAX_SECTIONS_PER_PAGE}/ on")
+    assert page in state.incomplete
+
+
 def test_an_endless_chain_of_sitemap_indexes_stops_at_the_depth_limit(settings_path):
     state = state_for(settings_path)
     top = f"{SITE}/sitemap.xml"
@@ -290,6 +309,20 @@ def test_the_scrapy_internals_the_header_bound_relies_on():
         assert hasattr(http11, name), name
     assert "self._pool._factory = _LenientHTTP11ClientFactory" in inspect.getsource(http11)
     assert "self._parser.__class__ = _LenientHTTPClientParser" in inspect.getsource(http11)
+
+
+def test_the_downloader_queues_drop_queued_empties_are_still_there():
+    """crawler/fetch/handler.py `drop_queued` reads `Downloader.slots` and each `Slot.queue`
+    of (request, deferred) pairs that `_enqueue_request` fills and waits on."""
+    import inspect
+
+    from scrapy.core.downloader import Downloader, Slot
+
+    source = inspect.getsource(Downloader._enqueue_request)
+    assert "slot.queue.append((request, d))" in source
+    assert "request, queue_dfd = slot.queue.popleft()" in inspect.getsource(Downloader._process_queue)
+    slot = Slot(concurrency=1, delay=0, jitter=0)
+    assert hasattr(slot.queue, "popleft") and "self.slots" in inspect.getsource(Downloader.__init__)
 
 
 def test_scrapy_downloads_through_the_bounded_handler(settings_path):

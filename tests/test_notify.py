@@ -21,7 +21,7 @@ from crawler.cli import cli
 from crawler.config import Settings, load_settings
 from crawler.errors import ConfigError
 from crawler.notify import deliver as notify
-from crawler.notify.queue import check, register
+from crawler.notify.queue import check, next_digest, register
 from crawler.records import RunStatus
 from crawler.store import corpus as store_corpus
 from crawler.store import runs
@@ -117,8 +117,12 @@ def test_notify_settings_are_read_and_checked(tmp_path: Path, monkeypatch: pytes
     (target("t", "json://x/${NOPE_NOT_SET}"), "[[notify]] #1 (t) urls", "${NOPE_NOT_SET}, which is not set"),
     (target("t", "127.0.0.1:9/hook"), "[[notify]] #1 (t) urls", "URL #1 is not an Apprise URL"),
     (target("t"), "[[notify]] #1 (t) urls", "at least one Apprise URL"),
-    (target("t", "json://x", mode="digest"), "[[notify]] #1 (t) cron", "needs a cron"),
+    (target("t", "json://x", mode="digest"), "[[notify]] #1 (t) cron", "exactly one of cron or interval_minutes"),
+    (target("t", "json://x", mode="digest", cron="0 8 * * *", interval_minutes=60), "[[notify]] #1 (t) cron",
+     "exactly one of cron or interval_minutes"),
     (target("t", "json://x", cron="0 8 * * *"), "[[notify]] #1 (t) cron", "digest\" only"),
+    (target("t", "json://x", interval_minutes=60), "[[notify]] #1 (t) interval_minutes", "digest\" only"),
+    (target("t", "json://x", mode="digest", interval_minutes=-1), "[[notify]] #1 (t) interval_minutes", "must be at least 0"),
     (target("t", "json://x", mode="digest", cron="0 8 * *"), "[[notify]] #1 (t) cron", "invalid cron"),
     (target("t", "json://x", mode="weekly"), "[[notify]] #1 (t) mode", "must be one of each, digest"),
     (target("t", "json://x", format="rtf"), "[[notify]] #1 (t) format", "must be one of"),
@@ -205,14 +209,17 @@ def test_topics_and_max_items(tmp_path: Path, hook: HookReceiver) -> None:
 
 
 def test_digest_lists_the_new_stories_per_topic_on_its_cron_once(tmp_path: Path, hook: HookReceiver) -> None:
-    s = write_settings(tmp_path, target("morning", hook.url(), mode="digest", cron="0 8 * * *",
-                                        max_items=3))
+    # the cron time is set from the clock (an hour and a half from now, in the local time zone
+    # as cron reads it), so the steps below fall in the same places whatever the time of day
+    start = dt.datetime.now().astimezone().replace(second=0, microsecond=0)
+    fire = start + dt.timedelta(minutes=90)
+    s = write_settings(tmp_path, target("daily", hook.url(), mode="digest",
+                                        cron=f"{fire.minute} {fire.hour} * * *", max_items=3))
     db, _ = registered_corpus(s)
-    start = dt.datetime.now(dt.UTC)
-    notify.deliver(db, s, now=start)
-    assert hook.posts == []  # no 08:00 since the target was registered
-    tomorrow = start + dt.timedelta(days=1, minutes=1)
-    notify.deliver(db, s, now=tomorrow)
+    notify.deliver(db, s, now=start + dt.timedelta(minutes=89))
+    assert hook.posts == []  # no cron time since the target was registered
+    after = fire + dt.timedelta(minutes=1)
+    notify.deliver(db, s, now=after)
     (digest,) = hook.bodies
     assert digest["title"] == "topicwatch digest: 4 new stories"
     body = digest["message"]
@@ -222,16 +229,42 @@ def test_digest_lists_the_new_stories_per_topic_on_its_cron_once(tmp_path: Path,
     assert body.index(ARTICLES["qwen"]["title"]) < body.index("open-source (1 new)")
     assert ARTICLES["english"]["title"] not in body  # max_items: the least covered is not listed
     assert "… and 1 more" in body and "All 4 new stories: http://127.0.0.1:8001/" in body
-    # a new connection (a restarted process) later the same day: nothing is repeated
-    assert notify.deliver(open_db(s.corpus_path), s, now=tomorrow + dt.timedelta(hours=2))[0].sent == 0
+    # a new connection (a restarted process) two hours later: nothing is repeated
+    later = after + dt.timedelta(hours=2)
+    assert notify.deliver(open_db(s.corpus_path), s, now=later)[0].sent == 0
     add_story(db, "智谱开源新一代大模型", "qbitai", {"open-source": ["开源"], "llm-industry": ["大模型"]})
-    notify.deliver(db, s, now=tomorrow + dt.timedelta(hours=2))
-    assert len(hook.posts) == 1  # waits for the next 08:00
-    notify.deliver(db, s, now=tomorrow + dt.timedelta(days=1))
+    notify.deliver(db, s, now=later)
+    assert len(hook.posts) == 1  # waits for the cron time the next day
+    notify.deliver(db, s, now=fire + dt.timedelta(days=1) - dt.timedelta(minutes=1))
+    assert len(hook.posts) == 1
+    notify.deliver(db, s, now=fire + dt.timedelta(days=1))
     assert hook.bodies[1]["title"] == "topicwatch digest: 1 new story"
     assert "llm-industry (1 new)" in hook.bodies[1]["message"]
-    notify.deliver(db, s, now=tomorrow + dt.timedelta(days=5))  # nothing new: no empty digest
+    notify.deliver(db, s, now=fire + dt.timedelta(days=5))  # nothing new: no empty digest
     assert len(hook.posts) == 2
+
+
+def test_an_interval_digest_goes_on_the_multiples_of_its_interval_once(tmp_path: Path,
+                                                                       hook: HookReceiver) -> None:
+    s = write_settings(tmp_path, target("hourly", hook.url(), mode="digest", interval_minutes=240))
+    (t,) = s.notify
+    assert next_digest(t, dt.datetime(2026, 12, 1, 3, 59, 59, tzinfo=dt.UTC)) == \
+        dt.datetime(2026, 12, 1, 4, 0, tzinfo=dt.UTC)
+    assert next_digest(t, dt.datetime(2026, 12, 1, 4, 0, tzinfo=dt.UTC)) == \
+        dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)  # strictly after: never twice at 04:00
+    db, _ = registered_corpus(s)
+    start = dt.datetime(2026, 12, 1, 4, 30, tzinfo=dt.UTC)
+    db.execute("UPDATE notify_targets SET last_digest = ?", [start.isoformat(timespec="seconds")])
+    db.conn.commit()
+    notify.deliver(db, s, now=start + dt.timedelta(hours=3, minutes=29))
+    assert hook.posts == []  # 07:59: no multiple of four hours since 04:30
+    notify.deliver(db, s, now=start + dt.timedelta(hours=3, minutes=30))
+    (digest,) = hook.bodies
+    assert digest["title"] == "topicwatch digest: 4 new stories"
+    notify.deliver(db, s, now=start + dt.timedelta(hours=3, minutes=31))  # 08:01: not again
+    assert len(hook.posts) == 1
+    (told,) = status_report(db, s)["notify"]
+    assert (told["when"], told["next_digest"]) == ("digest, every 240 min", "2026-12-01T12:00:00+00:00")
 
 
 # ---------------------------------------------------------------- failures and retries

@@ -1,6 +1,6 @@
 """Notifications as a user gets them: real `topicwatch crawl` and `topicwatch daemon` processes
 crawling the fixture site, a real HTTP receiver taking Apprise's json:// posts, kill -9 in the
-middle of sending, restarts, and a digest on its own cron."""
+middle of sending, restarts, and a digest on its own interval."""
 
 from __future__ import annotations
 
@@ -97,20 +97,20 @@ def test_crawl_tells_each_new_story_once_across_runs_and_a_kill_9_mid_send(
         assert f"http://127.0.0.1:8001/corpus/articles/{article}" in last["message"]
 
 
-def test_daemon_tells_each_story_once_and_digests_on_cron_across_restarts_and_kill_9(
+def test_daemon_tells_each_story_once_and_digests_on_its_interval_across_restarts_and_kill_9(
         site: FixtureSite, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.db"
     with HookReceiver() as hook:
         targets = notify_toml(("desk", hook.url("/desk"), "max_items = 100\n"),
                               ("morning", hook.url("/digest"),
-                               'mode = "digest"\ncron = "* * * * *"\nmax_items = 100\n'))
+                               'mode = "digest"\ninterval_minutes = 0.25\nmax_items = 100\n'))
         settings = write_settings(site, tmp_path, f'[[schedules]]\nname = "clean"\n{EVERY_3S}'
                                                   f"sources = {CLEAN_SOURCES}\n" + targets)
 
         def posts(path: str) -> list[dict]:
             return [json.loads(p["body"]) for p in hook.posts if p["path"] == path]
 
-        with DaemonProcess(settings) as d:  # first run, every story told, a digest on the minute
+        with DaemonProcess(settings) as d:  # first run, every story told, a digest every 15 s
             wait_until(lambda: ended_runs(corpus), "the first run", daemon=d)
             first = stories(corpus)
             wait_until(lambda: len(posts("/desk")) >= len(first), "a message per story", daemon=d)

@@ -38,10 +38,14 @@ class Fleet:
         self.shared = Shared(self.client, prefix)
         self.corpus = tmp / "corpus.db"
         self.lease = lease
+        self.concurrency: int | None = None  # [crawl] concurrency of the workers
         self.procs: dict[str, subprocess.Popen] = {}
 
     def settings(self, name: str, corpus: Path) -> Path:
-        text = self.site.settings_toml(corpus).replace("delay = 0\n", f"delay = {DELAY}\n")
+        crawl = f"delay = {DELAY}\n"
+        if self.concurrency and name.startswith("worker"):
+            crawl += f"concurrency = {self.concurrency}\n"
+        text = self.site.settings_toml(corpus).replace("delay = 0\n", crawl)
         text += f'\n[redis]\nurl = "{self.url}"\nprefix = "{self.prefix}"\nlease_seconds = {self.lease}\n'
         path = self.tmp / f"{name}.toml"
         path.write_text(text + "\n" + shipped_topics(), encoding="utf-8")
@@ -56,6 +60,15 @@ class Fleet:
              "--redis", self.url, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         self.procs[name] = proc
         return proc
+
+    def wait_ready(self, *names: str, timeout: float = 60.0) -> None:
+        """Until each worker says it takes work from the frontier."""
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while "worker ready: " not in self.log(name):
+                assert self.procs[name].poll() is None, (name, self.log(name)[-3000:])
+                assert time.monotonic() < deadline, (name, self.log(name)[-3000:])
+                time.sleep(0.05)
 
     @property
     def names(self) -> list[str]:
@@ -139,9 +152,13 @@ def fleet(site: FixtureSite, tmp_path: Path, redis_server: str, redis_prefix: st
 
 @pytest.mark.slow
 def test_three_workers_and_one_ingester_store_each_article_once_politely(fleet: Fleet):
+    # three workers, each holding at most three requests at once ([crawl] concurrency): what
+    # one of them cannot take waits in the frontier for the others
+    fleet.concurrency = 3
     fleet.start("ingester")
     for n in (1, 2, 3):
         fleet.start(f"worker{n}")
+    fleet.wait_ready("worker1", "worker2", "worker3")
     fleet.enqueue()
     fleet.wait_idle()
     codes = fleet.stop()
@@ -158,6 +175,7 @@ def test_three_workers_and_one_ingester_store_each_article_once_politely(fleet: 
     fetched = {n: sqlite3.connect(fleet.tmp / f"{n}.db").execute(
         "SELECT sum(fetched) FROM runs").fetchone()[0] or 0 for n in ("worker1", "worker2", "worker3")}
     assert len([n for n, k in fetched.items() if k]) >= 2, fetched
+    assert sum(fetched.values()) >= len(manifest.expect("article")), fetched
     # per-host politeness across the workers: [crawl] delay, and host b's Crawl-delay: 1
     # (robots.txt left out: each worker reads it before it knows the Crawl-delay)
     for host, least in (("a", DELAY), ("b", 1.0), ("c", DELAY)):

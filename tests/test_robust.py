@@ -237,6 +237,24 @@ def test_binary_bodies_are_not_html_whatever_the_content_type(
     assert outcome(text) == "not-html"
 
 
+@pytest.mark.parametrize("content_type, body, reason", [
+    ("application/octet-stream", "page", None),  # HTML sent as "some bytes": read as HTML
+    ("binary/octet-stream", "page", None),
+    ("application/octet-stream", "%PDF-1.7\n" + "x" * 500, "not-html"),
+    ("image/png", "page", "not-html"),  # a type that names something else is believed
+])
+def test_html_sent_as_unspecific_bytes_is_read(content_type: str, body: str, reason: str | None) -> None:
+    from crawler.analyse import analyse
+    from crawler.config import Topic
+    from crawler.records import Fetched
+
+    page = article_html() if body == "page" else body
+    fetched = Fetched(url="https://news.example.cn/a/1.html", source="s", status=200,
+                      content_type=content_type, body=page.encode("utf-8"))
+    verdict = analyse(fetched, [Topic(name="all", keep_all=True)])
+    assert verdict.reason == reason and (verdict.item is not None) == (reason is None)
+
+
 def test_text_with_a_stray_nul_or_escape_is_not_binary() -> None:
     html = article_html([ZH_PARAS[0] + "\x00", "\x1b[1m" + ZH_PARAS[1], *ZH_PARAS[2:]])
     assert not looks_binary(html) and not looks_binary(html.encode("utf-8"))

@@ -440,6 +440,10 @@ def test_listing_heuristic_english():
         ("https://www.portal.cn/topics/artificial-intelligence", False),
         ("https://www.portal.cn/user/123456789", False),
         ("https://www.portal.cn/news/", False),
+        # a dated story kept as a folder's index page is an article; a day's or a section's index is not
+        ("https://www.portal.cn/tech/2026/11/25/open-weights-release/index.html", True),
+        ("https://www.portal.cn/tech/2026/11/25/index.html", False),
+        ("https://www.portal.cn/tech/ai-industry/index.html", False),
     ],
 )
 def test_article_url_shapes(url, expected):

@@ -85,9 +85,18 @@ def test_the_prolog_scan_sees_every_encoding_feedparser_reads():
     assert not declares_entities(RSS.replace(b"First", b"<![CDATA[<!ENTITY x 'y'>]]>"))
 
 
-def test_a_feed_with_an_external_dtd_and_no_entities_is_still_read():
-    body = RSS.replace(b"<rss", b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS '
-                       b'0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss', 1)
+@pytest.mark.parametrize("declaration", [b"", b'<?xml version="1.0" encoding="utf-8"?>'])
+@pytest.mark.parametrize("doctype", [
+    b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+    b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">',
+    b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+    b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
+    b'<!doctype rss SYSTEM "rss.dtd">',
+])
+def test_a_feed_with_an_external_dtd_and_no_entities_is_still_read(declaration, doctype):
+    """RSS 0.91's DOCTYPE names the Netscape DTD: read the feed, never fetch the DTD."""
+    body = RSS[RSS.index(b"<rss"):] if RSS.startswith(b"<?xml") else RSS
+    body = declaration + doctype + b"\n" + body
     assert [e.title for e in parse_feed(body, URL, "wire")] == ["First", "Second"]
 
 

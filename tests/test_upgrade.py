@@ -88,3 +88,29 @@ def test_a_crawl_on_the_upgraded_corpus_goes_on_where_it_left_off(site: FixtureS
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == len(manifest.expect("article"))
         assert db.execute("SELECT status FROM runs ORDER BY id").fetchall() == [("ok",), ("ok",), ("ok",)]
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_corpus_a_newer_topicwatch_wrote_is_refused_not_misread(tmp_path: Path) -> None:
+    """Its schema records a migration this version does not know: every command that opens
+    it says so (exit 6) instead of reading renamed columns or writing an old shape into it."""
+    from click.testing import CliRunner
+
+    from crawler.cli import cli
+    from crawler.errors import CorpusError
+
+    path = tmp_path / "corpus.db"
+    open_db(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                   "VALUES ('topicwatch', '999_from_a_later_release', '2027-01-01T00:00:00')")
+    db.close()
+    with pytest.raises(CorpusError, match="999_from_a_later_release"):
+        open_db(path)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[corpus]\npath = "{path}"\n[[topics]]\nname = "all"\nkeep_all = true\n',
+                        encoding="utf-8")
+    for command in ("status", "export", "ingest", "rematch"):
+        result = CliRunner().invoke(cli, [command, "--settings", str(settings)])
+        assert result.exit_code == 6, (command, result.output)
+        assert (f"{path}: written by a newer topicwatch (its schema has 999_from_a_later_release): "
+                "upgrade topicwatch to use this corpus") in result.stderr, command

@@ -71,6 +71,7 @@ def _topics_html(database: str, topics: Mapping[str, str]) -> str:
 def make_datasette(db_path: str | Path, metadata_path: str | Path | None = None, *,
                    topics: Mapping[str, str] | None = None) -> Datasette:
     """The Datasette instance `serve` runs (tests use it through `ds.client`)."""
+    _quiet_error_pages()
     metadata = load_metadata(metadata_path, database_name(db_path), topics)
     if topics is not None:  # the Atom route answers 404 for other names (crawler/browse/plugin.py)
         metadata.setdefault("plugins", {}).setdefault("topicwatch", {})["topics"] = list(topics)
@@ -78,6 +79,19 @@ def make_datasette(db_path: str | Path, metadata_path: str | Path | None = None,
     if path.exists() and "immutable=1" in read_uri(path):
         return Datasette(immutables=[str(path)], metadata=metadata, settings=SETTINGS)
     return Datasette([str(path)], metadata=metadata, settings=SETTINGS)
+
+
+def _quiet_error_pages() -> None:
+    """Datasette 0.65 prints every exception it turns into an error page, each 404 included,
+    as a rich traceback with the local variables of every frame (the request's headers and
+    cookies among them) whenever rich is importable, which topicwatch's own console needs: a
+    scanner probing missing URLs floods the log.  Its handler reads rich from its module's
+    `rich`; with None there it prints nothing for a 4xx and still prints a plain traceback
+    for a 500 (`traceback.print_exc()`), and the pages are the same.  The one place
+    topicwatch reaches into Datasette; tests/test_browse.py checks the handler still reads it."""
+    import datasette.handle_exception as handling
+
+    handling.rich = None
 
 
 def prepare_corpus(db_path: str | Path) -> None:

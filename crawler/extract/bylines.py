@@ -14,14 +14,16 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 
 import lxml.html
 
-# BEIJING and has_date are re-exported: extract and junklines reach them through this module.
+# BEIJING, has_date and has_relative_date are re-exported: extract and junklines reach them
+# through this module.
 from crawler.text.dates import BEIJING as BEIJING
-from crawler.text.dates import When, parse_date, plausible
+from crawler.text.dates import When, parse_date, plausible, relative_date
 from crawler.text.dates import has_date as has_date
+from crawler.text.dates import has_relative_date as has_relative_date
 from crawler.text.normalise import CJK_SENTENCE_RE, squash
 from crawler.text.urls import date_in_path
 
@@ -54,16 +56,34 @@ def _first_date(lines: list[str]) -> When | None:
     return next((w for w in map(parse_date, lines) if w), None)
 
 
-def choose_date(meta: list[str], byline: When | None, url: str, local: tzinfo | None) -> str | None:
+def choose_date(meta: list[str], byline: When | None, url: str, local: tzinfo | None,
+                relative: When | None = None) -> str | None:
     """Markup first; the byline when markup is silent or gives the same day without a time;
-    then a date in the URL path. Never a bare year: nothing stated means None."""
+    then a date in the URL path, unless the byline's relative date ("3小时前", `relative_in`)
+    falls on that day or the path has none. Never a bare year: nothing stated means None."""
     stated = _first_date(meta)
     if stated and (stated.clock or not byline or byline.day != stated.day or not byline.clock):
         return stated.iso(local)
     if byline:
         return byline.iso(local)
     day = date_in_path(url)
-    return day.isoformat() if day and plausible(day) else None
+    day = day if day and plausible(day) else None
+    if relative and (day is None or relative.day == day):
+        return relative.iso(local)
+    return day.isoformat() if day else None
+
+
+def relative_in(window: tuple[str, ...], fetched_at: str | None, local: tzinfo | None) -> When | None:
+    """A relative date in the byline ("3小时前", "昨天 14:30", "2 hours ago"), as of the fetch."""
+    if not window or not fetched_at:
+        return None
+    try:
+        at = datetime.fromisoformat(fetched_at)
+    except ValueError:
+        return None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return next((w for line in _publication_lines(list(window))
+                 if (w := relative_date(line, at, local))), None)
 
 
 # other <meta> names that state a publication date (`article_date_original`, `pub_time`...);

@@ -299,7 +299,8 @@ def _build(
     title = headline(meta, lambda: guess.title if guess else None, text)
     found = bylines.find_byline(lines, title, layout.is_headline)
     local = bylines.BEIJING if language == "zh" else None
-    published = bylines.choose_date(meta.dates, found.date, page.url, local)
+    published = bylines.choose_date(meta.dates, found.date, page.url, local,
+                                    bylines.relative_in(found.window, page.fetched_at, local))
     return Article(
         url=page.url,
         source=page.source,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.extract.bylines import BYLINE_LABELS, has_date
+from crawler.extract.bylines import BYLINE_LABELS, has_date, has_relative_date
 from crawler.text.normalise import (
     CJK_SENTENCE_RE,
     SENTENCE_END_RE,
@@ -120,7 +120,9 @@ def _is_lead_label(line: str) -> bool:
 
 def _is_byline(line: str) -> bool:
     """A short dated line with byline labels and no sentence: `2024-09-20 来源:… 作者:…`."""
-    if len(line) >= _SHORT or CJK_SENTENCE_RE.search(line) or not has_date(line):
+    if len(line) >= _SHORT or CJK_SENTENCE_RE.search(line):
+        return False
+    if not (has_date(line) or has_relative_date(line)):
         return False
     return bool(_BYLINE_LABEL_RE.search(line) or re.match(r"by\s", line, re.I) and len(line) < 80)
 

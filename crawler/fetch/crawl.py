@@ -25,7 +25,8 @@ from twisted.internet import task
 
 from crawler.config import Settings
 from crawler.fetch import signals as tw_signals
-from crawler.fetch.settings import base_settings
+from crawler.fetch.handler import drop_queued
+from crawler.fetch.settings import base_settings, quiet_extractors
 from crawler.fetch.spider import TopicSpider
 from crawler.records import RunStats, RunStatus
 from crawler.store import runs
@@ -53,6 +54,7 @@ def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: in
     process = CrawlerProcess(base_settings(settings, TOPICWATCH_INGEST=ingest, LOG_LEVEL=log_level,
                                            LOG_INSTALL_ROOT_HANDLER=True))
     crawler = process.create_crawler(TopicSpider)
+    quiet_extractors(log_level)  # after Scrapy configured logging, which resets scrapy.* levels
     opened: list[int] = []
     listeners = _listen(crawler, opened, on_progress, on_ingest)
     stopper = Stopper(process, crawler)
@@ -64,7 +66,7 @@ def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: in
     finally:
         stopper.uninstall()
     del listeners
-    return _result(settings, opened[0] if opened else run_id, stopper.received)
+    return _result(settings, opened[0] if opened else run_id, stopper.received, crawler)
 
 
 class Stopper:
@@ -110,7 +112,10 @@ class Stopper:
         if not self.started:
             reactor.callLater(0.1, self.stop)
             return
-        self.process.stop()
+        self.process.stop()  # the engine stops taking requests (its `running` goes False)...
+        for crawler in self.process.crawlers:  # ...and what its downloader queued is not sent
+            if crawler.engine is not None:
+                drop_queued(crawler.engine.downloader)
 
     def force(self) -> None:
         from twisted.internet import reactor
@@ -153,15 +158,21 @@ def _listen(crawler: Any, opened: list[int], on_progress: Callable | None,
     return [r for r, _ in receivers]
 
 
-def _result(settings: Settings, run_id: int | None, received: int | None) -> CrawlResult:
+def _result(settings: Settings, run_id: int | None, received: int | None,
+            crawler: Any = None) -> CrawlResult:
     """The run as recorded.  A run the crawl never closed was stopped by a second signal
-    (interrupted) or crashed (failed); what it spooled waits for the next ingest."""
+    (interrupted: its counters, which the spider's close would have written, are written
+    here from the crawler's stats) or crashed (failed); what it spooled waits for the next
+    ingest."""
     if run_id is None:
         raise RuntimeError("the crawl never opened its run: see the log above")
     db = open_db(settings.corpus_path)
     run = runs.get_run(db, run_id)
     if run["status"] == RunStatus.RUNNING:
         if received is not None:
+            if crawler is not None and getattr(crawler.spider, "plan", None) is not None:
+                counted = RunStats.from_counts(crawler.stats.get_stats(), "topicwatch/")
+                runs.record_crawl(db, run_id, counted, [s.name for s in crawler.spider.plan.sources])
             runs.finish_run(db, run_id, RunStatus.INTERRUPTED,
                             f"stopped at once by a second {signal.Signals(received).name}; "
                             "what was spooled is ingested by the next crawl or `topicwatch ingest`")

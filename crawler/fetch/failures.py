@@ -6,6 +6,8 @@ DOWNLOAD_MAXSIZE during decompression, the redirect limit), matched here in one 
 
 from __future__ import annotations
 
+from urllib.parse import urljoin, urlsplit
+
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -38,6 +40,8 @@ def failure_reason(failure: Failure) -> tuple[str, int | None]:
     """The `skipped.reason` of a failed download, and its HTTP status when it had one."""
     if failure.check(HttpError):
         status = failure.value.response.status
+        if _redirect_target(failure.value.response)[0] not in (None, "http", "https"):
+            return SkipReason.PRIVATE_ADDRESS, status  # a redirect to file:, ftp:...: refused
         return http_reason(status), status
     if failure.check(PrivateAddress):
         return SkipReason.PRIVATE_ADDRESS, None
@@ -54,6 +58,55 @@ def failure_reason(failure: Failure) -> tuple[str, int | None]:
     if failure.check(DownloadCancelledError, CancelledError):  # past DOWNLOAD_MAXSIZE
         return SkipReason.TOO_LARGE, None
     return SkipReason.FETCH_ERROR, None
+
+
+def is_final(reason: str, status: int | None) -> bool:
+    """Whether a page that failed so is never asked for again: 404, 410, 451; a redirect
+    Scrapy did not follow (no Location, or not to http(s)), which the next run gets again;
+    and the FINAL_REASONS. A 304 to an unconditional request is tried again."""
+    # a 304 reaching here answered a request that sent no validators: a confused server or
+    # cache, which may answer properly next time
+    return status in FINAL_HTTP_ERRORS or (status is not None and 300 <= status < 400
+                                           and status != 304) or reason in FINAL_REASONS
+
+
+def failure_detail(failure: Failure) -> str:
+    """The `skipped.detail` of a failed download: what went wrong, in words (Twisted's
+    ResponseFailed says nothing itself, and its repr lists Failure objects)."""
+    error = failure.value
+    if isinstance(error, HttpError) and error.response.status == 304:
+        return "304 Not Modified to a request that sent no validators"
+    if isinstance(error, HttpError) and 300 <= error.response.status < 400:
+        scheme, location = _redirect_target(error.response)
+        return (f"redirect not followed: Location {location}" if location else
+                "a redirect without a Location header")[:300]
+    message = failure.getErrorMessage()
+    if getattr(error, "reasons", None) or not message.strip():
+        return _describe(error)[:300]
+    return message[:300]
+
+
+def _describe(error: BaseException) -> str:
+    """`Name: what it says`; the causes of a Twisted ResponseFailed / ResponseNeverReceived."""
+    reasons = getattr(error, "reasons", None)
+    if reasons:
+        return "; ".join(dict.fromkeys(_describe(getattr(r, "value", r)) for r in reasons))
+    if len(error.args) > 1:  # ParseError('non-integer status code', b'HTTP/1.1 OK')
+        words = ", ".join(a if isinstance(a, str) else repr(a)[:80] for a in error.args)
+    else:
+        words = str(error)[:200]
+    name = type(error).__name__.lstrip("_")
+    return f"{name}: {words}" if words else name
+
+
+def _redirect_target(response: object) -> tuple[str | None, str | None]:
+    """The scheme and URL a 3xx response's Location names (None, None: not a redirect)."""
+    status = getattr(response, "status", 0)
+    location = response.headers.get("Location") if 300 <= status < 400 else None  # type: ignore[attr-defined]
+    if not location:
+        return None, None
+    url = urljoin(response.url, location.decode("latin-1").strip())  # type: ignore[attr-defined]
+    return (urlsplit(url).scheme.lower() or None), url
 
 
 def _ignored(message: str) -> str:

@@ -35,6 +35,7 @@ class DocumentCuts:
     source: str | None
     cuts: dict[str, Cut] = field(default_factory=dict)
     articles: int = 0  # new article requests let through from this document
+    sections: int = 0  # section pages of a listing followed from this document
 
     def cut(self, reason: str, detail: str, *, url: str, source: str | None) -> None:
         self.cuts.setdefault(reason, Cut(reason, detail, url, source))
@@ -67,3 +68,13 @@ class SitemapLimits:
 
 def entries_detail(limit: int) -> str:
     return f"{limit} article links followed (max_entries_per_document)"
+
+
+# section pages (sub-sections, next pages) one listing page leads to, at most: a listing is
+# read for its article links, and a page with more section links than this is a site map or
+# a trap; past it, one `too-many-entries` row names the first section not followed
+MAX_SECTIONS_PER_PAGE = 30
+
+
+def sections_detail(limit: int) -> str:
+    return f"{limit} section pages followed (the most one listing page leads to)"

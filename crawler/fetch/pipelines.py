@@ -6,6 +6,7 @@ per-reason counts appear in the crawl stats and the fetch state records a `skipp
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -107,8 +108,7 @@ class SpoolPipeline(_Stage):
         self.spool = SqliteSpool(open_db(config_of(self.crawler.settings).corpus_path))
 
     def process_item(self, item: SpoolItem) -> SpoolItem:
-        item = SpoolItem(article=item.article, matches=item.matches, run_id=self.run_id,
-                         requested_url=item.requested_url)
+        item = dataclasses.replace(item, run_id=self.run_id)  # all else as analysed, `tested` too
         self.spool.put(item)
         return item
 

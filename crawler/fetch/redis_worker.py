@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from scrapy import Request, signals
@@ -44,11 +44,11 @@ from twisted.internet import task
 from crawler.config import Settings
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.crawl import Stopper
-from crawler.fetch.failures import FINAL_HTTP_ERRORS, FINAL_REASONS, failure_reason
+from crawler.fetch.failures import failure_reason, is_final
 from crawler.fetch.handler import BoundedHTTP11DownloadHandler
 from crawler.fetch.pipelines import SpoolPipeline
 from crawler.fetch.redis_frontier import POLL_SECONDS, wake
-from crawler.fetch.settings import base_settings, config_of
+from crawler.fetch.settings import base_settings, config_of, quiet_extractors
 from crawler.fetch.spider import TopicSpider
 from crawler.fetch.state import LISTING_KINDS, FetchState, with_validators
 from crawler.records import SkipReason
@@ -191,7 +191,7 @@ class SharedFetchState(FetchState):
         super().fetch_failed(request, failure)
         meta = request.meta
         reason, status = failure_reason(failure)
-        final = status in FINAL_HTTP_ERRORS or reason in FINAL_REASONS or reason == SkipReason.ROBOTS
+        final = is_final(reason, status) or reason == SkipReason.ROBOTS
         if meta.get("tw_kind", "article") == "article" and not final:
             self._try_again(request)
 
@@ -357,11 +357,16 @@ class LeaseAck:
                 log.info("put %d unfinished request(s) back in the frontier", released)
 
 
-def run_worker(settings: Settings, url: str, log_level: str = "WARNING") -> int | None:
-    """Work until SIGINT / SIGTERM; the signal that stopped it (None: the engine stopped)."""
+def run_worker(settings: Settings, url: str, log_level: str = "WARNING",
+               on_ready: Callable[[], None] | None = None) -> int | None:
+    """Work until SIGINT / SIGTERM; the signal that stopped it (None: the engine stopped).
+    `on_ready` is called once the worker takes work from the frontier."""
     process = CrawlerProcess(worker_settings(settings, url, LOG_LEVEL=log_level,
                                              LOG_INSTALL_ROOT_HANDLER=True))
     crawler = process.create_crawler(WorkerSpider)
+    if on_ready is not None:
+        crawler.signals.connect(lambda spider: on_ready(), signal=signals.spider_opened, weak=False)
+    quiet_extractors(log_level)  # after Scrapy configured logging, which resets scrapy.* levels
     stopper = Stopper(process, crawler)
     process.crawl(crawler, trigger="worker")
     stopper.install()

@@ -30,8 +30,8 @@ from crawler.store import health, rematch, runs, unmatched
 from crawler.store.db import open_db
 from crawler.store.spool import SqliteSpool
 
-if TYPE_CHECKING:  # imported when the first drain needs it: datasketch and scipy take half a
-    # second, which the crawl spends downloading instead
+if TYPE_CHECKING:  # imported when the first drain needs it: datasketch (and numpy's hashing)
+    # take a third of a second, which the crawl spends downloading instead
     from crawler.store.ingest import Ingester, IngestStats
 
 PREFIX = "topicwatch/"
@@ -80,8 +80,8 @@ class RunRecorder:
         self.ingested = (self.ingested[0] + stats.new, self.ingested[1] + stats.duplicates)
 
     def _spooled(self) -> bool:
-        """Whether the spool holds anything: the ingester (datasketch and scipy, a second of
-        imports, a quarter of an unchanged re-crawl) is loaded only when there is work for it."""
+        """Whether the spool holds anything: the ingester (datasketch, a third of a second of
+        imports) is loaded only when there is work for it."""
         return len(SqliteSpool(self.db)) > 0
 
     def _ingester(self, plan: Any) -> Ingester:

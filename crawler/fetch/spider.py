@@ -23,6 +23,8 @@ from twisted.python.failure import Failure
 from crawler import faults
 from crawler.config import Settings, Source, Topic
 from crawler.fetch import signals
+from crawler.fetch.handler import NotSent
+from crawler.fetch.limits import MAX_SECTIONS_PER_PAGE
 from crawler.fetch.settings import config_of, scrapy_settings
 from crawler.fetch.workers import Workers, workers_of
 from crawler.records import Entry, Fetched
@@ -131,12 +133,12 @@ class TopicSpider(scrapy.Spider):
             meta["tw_kind"], meta.get("tw_depth", 1), source)
         for url in more:
             yield self.listing_request(url, source, "sitemap", parents)
-        for url in sections:
-            yield self.listing_request(url, source, "listing", parents, meta["tw_depth"] + 1)
         for entry in entries:
             request = self.article_request(entry, source, parents, meta["tw_kind"])
             if request is not None:
                 yield request
+        for url in sections:  # last: past MAX_SECTIONS_PER_PAGE the fetch state stops reading
+            yield self.listing_request(url, source, "listing", parents, meta["tw_depth"] + 1)
 
     def article_request(self, entry: Entry, source: Source, parents: tuple,
                         via: str) -> scrapy.Request | None:
@@ -177,6 +179,8 @@ class TopicSpider(scrapy.Spider):
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, meta=meta)
 
     def on_error(self, failure: Failure) -> None:
+        if failure.check(NotSent):  # never sent, nothing to record (crawler/fetch/handler.py)
+            return
         self.crawler.signals.send_catch_log(signals.fetch_failed, request=failure.request,
                                             failure=failure)
 
@@ -195,7 +199,8 @@ def read_document(body: bytes, url: str, ctype: str | None, kind: str, depth: in
     text = decode_body(body, ctype, source.encoding or None)[0]
     rules = LinkRules.of(source.allow, source.deny)
     entries = listings.listing_links(text, url, source.name, rules)
-    sections = listings.section_links(text, url) if kind == "listing" and depth < source.depth else []
+    sections = (listings.section_links(text, url, limit=MAX_SECTIONS_PER_PAGE + 1)  # one more: a cut
+                if kind == "listing" and depth < source.depth else [])
     return entries, [], sections
 
 

@@ -34,8 +34,14 @@ from twisted.python.failure import Failure
 
 from crawler.errors import ProcessingTimeout, SourceError
 from crawler.fetch import signals as tw_signals
-from crawler.fetch.failures import FINAL_HTTP_ERRORS, FINAL_REASONS, NOT_FAILURES, failure_reason
-from crawler.fetch.limits import DocumentCuts, SitemapLimits, entries_detail
+from crawler.fetch.failures import NOT_FAILURES, failure_detail, failure_reason, is_final
+from crawler.fetch.limits import (
+    MAX_SECTIONS_PER_PAGE,
+    DocumentCuts,
+    SitemapLimits,
+    entries_detail,
+    sections_detail,
+)
 from crawler.fetch.settings import config_of
 from crawler.records import Outcome, SkipReason
 from crawler.store import pages, topicsets, unmatched
@@ -121,6 +127,7 @@ class FetchState:
             if doc.cuts:
                 break  # past a limit, the rest of the document is not even read
         self.record_cuts(doc)
+        self.read_through(response)
 
     async def process_spider_output_async(self, response: Response,
                                           result: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -131,6 +138,17 @@ class FetchState:
             if doc.cuts:
                 break
         self.record_cuts(doc)
+        self.read_through(response)
+
+    def read_through(self, response: Response) -> None:
+        """A feed, sitemap or listing page was read (to its end, or to a limit): its source
+        answered.  Not one that turned out not to be one (an HTML bot check where the feed
+        was, an empty body): its callback raised, and Scrapy, which hands the exception to
+        `process_spider_exception` and then ends the output as if it were complete, leaves
+        `tw_unread` in its meta there."""
+        meta = response.meta
+        if meta.get("tw_kind") in LISTING_KINDS and response.status != 304 and not meta.get("tw_unread"):
+            self.mark_source(meta.get("tw_source"), ok=True)
 
     def route(self, request: Any, doc: DocumentCuts | None = None) -> Any:
         """A request as it should be made (with validators), or None when it must not be;
@@ -145,6 +163,12 @@ class FetchState:
                 doc.cut(*refused, url=request.url, source=request.meta["tw_source"])
                 return None
         if kind in LISTING_KINDS:
+            if kind == "listing" and doc.url is not None:  # a section page a listing leads to
+                if doc.sections >= MAX_SECTIONS_PER_PAGE:
+                    doc.cut(SkipReason.TOO_MANY_ENTRIES, sections_detail(doc.sections),
+                            url=request.url, source=request.meta["tw_source"])
+                    return None
+                doc.sections += 1
             return self._conditional(request)
         if kind == "article":
             return self._article(request, doc)
@@ -183,8 +207,8 @@ class FetchState:
         meta = response.meta
         kind, source = meta.get("tw_kind"), meta.get("tw_source")
         if kind in LISTING_KINDS:
-            self.mark_source(source, ok=True)
             if response.status == 304:
+                self.mark_source(source, ok=True)  # unchanged since it was last read
                 self.count("not_modified", source)
                 pages.record_page(self.db, response.url, kind, source, status=304,
                                   outcome=Outcome.NOT_MODIFIED, run_id=self.run_id)
@@ -208,7 +232,10 @@ class FetchState:
         page listed may be missing, so its parents must not be answered with a 304 next run."""
         meta = response.meta
         kind, source = meta.get("tw_kind"), meta.get("tw_source")
+        meta["tw_unread"] = True  # see read_through
         if isinstance(exception, SourceError):
+            # no validators kept for it: a 304 next run would hide that it is still no feed
+            self.incomplete.add(response.url)
             self.skip(response.url, source, f"bad-{kind}", detail=str(exception)[:300],
                       status=response.status, counter="errors")
         elif isinstance(exception, ProcessingTimeout):  # its worker hung or died: no traceback
@@ -222,7 +249,7 @@ class FetchState:
                       detail=f"{type(exception).__name__}: {exception}"[:300],
                       status=response.status, counter="errors")
         if kind != "article":
-            self.mark_source(source, ok=False)
+            self.mark_source(source, ok=False, url=_listed_url(response.meta, response.url))
         return []
 
     # ------------------------------------------------------------ failures and verdicts
@@ -231,27 +258,28 @@ class FetchState:
         meta = request.meta
         kind, source = meta.get("tw_kind", "article"), meta.get("tw_source")
         reason, status = failure_reason(failure)
-        detail = failure.getErrorMessage()[:300]
+        detail = failure_detail(failure)
         if reason == SkipReason.ROBOTS:
             if kind == "article":
                 self.count("skipped", source)
             else:  # the source itself is off limits: say so
                 self.skip(request.url, source, reason, detail=detail)
-                self.mark_source(source, ok=False)
+                self.mark_source(source, ok=False, url=_listed_url(meta, request.url))
             return
-        final = status in FINAL_HTTP_ERRORS or reason in FINAL_REASONS
+        final = is_final(reason, status)
         outcome = Outcome.NOT_ARTICLE if kind == "article" and final else None
         redirected = meta.get("redirect_urls") or []
         # past the redirect limit, the URL that was listed is the one to name
         url = redirected[0] if reason == SkipReason.TOO_MANY_REDIRECTS and redirected else request.url
-        counter = "skipped" if reason in NOT_FAILURES else "errors"
+        # a refused link is a page skipped; a source's own document refused, an error of it
+        counter = "skipped" if reason in NOT_FAILURES and kind == "article" else "errors"
         self.skip(url, source, reason, detail=detail, status=status, outcome=outcome, counter=counter)
         if outcome:  # the listed URL that led here is settled too
             for old in redirected:
                 pages.record_page(self.db, old, "article", source, status=status, outcome=outcome,
                                   run_id=self.run_id)
         if kind != "article":
-            self.mark_source(source, ok=False)
+            self.mark_source(source, ok=False, url=_listed_url(meta, request.url))
         elif not final:
             pages.record_retry(self.db, request.url, source, status, self.run_id)
 
@@ -357,9 +385,22 @@ class FetchState:
         if source:
             self.stats.inc_value(f"{PREFIX}source/{source}/{counter}")
 
-    def mark_source(self, source: str, ok: bool) -> None:
-        """A feed/sitemap/listing fetch of `source` went through (or 304) or failed."""
+    def mark_source(self, source: str, ok: bool, url: str | None = None) -> None:
+        """A feed/sitemap/listing fetch of `source` went through (or 304) or failed.  A failed
+        one that settings.toml names (`url`, `urls`), not one the source led to (a child
+        sitemap, a sitemap robots.txt lists, a section page), fails the source whatever else
+        of it was read: `runs.record_crawl`."""
         self.stats.inc_value(f"{PREFIX}source/{source}/{'source_ok' if ok else 'source_errors'}")
+        spider = getattr(self.crawler, "spider", None)
+        plan = getattr(spider, "plan", None)
+        configured = next((s.all_urls() for s in getattr(plan, "sources", ()) if s.name == source), ())
+        if not ok and url in configured:
+            self.stats.inc_value(f"{PREFIX}source/{source}/configured_errors")
+
+
+def _listed_url(meta: dict, url: str) -> str:
+    """The URL that was asked for, before any redirect."""
+    return (meta.get("redirect_urls") or [url])[0]
 
 
 def _header(response: Response, name: str) -> str | None:

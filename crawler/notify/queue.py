@@ -4,7 +4,7 @@
 target last looked that match its topics, and writes each message (its text frozen, its
 stable id) with a pending delivery per URL:
 - `each`: one message per story; beyond `max_items`, one more listing the rest;
-- `digest`: when a cron time has passed since the last digest, one message listing every
+- `digest`: when a cron time (or its interval) has passed since the last digest, one message listing every
   story waiting, and the time of this digest (so a restart neither repeats nor skips one);
 - `failures = true`: an alert per failed run and per flagged source (once per episode).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -79,11 +80,28 @@ def prepare(db: Database, settings: Settings, target: Notify, now: dt.datetime) 
 
 
 def digest_due(target: Notify, last_digest: str | None, now: dt.datetime) -> bool:
-    """Whether a cron time of the digest has passed since the last one was put together."""
+    """Whether a cron time of the digest (or its interval) has passed since the last one was
+    put together."""
     if target.mode != "digest" or not last_digest:
         return False
-    fire = next_fire(target.cron, dt.datetime.fromisoformat(last_digest))
+    fire = next_digest(target, dt.datetime.fromisoformat(last_digest))
     return fire is not None and fire <= now
+
+
+# interval digests fall on multiples of their interval counted from here, as */N does in cron
+# (every 240 minutes: 00:00, 04:00, 08:00 UTC...), so the daemon's timer and `digest_due`
+# agree on the times whenever the last digest was put together
+DIGEST_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def next_digest(target: Notify, last: dt.datetime) -> dt.datetime | None:
+    """When the digest after the one put together at `last` is due: the first cron time, or
+    multiple of `interval_minutes` from DIGEST_EPOCH, strictly after it."""
+    if target.interval_minutes:
+        step = target.interval_minutes * 60
+        k = math.floor((last - DIGEST_EPOCH).total_seconds() / step) + 1
+        return DIGEST_EPOCH + dt.timedelta(seconds=k * step)
+    return next_fire(target.cron, last)
 
 
 def _story_messages(db: Database, settings: Settings, target: Notify, token: str,

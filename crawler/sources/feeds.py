@@ -13,6 +13,10 @@ no limit of its own, in both of its parsers:
   encoding the feed came (the check runs on the text feedparser itself decoded);
 - its lenient fallback (for feeds that are not well-formed) expands the entities it finds in
   the prolog by its own regular expressions: a feed that declares any there is refused first.
+
+A DOCTYPE that only names an external DTD (RSS 0.91's Netscape DTD) is dropped from the prolog
+before parsing, since the strict parser would refuse the external reference: the DTD is never
+fetched.
 """
 
 from __future__ import annotations
@@ -63,6 +67,21 @@ def declares_entities(body: bytes) -> bool:
     return b"<!ENTITY" in (head[: first.start()] if first else head)
 
 
+# `<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://…dtd">`: an
+# external DTD that old RSS 0.91 feeds (and XHTML-minded CMSes) name. The defused parser
+# refuses any external reference; the DTD is never fetched and declares nothing the feed
+# needs, so a DOCTYPE without an internal subset (no "[") is taken out of the prolog first.
+_EXTERNAL_DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*>", re.I)
+
+
+def without_external_doctype(body: bytes) -> bytes:
+    """`body` without a DOCTYPE that only names an external DTD (in the prolog)."""
+    first = _FIRST_ELEMENT.search(body)
+    end = first.start() if first else len(body)
+    match = _EXTERNAL_DOCTYPE.search(body, 0, end)
+    return body[: match.start()] + body[match.end():] if match else body
+
+
 def _entry_link(entry: Any) -> str | None:
     """The entry's page: `link`, else an alternate link, else a URL-shaped guid."""
     if entry.get("link"):
@@ -98,7 +117,7 @@ def parse_feed(
     if declares_entities(body):
         raise SourceError(url, "not read: the feed declares XML entities", SkipReason.BAD_FEED)
     try:
-        parsed = feedparser.parse(body, response_headers=headers)
+        parsed = feedparser.parse(without_external_doctype(body), response_headers=headers)
     except DefusedXmlException as exc:
         raise SourceError(url, f"not read: the feed declares XML entities ({exc})",
                           SkipReason.BAD_FEED) from exc

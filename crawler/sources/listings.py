@@ -69,7 +69,10 @@ def _is_non_article(url: str) -> bool:
         return True
     if any(s in _NON_ARTICLE_SEGMENTS for s in segments):
         return True
-    return bool(_INDEX_LEAF.match(segments[-1]))
+    if _INDEX_LEAF.match(segments[-1]):  # a section's index, unless its folder is a dated story
+        return not (len(segments) >= 2 and DATE_IN_PATH_RE.search(parts.path)
+                    and _slug_words(segments[-2]) >= 2)
+    return False
 
 
 def looks_like_article(url: str, page_url: str, anchor_text: str) -> bool:

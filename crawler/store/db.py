@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from crawler.errors import CorpusError
-from crawler.store.schema import MIGRATIONS, ensure_db_shape
+from crawler.store.schema import MIGRATIONS, ensure_db_shape, newer_migrations
 
 
 def now() -> str:
@@ -32,10 +32,20 @@ def open_db(path: str | Path) -> Database:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
-        ensure_db_shape(db)
+        newer = newer_migrations(db)
+        if not newer:
+            ensure_db_shape(db)
     except sqlite3.DatabaseError as e:
         raise CorpusError(path, problem(e, path)) from None
+    if newer:
+        db.close()
+        raise CorpusError(path, too_new(newer))
     return db
+
+
+def too_new(names: list[str]) -> str:
+    return (f"written by a newer topicwatch (its schema has {', '.join(names)}): upgrade "
+            "topicwatch to use this corpus")
 
 
 def open_readonly(path: str | Path) -> Database:
@@ -51,8 +61,12 @@ def open_readonly(path: str | Path) -> Database:
         db = Database(sqlite3.connect(read_uri(path), uri=True, check_same_thread=False))
         db.execute("PRAGMA busy_timeout = 30000")
         pending = MIGRATIONS.pending(db)
+        newer = newer_migrations(db)
     except sqlite3.DatabaseError as e:
         raise CorpusError(path, problem(e, path)) from None
+    if newer:
+        db.close()
+        raise CorpusError(path, too_new(newer))
     if pending:
         db.close()
         raise CorpusError(path, "written by an older topicwatch and read-only here: run "

@@ -67,12 +67,12 @@ def record_source_run(db: Database, run_id: int, source: str, counts: dict[str, 
 def record_crawl(db: Database, run_id: int, stats: RunStats, sources: Iterable[str]) -> None:
     """A closed crawl's counters (ingest counts new and duplicates itself) and one
     `source_runs` row per source: ok when a feed, sitemap or listing of it went through
-    (or nothing of it failed)."""
+    (or nothing of it failed), and none of the URLs settings.toml gives it failed."""
     add_run_counts(db, run_id, {k: v for k, v in stats.as_row().items()
                                 if k not in ("new", "duplicates")})
     for name in sources:
         c = stats.per_source.get(name, {})
-        ok = bool(c.get("source_ok")) or not c.get("source_errors")
+        ok = (bool(c.get("source_ok")) or not c.get("source_errors")) and not c.get("configured_errors")
         record_source_run(db, run_id, name, c, ok=ok)
 
 
@@ -101,17 +101,19 @@ def final_status(close_reason: str | None, stats: RunStats, sources: Iterable[st
 
 def failed_sources(db: Database, run_id: int) -> list[dict[str, Any]]:
     """The sources of a run that failed, each with the first error recorded for it in that run
-    (`reason`, `detail`, `url`): the lines a crawl prints, the daemon logs and exit 4 / 5 mean."""
+    (`reason`, `detail`, `url`), an error of its own documents before one of an article: the
+    lines a crawl prints, the daemon logs and exit 4 / 5 mean."""
     return list(db.query(
         """SELECT r.source,
              (SELECT k.reason FROM skipped k WHERE k.run_id = r.run_id AND k.source = r.source
-                ORDER BY k.reason IN ({ne}), k.id LIMIT 1) AS reason,
+                ORDER BY k.reason IN ({ne}), {article}, k.id LIMIT 1) AS reason,
              (SELECT k.detail FROM skipped k WHERE k.run_id = r.run_id AND k.source = r.source
-                ORDER BY k.reason IN ({ne}), k.id LIMIT 1) AS detail,
+                ORDER BY k.reason IN ({ne}), {article}, k.id LIMIT 1) AS detail,
              (SELECT k.url FROM skipped k WHERE k.run_id = r.run_id AND k.source = r.source
-                ORDER BY k.reason IN ({ne}), k.id LIMIT 1) AS url
+                ORDER BY k.reason IN ({ne}), {article}, k.id LIMIT 1) AS url
            FROM source_runs r WHERE r.run_id = ? AND r.ok = 0 ORDER BY r.source""".format(
-            ne=", ".join(f"'{r}'" for r in NOT_ERRORS if r != "robots-disallowed")),
+            ne=", ".join(f"'{r}'" for r in NOT_ERRORS if r != "robots-disallowed"),
+            article="EXISTS (SELECT 1 FROM pages p WHERE p.url = k.url AND p.kind = 'article')"),
         [run_id]))
 
 

@@ -270,8 +270,8 @@ def m008_lsh_bands(db: Database) -> None:
         """
     )
     if db.execute("SELECT 1 FROM minhashes LIMIT 1").fetchone() is None:
-        return  # a new corpus: nothing to fill, and no second of datasketch and scipy imports
-    from crawler.dedup import NearDup  # datasketch (and scipy): only when a corpus is upgraded
+        return  # a new corpus: nothing to fill, and no datasketch to import
+    from crawler.dedup import NearDup  # datasketch: only when a corpus is upgraded
     from crawler.store import lsh
 
     d = DedupSettings()
@@ -290,6 +290,13 @@ def ensure_db_shape(db: Database) -> None:
     """Create or migrate every table, index and view; safe to call any number of times."""
     if MIGRATIONS.pending(db):
         MIGRATIONS.apply(db)
+
+
+def newer_migrations(db: Database) -> list[str]:
+    """Migrations the corpus records that this topicwatch does not know: a newer topicwatch
+    wrote it, and this one would misread or damage what it changed."""
+    known = {m.name for m in MIGRATIONS.pending(Database(memory=True))}
+    return [m.name for m in MIGRATIONS.applied(db) if m.name not in known]
 
 
 # `source_health`: per source, the last success, the last error and its reason, consecutive

@@ -198,6 +198,57 @@ def _time_after(raw: str, at: int) -> tuple[dtime | None, tzinfo | None]:
         return None, None
 
 
+# "3小时前", "1小时5分钟前", "2 hours ago", "1 hr 4 mins ago", "刚刚", "昨天 14:30",
+# "yesterday at 9:05": what a page says of a story it published minutes or hours before it
+# was fetched. A day word needs a time ("今日头条" and "今日关注" are names); "N日前" is not
+# read ("日前" means "recently", and "20日前" "before the 20th").
+_ZH_UNIT = r"(?:秒钟?|秒鐘|分钟|分鐘|个?小时|個?小時|天)"
+_EN_UNIT = r"(?:secs?|seconds?|mins?|minutes?|hrs?|hours?|days?)\b"
+_RELATIVE_RE = re.compile(
+    r"(?P<now>刚刚|剛剛|刚才|剛才|\bjust now\b)"
+    rf"|(?<!\d)(?P<span>(?:\d{{1,3}}\s*{_ZH_UNIT}\s*)+)前"
+    rf"|\b(?P<en_span>(?:(?:\d{{1,3}}|an?|one)\s+{_EN_UNIT},?\s*(?:and\s+)?)+)ago\b"
+    r"|(?P<word>今天|今日|昨天|昨日|前天|\btoday|\byesterday)\s*(?:at\s+)?"
+    r"(?P<h>\d{1,2})\s*[:：]\s*(?P<m>\d{2})(?!\d)(?:\s*(?P<half>[ap])\.?\s?m\b\.?)?",
+    re.I,
+)
+_RELATIVE_PART_RE = re.compile(rf"(\d{{1,3}}|an?|one)\s*({_ZH_UNIT}|{_EN_UNIT})", re.I)
+_RELATIVE_UNIT = {"秒": 1, "分": 60, "小": 3600, "個": 3600, "个": 3600, "天": 86400,
+                  "s": 1, "m": 60, "h": 3600, "d": 86400}  # fmt: skip
+_DAYS_BACK = {"今天": 0, "今日": 0, "today": 0, "昨天": 1, "昨日": 1, "yesterday": 1, "前天": 2}
+
+
+def has_relative_date(line: str) -> bool:
+    """`line` dates itself relative to now ("3小时前", "2 hours ago", "昨天 14:30")."""
+    return bool(_RELATIVE_RE.search(line))
+
+
+def relative_date(raw: str | None, fetched_at: datetime, local: tzinfo | None) -> When | None:
+    """The date a relative phrase in `raw` means for a page fetched at `fetched_at` (aware):
+    a moment for "N minutes / hours ago" (in `local`, or UTC), "yesterday 14:30" in `local`
+    (without a zone when None, as a stated time would be), a day for "N days ago". None when
+    `raw` has no such phrase."""
+    m = _RELATIVE_RE.search(raw or "")
+    if not m:
+        return None
+    zone = local or UTC
+    at = fetched_at.astimezone(zone)
+    if m["word"]:
+        hour, minute = int(m["h"]), int(m["m"])
+        if m["half"]:
+            hour = hour % 12 + (12 if m["half"].lower() == "p" else 0)
+        if hour > 23 or minute > 59:
+            return None
+        day = at.date() - timedelta(days=_DAYS_BACK[m["word"].lower()])
+        return When(day, dtime(hour, minute), local) if plausible(day) else None
+    seconds = sum((int(n) if n.isdigit() else 1) * _RELATIVE_UNIT[unit[0].lower()]
+                  for n, unit in _RELATIVE_PART_RE.findall(m["span"] or m["en_span"] or ""))
+    then = at - timedelta(seconds=seconds)
+    if seconds >= 86400:
+        return When(then.date()) if plausible(then.date()) else None
+    return When(then.date(), then.time().replace(second=0, microsecond=0), zone)
+
+
 def is_too_old(published: str | None, max_age_days: int, now: datetime | None = None) -> bool:
     """True only when a stated date is older than the limit: an unknown date is never too old.
 

@@ -14,10 +14,9 @@ from datetime import date
 from functools import lru_cache
 from urllib.parse import (
     SplitResult,
-    parse_qsl,
     quote,
+    unquote_plus,
     urldefrag,
-    urlencode,
     urljoin,
     urlsplit,
     urlunsplit,
@@ -36,7 +35,20 @@ _TRACKERS = frozenset("""
     spm scm from share share_from share_source share_token shareid isappinstalled wfr
     tt_from tt_medium ref ref_src ref_url referrer referer source src_type rss feature
     ncid ocid cmpid xtor ito smid sr_share bd_vid wt_mc wt.mc_id chksm scene sessionid
+    session_id sessid phpsessid jsessionid aspsessionid cfid cftoken
 """.split())
+# `sid` names a session on some sites and a section or story id on others: dropped only when
+# its value is as long as a session's random token (PHP's 26 characters, a servlet's 32 hex
+# digits); a 24-hex-digit value is a database id (a MongoDB ObjectId) far more often
+_SESSION_NAMES = frozenset({"sid", "s"})
+_SESSION_TOKEN = re.compile(r"[A-Za-z0-9]{26,}")
+# cache-busters: a timestamp or a random number under a name that says so
+# (`?_=1764556800000`, `?t=1764556800`, `?r=0.7351`); `?v=3` or `?t=news` stay
+_BUSTER_NAMES = frozenset({"_", "t", "ts", "timestamp", "time", "r", "rand", "random", "rnd",
+                           "nocache", "cachebuster", "cb", "v"})
+_BUSTER_VALUE = re.compile(r"\d{10}|\d{13}|0?\.\d{4,}|\d{14,}")
+# a servlet session in the path: /story.html;jsessionid=1A2B3C
+_PATH_SESSION_RE = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/;?#]*", re.I)
 
 # A date written in a URL path: /2024/09/20/, /20240920/, /2024-09-20-slug, /2024_0920/.
 DATE_IN_PATH_RE = re.compile(
@@ -48,6 +60,8 @@ DATE_IN_PATH_RE = re.compile(
 _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
+# what stays unquoted in a query item (RFC 3986 query characters, and "%" of existing escapes)
+_QUERY_SAFE = "%=/?:@!$'()*+,;~-._"
 
 
 def canonical_url(url: str, declared: str | None = None) -> str:
@@ -58,37 +72,82 @@ def canonical_url(url: str, declared: str | None = None) -> str:
 
 
 def _trust_declared(url: str, declared: str | None) -> bool:
-    """Sites declare canonicals that point elsewhere (syndication partners) or at their home
-    page (a template bug that would make every article one); trust neither."""
+    """Sites declare canonicals that point elsewhere (syndication partners), at their home
+    page or at the section the article sits in (template bugs that would make every article
+    of the site or section one); trust none of them."""
     if not declared:
         return False
     d, u = urlsplit(declared.strip()), urlsplit(url.strip())
     if d.scheme.lower() not in ("http", "https") or not d.hostname:
         return False
-    if d.path in ("", "/") and not d.query and u.path not in ("", "/"):
+    if site_of(declared) != site_of(url):
         return False
-    return site_of(declared) == site_of(url)
+    try:
+        cleaned = urlsplit(clean_url(declared))
+    except ValueError:
+        return False
+    return cleaned.query != "" or not _is_above(_directory(cleaned.path), u.path)
+
+
+# a folder's index page: /news/index.html is the section /news/
+_INDEX_PAGE_RE = re.compile(r"(?:^|/)(?:index|default|home)\.(?:s?html?|php|jsp|aspx?)$", re.I)
+
+
+def _directory(path: str) -> str | None:
+    """The folder a path names ("/news/" for "/news/" and "/news/index.html"), else None."""
+    path = _INDEX_PAGE_RE.sub("/", path or "/")
+    return path if path.endswith("/") else None
+
+
+def _is_above(folder: str | None, path: str) -> bool:
+    """`folder` holds `path` further down (AMP's `story/amp/` under `story/` excepted)."""
+    if folder is None or not (path or "/").startswith(folder):
+        return False
+    rest = (path or "/")[len(folder):].strip("/")
+    return bool(rest) and rest.lower() != "amp"
 
 
 def clean_url(url: str) -> str:
     """Lowercase scheme and host, no default port, no fragment (except `#!` routes), no
-    tracking parameters, remaining parameters sorted, path case kept, an empty path is "/"."""
+    tracking or session parameters (nor a `;jsessionid=` in the path), remaining parameters
+    sorted, path case kept, an empty path is "/"."""
     parts = urlsplit(url.strip())
     fragment = parts.fragment if parts.fragment.startswith("!") else ""
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
+    path = _PATH_SESSION_RE.sub("", parts.path)
+    base = urlunsplit((parts.scheme, parts.netloc, path or "/", "", ""))
     try:
         base = normalize_url(base)  # courlan: case, default port, // and /../ in paths, quoting
     except (ValueError, AttributeError):
-        base = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
+        base = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path or "/", "", ""))
     b = urlsplit(base)
     path = _ESCAPE_RE.sub(lambda m: m.group(0).upper(), b.path or "/")
     return urlunsplit((b.scheme, b.netloc, path, _clean_query(parts.query), fragment))
 
 
 def _clean_query(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    kept = sorted((k, v) for k, v in pairs if not _is_tracker(k))
-    return urlencode(kept, quote_via=quote)
+    """The query without trackers, sessions and cache-busters, its items sorted. Each item
+    is kept as written (only quoted where a browser would quote it), so that a server reads
+    it as before: `?12345` and `?/archives/2026/story.html` stay what they are, and a value
+    percent-encoded in GBK is not re-encoded as UTF-8."""
+    kept = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        raw_name, _, raw_value = item.partition("=")
+        name, value = unquote_plus(raw_name), unquote_plus(raw_value)
+        if _is_tracker(name) or _is_session(name, value) or _is_cache_buster(name, value):
+            continue
+        item = quote(item, safe=_QUERY_SAFE)
+        kept.append(_ESCAPE_RE.sub(lambda m: m.group(0).upper(), item))
+    return "&".join(sorted(kept))
+
+
+def _is_session(name: str, value: str) -> bool:
+    return name.lower() in _SESSION_NAMES and _SESSION_TOKEN.fullmatch(value) is not None
+
+
+def _is_cache_buster(name: str, value: str) -> bool:
+    return name.lower() in _BUSTER_NAMES and _BUSTER_VALUE.fullmatch(value) is not None
 
 
 def _is_tracker(name: str) -> bool:

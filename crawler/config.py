@@ -8,6 +8,7 @@ the command with `ConfigError`, whose message names the file, the key and what i
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -123,6 +124,15 @@ class Source:
 
     def all_urls(self) -> tuple[str, ...]:
         return tuple(([self.url] if self.url else []) + list(self.urls))
+
+    def read_as(self, crawl: CrawlSettings) -> str:
+        """What decides which links the source's documents yield, as a short fingerprint:
+        validators saved under another one are not sent (crawler/fetch/state.py), so after
+        `allow`, `deny`, `depth`, `encoding`, `queries` or `[crawl] max_age_days` change,
+        a feed or listing is read in full instead of answering 304 with links never seen."""
+        what = [self.kind, self.allow, self.deny, self.depth, self.encoding, self.queries,
+                crawl.max_age_days]
+        return hashlib.sha1(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,58 @@ def test_source_option_and_max_age_days(site, tmp_path):
     assert published and all(p >= "2024" for p in published)
 
 
+def _report_page(title: str, day: str, topic: str) -> bytes:
+    """A plain article page of this test's own, dated `day` in its byline."""
+    paras = "".join(
+        f"<p>{topic}的第{n}段：记者走访了多家机构，整理了他们在{day}前后公布的投入、用电和人员数字，"
+        f"并比较了不同城市的做法，写成这段共{40 + n}个字左右的说明文字。</p>" for n in range(1, 7))
+    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            f"<article><h1>{title}</h1><p class='byline'>{day} 10:00 来源：本站</p>{paras}"
+            "</article></body></html>").encode()
+
+
+@pytest.mark.slow
+def test_changed_source_settings_read_the_feed_again_and_fetch_what_it_left_out(site, tmp_path):
+    """A feed's validators hold only for the settings it was read with: after `allow` and
+    `max_age_days` widen, the feed is read in full (no 304 hiding links never followed), the
+    link `allow` had left out is fetched, and a page once judged too old is fetched again."""
+    items = [("/wide/a/new.html", "新一季算力报告发布", "2026-11-20"),
+             ("/wide/a/old.html", "旧年的数据中心报告", "2019-03-05"),
+             ("/wide/b/more.html", "另一栏目的机器人报告", "2026-11-21")]
+    rss = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>w</title>'
+           + "".join(f"<item><title>{t}</title><link>{{{{host_c}}}}{p}</link></item>" for p, t, _ in items)
+           + "</channel></rss>")
+    site.add_page("c", "/wide/feed.xml", rss.encode(), content_type="application/rss+xml")
+    for path, title, day in items:
+        site.add_page("c", path, _report_page(title, day, title[:4]))
+    settings = tmp_path / "settings.toml"
+
+    def crawl_with(allow: str, max_age_days: int) -> list:
+        settings.write_text(
+            f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\ndelay = 0\nmax_age_days = {max_age_days}\n'
+            f'[[sources]]\nname = "wide"\nkind = "feed"\nurl = "{site.base("c")}/wide/feed.xml"\n{allow}\n'
+            '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+        site.clear_log()
+        proc = run("crawl", "--settings", str(settings))
+        assert proc.returncode == 0, proc.stderr
+        return [(r.path, r.status, r.conditional) for r in site.requests if r.path.startswith("/wide/")]
+
+    narrow = 'allow = ["/wide/a/"]'
+    assert sorted(crawl_with(narrow, 1000)) == [("/wide/a/new.html", 200, False),
+                                                ("/wide/a/old.html", 200, False),
+                                                ("/wide/feed.xml", 200, False)]
+    assert crawl_with(narrow, 1000) == [("/wide/feed.xml", 304, True)]
+    # wider settings: read in full, and what they let in is fetched
+    assert sorted(crawl_with("", 0)) == [("/wide/a/old.html", 200, False),
+                                         ("/wide/b/more.html", 200, False),
+                                         ("/wide/feed.xml", 200, False)]
+    assert crawl_with("", 0) == [("/wide/feed.xml", 304, True)]
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        stored = sorted(r[0].split("/wide/")[1] for r in db.execute("SELECT url FROM articles"))
+        assert stored == ["a/new.html", "a/old.html", "b/more.html"]
+        assert db.execute("SELECT published FROM articles WHERE url LIKE '%old.html'").fetchone()[0][:10] == "2019-03-05"
+
+
 @pytest.mark.slow
 def test_search_source_requests_one_feed_per_query(site, tmp_path):
     spec = next(e for e in manifest.expect("article") if e.host == "c")

@@ -163,12 +163,21 @@ def test_the_per_source_budget_stops_requests_and_keeps_the_feed_unvalidated(tmp
 
 def test_listing_requests_carry_the_saved_validators(settings_path: Path) -> None:
     db = open_db(settings_path.parent / "corpus.db")
+    settings = load_settings(settings_path)
+    wire = next(s for s in settings.sources if s.name == "wire")
     pages.record_page(db, FEED, "feed", "wire", status=200, outcome=Outcome.OK, run_id=None,
-                      etag='"abc"', last_modified="Fri, 20 Sep 2024 05:47:00 GMT")
+                      etag='"abc"', last_modified="Fri, 20 Sep 2024 05:47:00 GMT",
+                      read_as=wire.read_as(settings.crawl))
     request = state_for(crawler_for(settings_path)).route(listing())
     assert request.headers["If-None-Match"] == b'"abc"'
     assert request.headers["If-Modified-Since"] == b"Fri, 20 Sep 2024 05:47:00 GMT"
     assert b"If-None-Match" not in state_for(crawler_for(settings_path)).route(listing(FEED + "2")).headers
+    # saved while the source had other settings (or before they were recorded): not sent
+    for read_as in ("0123456789abcdef", None):
+        db.execute("UPDATE pages SET read_as = ? WHERE url = ?", [read_as, FEED])
+        db.conn.commit()
+        headers = state_for(crawler_for(settings_path)).route(listing()).headers
+        assert b"If-None-Match" not in headers and b"If-Modified-Since" not in headers
 
 
 # ---------------------------------------------------------------- what it records

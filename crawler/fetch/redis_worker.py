@@ -3,9 +3,9 @@
 The same spider, pipelines and fetch state as `topicwatch crawl`, with what the workers must
 share taken from Redis (crawler/remote/shared.py names the keys):
 
-- the request frontier and the duplicate filter are scrapy-redis's (`SCHEDULER =
-  scrapy_redis.scheduler.Scheduler`, `DUPEFILTER_CLASS = scrapy_redis.dupefilter.RFPDupeFilter`,
-  `SCHEDULER_PERSIST = True`), its queue leased so a killed worker loses nothing
+- the request frontier and the duplicate filter are scrapy-redis's (its Scheduler,
+  `DUPEFILTER_CLASS = scrapy_redis.dupefilter.RFPDupeFilter`, `SCHEDULER_PERSIST = True`), its
+  queue leased and its "seen?" and push made one step so a killed worker loses nothing
   (crawler/fetch/redis_frontier.py);
 - what to crawl arrives as schedule messages (`{"source": NAME}`) read by scrapy-redis's
   `RedisMixin` when the worker is idle; feeds, sitemaps and listing pages are requested again
@@ -75,7 +75,7 @@ def worker_settings(s: Settings, url: str, **extra: Any) -> dict[str, Any]:
     base = base_settings(s, TOPICWATCH_INGEST=False, **extra)
     return {
         **base,
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER": "crawler.fetch.redis_frontier.AtomicScheduler",
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_QUEUE_CLASS": "crawler.fetch.redis_frontier.LeasedQueue",
         "SCHEDULER_QUEUE_KEY": keys.requests,
@@ -167,10 +167,12 @@ class SharedFetchState(FetchState):
         self.dupefilter = RFPDupeFilter(self.shared.client, crawler.settings.get("SCHEDULER_DUPEFILTER_KEY"))
 
     def _conditional(self, request: Request) -> Request | None:
-        schedule = request.meta.get("tw_schedule")
-        if schedule and not self.shared.first_in_schedule(schedule, request.url):
-            return None  # a sitemap two documents list: once per schedule, as in one crawl
-        return with_validators(request, *self.shared.validators(request.url))
+        if schedule := request.meta.get("tw_schedule"):
+            # a sitemap two documents list: once per schedule, as in one crawl (the scheduler
+            # adds it to the schedule's set and queues it in one step, or drops it)
+            request.meta["tw_once"] = self.shared.listed_key(schedule)
+        return with_validators(request, *self.shared.validators(
+            request.url, self.read_as(request.meta.get("tw_source"))))
 
     def _article(self, request: Request, doc: Any) -> Request | None:
         if self.shared.any_stored(request.url, canonical_url(request.url)):
@@ -213,7 +215,7 @@ class SharedFetchState(FetchState):
         v = self.validators.pop(response.url, None)
         if (v is not None and response.meta.get("tw_kind") in LISTING_KINDS
                 and response.url not in self.incomplete):
-            self.shared.save_validators(response.url, v.etag, v.last_modified)
+            self.shared.save_validators(response.url, v.etag, v.last_modified, self.read_as(v.source))
 
 
 class SharedPoliteness:

@@ -103,7 +103,8 @@ class FetchState:
     def run_opened(self, run_id: int) -> None:
         self.run_id = run_id
         self.db = open_db(config_of(self.crawler.settings).corpus_path)
-        self.known = pages.known_article_urls(self.db, fingerprints(self.crawler.spider.plan.topics))
+        self.known = pages.known_article_urls(self.db, fingerprints(self.crawler.spider.plan.topics),
+                                              self.crawl.max_age_days)
 
     # ------------------------------------------------------------ requests
 
@@ -175,7 +176,14 @@ class FetchState:
         return request
 
     def _conditional(self, request: Request) -> Request:
-        return with_validators(request, *pages.get_validators(self.db, request.url))
+        return with_validators(request, *pages.get_validators(
+            self.db, request.url, self.read_as(request.meta.get("tw_source"))))
+
+    def read_as(self, source: str | None) -> str | None:
+        """The fingerprint of the settings that decide what the source's documents yield
+        (`Source.read_as`): validators saved under another are not sent."""
+        found = [s for s in self.crawler.spider.plan.sources if s.name == source]
+        return found[0].read_as(self.crawl) if found else None
 
     def _article(self, request: Request, doc: DocumentCuts) -> Request | None:
         url, source = request.url, request.meta["tw_source"]
@@ -316,7 +324,7 @@ class FetchState:
         requested = getattr(item, "requested_url", None)
         if requested and requested != url:
             pages.record_page(self.db, requested, "article", source, status=response.status,
-                              outcome=outcome, run_id=self.run_id)
+                              outcome=outcome, run_id=self.run_id, read_as=self._judged_by(outcome))
 
     def _off_topic(self, item: Any, response: Response, verdict: Any) -> None:
         """A page that matched none of the crawl's topics: recorded with the topics it was
@@ -366,7 +374,8 @@ class FetchState:
         for url, v in self.validators.items():
             if url not in self.incomplete:
                 pages.record_page(self.db, url, v.kind, v.source, status=v.status, outcome=Outcome.OK,
-                                  run_id=self.run_id, etag=v.etag, last_modified=v.last_modified)
+                                  run_id=self.run_id, etag=v.etag, last_modified=v.last_modified,
+                                  read_as=self.read_as(v.source))
 
     # ------------------------------------------------------------ records and counters
 
@@ -377,8 +386,12 @@ class FetchState:
                              run_id=self.run_id)
         if outcome:
             pages.record_page(self.db, url, "article", source, status=status, outcome=outcome,
-                              run_id=self.run_id)
+                              run_id=self.run_id, read_as=self._judged_by(outcome))
         self.count(counter, source)
+
+    def _judged_by(self, outcome: str) -> str | None:
+        """A page too old is so under this `max_age_days`: a wider one fetches it again."""
+        return pages.age_limit(self.crawl.max_age_days) if outcome == Outcome.TOO_OLD else None
 
     def count(self, counter: str, source: str | None = None) -> None:
         self.stats.inc_value(PREFIX + counter)

@@ -11,7 +11,7 @@ Redis:
 | `P:schedules` | list | schedule messages: `{"source": NAME}` |
 | `P:items` | stream | spooled items (crawler/remote/spool.py), consumer group `ingest` |
 | `P:stored` | set | URLs and canonical URLs never to fetch again (the ingester's) |
-| `P:validators` | hash | URL -> {"etag", "last_modified"} of feeds, sitemaps, listing pages |
+| `P:validators` | hash | URL -> {"etag", "last_modified", "read_as"} of feeds, sitemaps, listing pages |
 | `P:host:HOST` | string with a TTL | held while HOST must not be asked again |
 | `P:crawl-delays` | hash | host -> the Crawl-delay its robots.txt asks for |
 | `P:listed:SCHEDULE` | set, a day's TTL | feeds, sitemaps and listing pages one schedule message requested |
@@ -98,25 +98,27 @@ class Shared:
 
     # ---------------------------------------------------------------- conditional GET
 
-    def validators(self, url: str) -> tuple[str | None, str | None]:
+    def validators(self, url: str, read_as: str | None = None) -> tuple[str | None, str | None]:
+        """A document's validators, when they were saved under the source settings `read_as`
+        names (`Source.read_as`): after a change, it is read in full."""
         raw = self.client.hget(self.keys.validators, url)
         if not raw:
             return None, None
         v = json.loads(raw)
+        if v.get("read_as") != read_as:
+            return None, None
         return v.get("etag"), v.get("last_modified")
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None,
+                        read_as: str | None = None) -> None:
         if etag or last_modified:
-            self.client.hset(self.keys.validators, url,
-                             json.dumps({"etag": etag, "last_modified": last_modified}))
+            self.client.hset(self.keys.validators, url, json.dumps(
+                {"etag": etag, "last_modified": last_modified, "read_as": read_as}))
 
-    def first_in_schedule(self, schedule: str, url: str, keep_seconds: int = 86400) -> bool:
-        """True the first time any worker asks for `url` within one schedule message."""
-        key = f"{self.keys.prefix}:listed:{schedule}"
-        pipe = self.client.pipeline()
-        pipe.sadd(key, url).expire(key, keep_seconds)
-        added, _ = pipe.execute()
-        return bool(added)
+    def listed_key(self, schedule: str) -> str:
+        """The set of feeds, sitemaps and listing pages one schedule message requested (each
+        once; crawler/fetch/redis_frontier.py AtomicScheduler fills it as it queues them)."""
+        return f"{self.keys.prefix}:listed:{schedule}"
 
     # ---------------------------------------------------------------- politeness
 

@@ -18,21 +18,23 @@ from crawler.store.db import now
 _FINAL = sorted(FINAL_OUTCOMES)
 
 
-def known_article_urls(db: Database, wanted: Tested | None = None) -> set[str]:
+def known_article_urls(db: Database, wanted: Tested | None = None,
+                       max_age_days: int | None = None) -> set[str]:
     """Every article URL that must not be fetched again: final outcomes, stored articles and
     copies, and what waits in the spool.  An off-topic page counts only when it was tried with
     every topic of `wanted` (the crawl's topics, by fingerprint), or its text is kept (it is
     matched again from that), or it is from before topics were recorded: a page a `--topic`
-    crawl turned away is fetched again for the topics that crawl did not try."""
+    crawl turned away is fetched again for the topics that crawl did not try.  Likewise a
+    page skipped as too old under a narrower limit than `max_age_days` is fetched again."""
     final = [o for o in _FINAL if o != Outcome.OFF_TOPIC or wanted is None]
     marks = ",".join("?" * len(final))
-    urls: set[str] = set()
-    for sql, params in (
-        (f"SELECT url FROM pages WHERE kind = 'article' AND outcome IN ({marks})", final),
-        ("SELECT url FROM articles UNION SELECT canonical_url FROM articles", ()),
-        ("SELECT url FROM copies UNION SELECT url FROM spool UNION SELECT url FROM unmatched", ()),
-    ):
-        urls.update(r[0] for r in db.execute(sql, params).fetchall())
+    urls = {r[0] for r in db.execute(
+        f"SELECT url FROM pages WHERE kind = 'article' AND outcome IN ({marks})", final).fetchall()}
+    if max_age_days is not None:
+        urls.difference_update(_judged_older(db, max_age_days))
+    for sql in ("SELECT url FROM articles UNION SELECT canonical_url FROM articles",
+                "SELECT url FROM copies UNION SELECT url FROM spool UNION SELECT url FROM unmatched"):
+        urls.update(r[0] for r in db.execute(sql).fetchall())
     if wanted is not None:
         urls.update(_off_topic_covered(db, topicsets.covering_keys(db, wanted)))
     return urls
@@ -73,26 +75,46 @@ def record_retry(db: Database, url: str, source: str | None, status: int | None,
     db.execute("UPDATE pages SET attempts = attempts + 1 WHERE url = ?", [url])
 
 
-def get_validators(db: Database, url: str) -> tuple[str | None, str | None]:
-    row = db.execute("SELECT etag, last_modified FROM pages WHERE url = ?", [url]).fetchone()
+def get_validators(db: Database, url: str, read_as: str | None = None) -> tuple[str | None, str | None]:
+    """The validators of a document's last full read, when it was read under the source
+    settings `read_as` names (`Source.read_as`); none otherwise, so it is read in full."""
+    row = db.execute("SELECT etag, last_modified FROM pages WHERE url = ? AND read_as IS ?",
+                     [url, read_as]).fetchone()
     return (row[0], row[1]) if row else (None, None)
 
 
 def record_page(db: Database, url: str, kind: str, source: str | None, *, status: int | None,
                 outcome: str, run_id: int | None, etag: str | None = None,
-                last_modified: str | None = None) -> None:
-    """Upsert the fetch state of one URL; validators are kept when a 304 brings none."""
+                last_modified: str | None = None, read_as: str | None = None) -> None:
+    """Upsert the fetch state of one URL; validators, and what they were read as, are kept
+    when a 304 brings none."""
     db.execute(
-        """INSERT INTO pages (url, kind, source, etag, last_modified, status, outcome, fetched_at, run_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """INSERT INTO pages (url, kind, source, etag, last_modified, status, outcome, fetched_at,
+                              run_id, read_as)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (url) DO UPDATE SET
              kind = excluded.kind, source = excluded.source,
              etag = COALESCE(excluded.etag, etag),
              last_modified = COALESCE(excluded.last_modified, last_modified),
+             read_as = COALESCE(excluded.read_as, read_as),
              status = excluded.status, outcome = excluded.outcome,
              fetched_at = excluded.fetched_at, run_id = excluded.run_id""",
-        [url, kind, source, etag, last_modified, status, outcome, now(), run_id],
+        [url, kind, source, etag, last_modified, status, outcome, now(), run_id, read_as],
     )
+
+
+def age_limit(max_age_days: int) -> str:
+    """`pages.read_as` of an article skipped as too old: the limit it was judged by."""
+    return f"max_age_days={max_age_days}"
+
+
+def _judged_older(db: Database, max_age_days: int) -> list[str]:
+    """Article pages skipped as too old under a narrower `max_age_days` than `max_age_days`
+    (0: none), to be fetched again; those recorded before the limit was (no `read_as`) stay."""
+    rows = db.execute("SELECT url, read_as FROM pages WHERE kind = 'article' AND outcome = ? "
+                      "AND read_as LIKE 'max_age_days=%'", [Outcome.TOO_OLD]).fetchall()
+    wider = (lambda n: n > 0) if max_age_days <= 0 else (lambda n: 0 < n < max_age_days)
+    return [url for url, read_as in rows if wider(int(read_as.partition("=")[2] or 0))]
 
 
 def record_skipped(db: Database, url: str, source: str | None, reason: str, *,

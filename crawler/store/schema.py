@@ -278,6 +278,16 @@ def m008_lsh_bands(db: Database) -> None:
     lsh.rebuild(db, NearDup(d.near_threshold, d.num_perm, d.shingle_size))
 
 
+@MIGRATIONS(name="009_pages_read_as")
+def m009_pages_read_as(db: Database) -> None:
+    """`pages.read_as`: for a feed, sitemap or listing page, the fingerprint of the source
+    settings its validators were saved under (`Source.read_as`: validators of other settings
+    are not sent); for an article page skipped as too old, the `[crawl] max_age_days` it was
+    judged by (`max_age_days=N`: a wider limit fetches it again)."""
+    if "read_as" not in db["pages"].columns_dict:
+        db["pages"].add_column("read_as", str)
+
+
 def _execute_all(db: Database, script: str) -> None:
     """Each statement of `script` through `db.execute`: unlike `executescript`, which commits
     first, this keeps a migration inside the transaction sqlite-utils opens for it."""

@@ -148,10 +148,14 @@ def _register_notify(settings: Any) -> None:
     stores is news to them."""
     if not settings.notify:
         return
-    from crawler.notify.queue import check, register
+    from crawler.notify.queue import check, register, unset_env
     from crawler.store.db import open_db
 
-    check(settings)
+    # a secret missing from this environment (cron's) must not cost the crawl: its
+    # notifications are recorded as failed and sent by a pass that has it
+    for problem in unset_env(settings):
+        err.print(f"warning: {problem}; its notifications wait until it is", markup=False)
+    check(settings, unset_ok=True)
     db = open_db(settings.corpus_path)
     register(db, settings)
     db.close()

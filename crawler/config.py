@@ -429,18 +429,15 @@ def _check_cron(expr: str, path: Path, key: str) -> None:
 
 
 def _check_notify(obj: Notify, path: Path, where: str) -> None:
-    """URLs present, shaped like scheme://..., their ${NAME}s set; a digest has a cron or an interval.  An
-    error never quotes a URL (it may hold a secret): it names its position and scheme."""
+    """URLs present, shaped like scheme://...; a digest has a cron or an interval.  An error
+    never quotes a URL (it may hold a secret): it names its position and scheme.  Whether
+    their ${NAME}s are set is checked only where notifications are sent (crawler/notify/queue.py
+    `check`): a command that sends none, run where the secret is not set, is not refused."""
     if not obj.urls:
         raise ConfigError(path, f"{where} urls", "a notify target needs at least one Apprise URL")
     for i, url in enumerate(obj.urls, 1):
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", url):
             raise ConfigError(path, f"{where} urls", f"URL #{i} is not an Apprise URL (scheme://...)")
-        try:
-            expand_env(url)
-        except KeyError as e:
-            raise ConfigError(path, f"{where} urls", f"URL #{i} uses ${{{e.args[0]}}}, "
-                              "which is not set in the environment") from None
     if obj.mode == "digest" and bool(obj.cron) == bool(obj.interval_minutes):
         raise ConfigError(path, f"{where} cron", "mode = \"digest\" needs exactly one of cron or interval_minutes")
     if obj.mode == "each" and (obj.cron or obj.interval_minutes):

@@ -114,7 +114,6 @@ def test_notify_settings_are_read_and_checked(tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("toml, key, problem", [
-    (target("t", "json://x/${NOPE_NOT_SET}"), "[[notify]] #1 (t) urls", "${NOPE_NOT_SET}, which is not set"),
     (target("t", "127.0.0.1:9/hook"), "[[notify]] #1 (t) urls", "URL #1 is not an Apprise URL"),
     (target("t"), "[[notify]] #1 (t) urls", "at least one Apprise URL"),
     (target("t", "json://x", mode="digest"), "[[notify]] #1 (t) cron", "exactly one of cron or interval_minutes"),
@@ -351,6 +350,37 @@ def test_a_secret_from_the_environment_reaches_the_receiver_and_nothing_else(
     dump = "\n".join(open_db(s.corpus_path).iterdump())
     for text in (down.output, status.output, dump):
         assert "s3cr3t-value" not in text and f"127.0.0.1:{hook.port}" not in text
+
+
+def test_a_secret_missing_from_the_environment_stops_only_what_sends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the settings does not need the secret (export, status, browse work where it is
+    not set); `notify` refuses, naming the key; a delivery without it is recorded as failed,
+    with the reason, and sent by a pass that has it."""
+    monkeypatch.delenv("HOOK_TOKEN", raising=False)
+    hook = HookReceiver()
+    s = write_settings(tmp_path, target("team", hook.url(query="-token=${HOOK_TOKEN}")))
+    db, _ = registered_corpus(s)
+    runner = CliRunner()
+    for command in (["status"], ["export", "--format", "jsonl"], ["topics"]):
+        done = runner.invoke(cli, [*command, "--settings", str(s.path)])
+        assert done.exit_code == 0, (command, done.output)
+    refused = runner.invoke(cli, ["notify", "--settings", str(s.path)])
+    assert refused.exit_code == 2
+    assert ("[[notify]] (team) urls: URL #1 uses ${HOOK_TOKEN}, which is not set in the environment"
+            in refused.output)
+    with pytest.raises(ConfigError):
+        check(s)
+    check(s, unset_ok=True)  # what a crawl does, after its warning
+    with hook:
+        (report,) = notify.deliver(db, s)
+    assert report.failed and hook.posts == []
+    assert db.execute("SELECT DISTINCT error FROM notify_deliveries WHERE error IS NOT NULL").fetchall() == [
+        ("${HOOK_TOKEN} is not set in the environment",)]
+    monkeypatch.setenv("HOOK_TOKEN", "s3cr3t-value")
+    with hook:
+        assert runner.invoke(cli, ["notify", "--settings", str(s.path)]).exit_code == 0
+    assert {p["path"] for p in hook.posts} == {"/hook?token=s3cr3t-value"}
 
 
 def test_dry_run_prints_what_would_be_sent_and_records_nothing(tmp_path: Path, hook: HookReceiver) -> None:

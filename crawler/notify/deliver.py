@@ -93,6 +93,8 @@ def _send_one(db: Database, target: Notify, d: dict, url: str) -> send.Outcome:
     message = Message(d["title"], d["body"], d["format"], d["type"])
     try:
         outcome = send.send(expand_env(url), message, d["key"])
+    except KeyError as e:  # a ${NAME} this process was started without: tried again next pass
+        outcome = send.Outcome(False, f"${{{e.args[0]}}} is not set in the environment")
     except Exception as e:  # a plugin bug must not end the pass: recorded like a failure
         outcome = send.Outcome(False, f"{type(e).__name__}: {e}")
     if outcome.ok:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from crawler import faults
-from crawler.config import Notify, Settings, expand_env
+from crawler.config import ENV_VAR, Notify, Settings, expand_env
 from crawler.cron import next_fire
 from crawler.errors import ConfigError
 from crawler.notify import compose, send
@@ -41,11 +42,26 @@ def url_labels(target: Notify) -> list[tuple[str, str]]:
     return [(url_key(u), f"#{i} {send.scheme(u)}") for i, u in enumerate(target.urls, 1)]
 
 
-def check(settings: Settings) -> None:
-    """Every notify URL, its ${NAME}s expanded, is one Apprise can use (else ConfigError)."""
+def unset_env(settings: Settings) -> list[ConfigError]:
+    """One error per notify URL naming a ${NAME} that is not set in the environment."""
+    return [ConfigError(settings.path, f"[[notify]] ({target.name}) urls",
+                        f"URL #{i} uses ${{{missing[0]}}}, which is not set in the environment")
+            for target in settings.notify for i, url in enumerate(target.urls, 1)
+            if (missing := [n for n in ENV_VAR.findall(url) if n not in os.environ])]
+
+
+def check(settings: Settings, unset_ok: bool = False) -> None:
+    """Every notify URL, its ${NAME}s expanded, is one Apprise can use (else ConfigError);
+    with `unset_ok`, a URL whose ${NAME} is not set is left for delivery to record as failed."""
+    unset = unset_env(settings)
+    if unset and not unset_ok:
+        raise unset[0]
     for target in settings.notify:
         for i, url in enumerate(target.urls, 1):
-            problem = send.check_url(expand_env(url))
+            try:
+                problem = send.check_url(expand_env(url))
+            except KeyError:
+                continue
             if problem:
                 raise ConfigError(settings.path, f"[[notify]] ({target.name}) urls", f"URL #{i}: {problem}")
 

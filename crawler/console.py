@@ -82,6 +82,9 @@ def print_summary(run: dict[str, Any], sources: list[dict[str, Any]], totals: di
                   signal_name: str | None = None) -> None:
     """The table of one run per source, its counters and the corpus totals."""
     status = run["status"] + (f" ({signal_name})" if signal_name else "")
+    failed = sum(1 for row in sources if row["ok"] == 0)  # as runs.failed_sources counts
+    if failed and run["status"] == "ok":  # the run itself finished; some of its sources did not
+        status += f", {failed} of {len(sources)} source(s) failed"
     table = Table("source", "fetched", "not modified", "new", "errors", "ok",
                   title=Text(f"run {run['id']}: {status}"))
     for row in sources:

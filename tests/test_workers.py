@@ -80,6 +80,8 @@ def test_the_crawl_finishes_and_stores_the_same_corpus(crawled):
         f"error: 1 of 6 source(s) failed:\n  planted-feed: processing-timeout ({feed}: took longer "
         f"than {TIMEOUT} s; worker replaced)"), crawled.proc.stderr[-3000:]
     assert "Traceback" not in crawled.proc.stderr
+    # the summary's title says so too (the run finished: its status is ok)
+    assert "run 1: ok, 1 of 6 source(s) failed" in crawled.proc.stdout, crawled.proc.stdout
     stored = {url for (url,) in crawled.rows("SELECT canonical_url FROM articles")}
     copies = {url for (url,) in crawled.rows("SELECT url FROM copies")}
     assert stored | copies == {crawled.site.url(e.host, e.path)

@@ -127,7 +127,14 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     if not no_ingest:  # the daemon (or `topicwatch ingest`) ingests and notifies
         _register_notify(settings)
     from crawler.fetch.crawl import run_crawl
+    from crawler.locks import crawl_lock
 
+    # one crawl of a corpus at a time: another is refused (a cron crawl overlapping a slow
+    # one), the daemon's waits for a crawl started by hand
+    lock = crawl_lock(settings.corpus_path)
+    lock.acquire(wait=run_id is not None, waiting=lambda pid: err.print(
+        f"waiting for the crawl of pid {pid or 'unknown'} to finish (it holds {lock.path})",
+        markup=False))
     progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
     err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}", markup=False)
     try:
@@ -136,6 +143,7 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
                            on_progress=progress.crawl, on_ingest=progress.ingest)
     finally:
         progress.stop()
+        lock.release()
     try:
         return _outcome(settings.corpus_path, result)
     finally:  # after the summary, before the error line: failures are true alerts too

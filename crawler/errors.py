@@ -32,7 +32,7 @@ class ExitCode(IntEnum):
     OK = 0  # success
     ERROR = 1  # something else topicwatch could not do (a page that is not an article, a port in use)
     SETTINGS = 2  # invalid settings.toml or command line: an unknown key, source or topic name
-    LOCKED = 3  # another daemon holds the corpus lock
+    LOCKED = 3  # another daemon holds the corpus lock; another crawl of it is running
     NOTHING_FETCHED = 4  # a crawl fetched nothing: every source failed (offline: all DNS)
     SOURCES_FAILED = 5  # the crawl finished but some sources failed; `sources --check` found problems
     PATH = 6  # a file or folder problem: the corpus is not SQLite, read-only, missing; a missing folder

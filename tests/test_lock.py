@@ -83,3 +83,48 @@ def test_no_lock_file_means_no_daemon(tmp_path: Path) -> None:
     with CorpusLock(tmp_path / "never.db"):
         pass
     assert time.monotonic() - started < 1
+
+
+CRAWL_HOLDER = """
+import sys, time
+from crawler.locks import crawl_lock
+lock = crawl_lock(sys.argv[1]); lock.acquire()
+print(0, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_crawl_is_refused_while_another_crawls_the_corpus_and_the_daemons_waits(tmp_path: Path) -> None:
+    """`<corpus>.crawl.lock`: a crawl started while another crawls the corpus exits 3 naming
+    the holder and fetches nothing; the daemon's crawl (`--run-id`) waits for it instead."""
+    import threading
+
+    from crawler.locks import crawl_lock
+
+    corpus = tmp_path / "corpus.db"
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[corpus]\npath = "{corpus}"\n[crawl]\ntimeout = 2\nretries = 0\n'
+                        '[[sources]]\nname = "s"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n'
+                        '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, "-c", CRAWL_HOLDER, str(corpus)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline(), "the holder process died"
+        refused = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)],
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 3, refused.stderr
+        assert (f"another crawl of this corpus is running (pid {holder.pid}): it holds "
+                f"{corpus}.crawl.lock") in refused.stderr
+        assert "crawling" not in refused.stderr
+        # waiting: told once who holds it, and taken as soon as the holder is gone
+        told, taken = [], threading.Event()
+        lock = crawl_lock(corpus)
+        waiter = threading.Thread(target=lambda: (lock.acquire(wait=True, waiting=told.append), taken.set()))
+        waiter.start()
+        time.sleep(1.0)
+        assert not taken.is_set() and told == [holder.pid]
+    finally:
+        stop(holder)
+    waiter.join(timeout=10)
+    assert taken.is_set() and told == [holder.pid]
+    lock.release()

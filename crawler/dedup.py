@@ -307,6 +307,17 @@ class NearDup:
             for band, key in enumerate(row):
                 yield band, key, article_id
 
+    def similarity(self, sig: MinHash, blob: bytes) -> float | None:
+        """Estimated Jaccard of `sig` and a stored signature; None when they cannot be
+        compared (another shape, unreadable, an empty text)."""
+        try:
+            other = sig_from_bytes(blob)
+        except ValueError:
+            return None
+        if is_empty(sig) or not self.fits(other):
+            return None
+        return float(other.jaccard(sig))
+
     def verify(self, sig: MinHash, candidates: Iterable[tuple[int, bytes]]) -> list[tuple[int, float]]:
         """(id, estimated Jaccard) of the candidates (stored `(article_id, signature bytes)`)
         at least `threshold` alike; the most similar first, ties: the older (smaller) id."""

@@ -108,6 +108,22 @@ def test_same_canonical_url_is_a_copy_and_tracking_params_do_not_count(db):
     assert {r["kind"] for r in db.query("SELECT kind FROM copies")} == {"canonical"}
 
 
+def test_a_canonical_url_naming_another_story_does_not_make_it_a_copy(db):
+    """A template that puts one article's URL in every page's og:url / rel=canonical (the
+    day's lead story) would make every later article a copy of the first; a page is taken
+    for the article its canonical URL names only when it shows that article's text."""
+    lead = "http://a.test/news/lead.html"
+    stats = ingest(db, item("http://a.test/news/1.html", BASE, canonical=lead),
+                   item("http://a.test/news/2.html", OTHER, canonical=lead),
+                   item("http://a.test/print/1.html", BASE + "（打印版）", canonical=lead))
+    assert (stats.new, stats.duplicates) == (2, 1)
+    rows = {r["url"]: r["canonical_url"] for r in db.query("SELECT url, canonical_url FROM articles")}
+    assert rows == {"http://a.test/news/1.html": lead,
+                    "http://a.test/news/2.html": "http://a.test/news/2.html"}
+    assert [(r["url"], r["kind"], r["article_id"]) for r in db.query("SELECT * FROM copies")] == [
+        ("http://a.test/print/1.html", "canonical", 1)]
+
+
 def test_a_lightly_edited_repost_joins_the_story_as_its_own_article(db):
     ingest(db, item("http://a.test/1", BASE))
     edited = BASE.replace("多位创业者认为", "也有投资人认为") + "记者将持续关注后续进展。"

@@ -189,6 +189,11 @@ def counts(db: Database) -> dict[str, int]:
 
 # ---------------------------------------------------------------- near-duplicate signatures
 
+def signature_of(db: Database, article_id: int) -> bytes | None:
+    row = db.execute("SELECT signature FROM minhashes WHERE article_id = ?", [article_id]).fetchone()
+    return row[0] if row else None
+
+
 def save_signature(db: Database, article_id: int, blob: bytes) -> None:
     db.execute("INSERT OR REPLACE INTO minhashes (article_id, signature) VALUES (?, ?)",
                [article_id, blob])

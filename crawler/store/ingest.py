@@ -26,6 +26,11 @@ from crawler.store.spool import Spool, SqliteSpool
 from crawler.text.urls import canonical_url
 
 BATCH = 50  # spooled items ingested per transaction (the write lock is held ~0.3 s)
+# a page claiming another article's URL as its canonical one is that article only when this
+# alike (shingle Jaccard): print, AMP and mobile renderings of one text are far above it,
+# two different stories far below (a lenient bar: wrong "copies" lose text, wrong articles
+# only add a row)
+SAME_PAGE_JACCARD = 0.5
 
 
 @dataclass
@@ -94,14 +99,23 @@ class Ingester:
     def _store(self, item: SpoolItem) -> str:
         a = item.article
         canon = canonical_url(a.url, a.canonical_url)
+        content_hash = dedup.content_hash(a.text)
+        sig = None
         existing = corpus.find_article_by_url(self.db, canon, a.url, item.requested_url)
+        if existing is not None and canon != canonical_url(a.url) and corpus.find_article_by_url(
+                self.db, a.url, item.requested_url) is None:
+            # only its declared canonical names that article: the same page elsewhere (print,
+            # AMP, mobile) has its text; a template that names one article on every page
+            # (og:url of the day's lead story) does not, and would swallow the site
+            sig = self.near.signature(a.text)
+            if not self._same_page(existing, content_hash, sig):
+                canon, existing = canonical_url(a.url), None
         if existing is not None:
             return self._copy(item, existing, "canonical")
-        content_hash = dedup.content_hash(a.text)
         existing = corpus.find_article_by_hash(self.db, content_hash)
         if existing is not None:
             return self._copy(item, existing, "exact")
-        sig = self.near.signature(a.text)
+        sig = sig if sig is not None else self.near.signature(a.text)
         keys = self.near.keys(sig)
         seen = self.clock()
         story = self._story_for(sig, keys, seen)
@@ -114,6 +128,15 @@ class Ingester:
             story = corpus.new_story(self.db, article_id, a.title, seen)
         corpus.set_story(self.db, article_id, story)
         return "stored"
+
+    def _same_page(self, article_id: int, content_hash: str, sig: dedup.Signature) -> bool:
+        """Whether a page whose declared canonical URL is that of `article_id` shows its text
+        (same hash, or estimated Jaccard ≥ SAME_PAGE_JACCARD); yes when it cannot be told."""
+        if corpus.find_article_by_hash(self.db, content_hash) == article_id:
+            return True
+        blob = corpus.signature_of(self.db, article_id)
+        similarity = None if blob is None else self.near.similarity(sig, blob)
+        return similarity is None or similarity >= SAME_PAGE_JACCARD
 
     def _copy(self, item: SpoolItem, article_id: int, kind: str) -> str:
         """Record a copy; "known" when this very URL is already the article or a copy."""

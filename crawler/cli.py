@@ -140,7 +140,11 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     try:
         result = run_crawl(settings, sources, topics, run_id=run_id, trigger=trigger,
                            ingest=not no_ingest, log_level="INFO" if verbose else "WARNING",
-                           on_progress=progress.crawl, on_ingest=progress.ingest)
+                           on_progress=progress.crawl, on_ingest=progress.ingest,
+                           on_stop=lambda signum: err.print(
+                               f"{_signal_name(signum)}: stopping; the pages in flight finish and "
+                               "what was found is kept (press Ctrl-C again to stop at once)",
+                               markup=False))
     finally:
         progress.stop()
         lock.release()

@@ -258,6 +258,9 @@ def test_130_and_143_a_crawl_stopped_by_a_signal(tmp_path, sig):
     assert proc.returncode == ExitCode.for_signal(sig), err[-2000:]
     name = signal.Signals(sig).name
     assert f"interrupted ({name})" in out and f"interrupted by {name}" in err and "Traceback" not in err
+    # said at once, before the crawl winds down
+    assert (f"{name}: stopping; the pages in flight finish and what was found is kept "
+            "(press Ctrl-C again to stop at once)") in err
     with sqlite3.connect(tmp_path / "corpus.db") as db:
         status, new = db.execute("SELECT status, new FROM runs").fetchone()
         assert status == "interrupted" and new >= 1

@@ -49,7 +49,8 @@ class CrawlResult:
 def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: int | None = None,
               trigger: str = "crawl", ingest: bool = True, log_level: str = "WARNING",
               on_progress: Callable[[RunStats], None] | None = None,
-              on_ingest: Callable[[IngestStats], None] | None = None) -> CrawlResult:
+              on_ingest: Callable[[IngestStats], None] | None = None,
+              on_stop: Callable[[int], None] | None = None) -> CrawlResult:
     """Crawl the selected sources once (and ingest, unless `ingest` is False)."""
     process = CrawlerProcess(base_settings(settings, TOPICWATCH_INGEST=ingest, LOG_LEVEL=log_level,
                                            LOG_INSTALL_ROOT_HANDLER=True))
@@ -57,7 +58,7 @@ def run_crawl(settings: Settings, source_names=(), topic_names=(), *, run_id: in
     quiet_extractors(log_level)  # after Scrapy configured logging, which resets scrapy.* levels
     opened: list[int] = []
     listeners = _listen(crawler, opened, on_progress, on_ingest)
-    stopper = Stopper(process, crawler)
+    stopper = Stopper(process, crawler, on_stop)
     process.crawl(crawler, source=list(source_names), topic=list(topic_names), run_id=run_id,
                   trigger=trigger)
     stopper.install()
@@ -74,8 +75,9 @@ class Stopper:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, process: CrawlerProcess, crawler: Any):
-        self.process = process
+    def __init__(self, process: CrawlerProcess, crawler: Any,
+                 on_stop: Callable[[int], None] | None = None):
+        self.process, self.on_stop = process, on_stop
         self.received: int | None = None
         self.started = False
         self.previous: dict[int, Any] = {}
@@ -101,6 +103,8 @@ class Stopper:
 
         if self.received is None:
             self.received = signum
+            if self.on_stop is not None:  # said from the reactor: no output in a handler
+                reactor.callFromThread(self.on_stop, signum)
             reactor.callFromThread(self.stop)
         else:
             reactor.callFromThread(self.force)

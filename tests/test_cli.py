@@ -210,6 +210,28 @@ def test_a_source_forbidden_by_robots_txt_is_recorded(site, tmp_path):
     assert "NO" in proc.stdout
 
 
+def test_a_robots_txt_answering_5xx_puts_its_host_off_limits_for_the_run(site, tmp_path):
+    """RFC 9309: a robots.txt that cannot be read because the server fails means "disallow
+    all" (Scrapy reads the error page as a robots.txt allowing everything)."""
+    site.add_page("c", "/robots.txt", b"<html><body>Service busy</body></html>", status=503)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\nretries = 0\ndelay = 0\n'
+        f'[[sources]]\nname = "ledger"\nkind = "feed"\nurl = "{site.base("c")}/feed.xml"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    refused = run("crawl", "--settings", str(settings))
+    assert refused.returncode == 4, refused.stderr
+    assert [r.path for r in site.requests] == ["/robots.txt"]
+    assert "robots.txt: it answered HTTP 503, so the host is off limits this run" in refused.stderr
+    with sqlite3.connect(tmp_path / "corpus.db") as db:
+        assert db.execute("SELECT reason FROM skipped").fetchall() == [("robots-disallowed",)]
+    site.remove_page("c", "/robots.txt")  # a 404 now: no rules
+    site.clear_log()
+    answered = run("crawl", "--settings", str(settings))
+    assert answered.returncode in (0, 5), answered.stderr
+    assert "/feed.xml" in [r.path for r in site.requests]
+
+
 @pytest.mark.slow
 def test_scrapy_crawl_works_from_the_project_folder(site, tmp_path):
     settings = tmp_path / "settings.toml"
@@ -284,8 +306,9 @@ def test_crawls_open_no_remote_control_and_an_unchanged_one_loads_no_ingester(si
         assert not re.search(r"\|\s+(aiohttp|twisted\.conch)$", proc.stderr, re.MULTILINE)
         assert [p for p in home.rglob("*")] == [], "the crawl wrote into HOME"
         # every corpus connection was closed at exit (checkpointed, its log removed), also
-        # after `topicwatch` froze the heap before exiting (crawler/cli.py: _about_to_exit)
-        assert sorted(p.name for p in tmp_path.glob("corpus.db*")) == ["corpus.db"]
+        # after `topicwatch` froze the heap before exiting (crawler/cli.py: _about_to_exit);
+        # the crawl lock's file stays, unlocked (crawler/locks.py: never unlinked)
+        assert sorted(p.name for p in tmp_path.glob("corpus.db*")) == ["corpus.db", "corpus.db.crawl.lock"]
         with closing(sqlite3.connect(tmp_path / "corpus.db")) as db:
             counts.append(db.execute("SELECT count(*) FROM articles").fetchone()[0])
             assert db.execute("SELECT count(*) FROM articles WHERE topic_set IS NULL").fetchone()[0] == 0

@@ -14,6 +14,10 @@
   host's robots.txt share one Deferred and only the first waiter receives the parser (Twisted's
   asFuture callback returns None); the others get None and would pass unchecked, disallowed
   paths included.  The parser each `robots_parsed` signal carries is kept and handed to them.
+- A robots.txt that answers 5xx (or 429) puts its host off limits for the run, as RFC 9309
+  says for an unreachable robots.txt: Scrapy parses any answer's body, and an error page
+  parses as "allow all".  Article links refused so are only counted, so the next run tries
+  them again; a source whose own document is refused fails, naming the status.
 - robots.txt is downloaded once per host.  A sitemap source reads its host's robots.txt for
   its Sitemap: lines (the spider's `robots` request); the response the middleware downloaded
   for the host (seen through the `response_received` signal) answers that request, which would
@@ -74,6 +78,11 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
 
     async def process_request(self, request: Request) -> Response | None:
         await super().process_request(request)
+        if not request.meta.get("dont_obey_robotstxt"):
+            answered = self.responses.get(urlparse_cached(request).netloc)
+            if answered is not None and (answered.status >= 500 or answered.status == 429):
+                raise IgnoreRequest(f"Forbidden by robots.txt: it answered HTTP {answered.status}, "
+                                    "so the host is off limits this run (RFC 9309)")
         delay = self.delays.get(urlparse_cached(request).hostname or "")
         if delay and delay > self.max_delay:
             raise IgnoreRequest(f"Forbidden by robots.txt: Crawl-delay {delay:g} s is longer "

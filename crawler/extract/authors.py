@@ -3,7 +3,7 @@
 Where names are found, best first:
 1. the markup: <meta name=author> and friends, JSON-LD `author` (people joined by ", ");
 2. the byline under the headline: `作者：张三`, `记者 张三`, `界面新闻记者 | 肖芳`, `文｜张三`,
-   `By Ann Lee`;
+   `記者陳美玲／台北報導`, `By Ann Lee`;
 3. a news agency's dispatch line opening the text: `新华社北京9月20日电（记者张三、李四）`;
 4. the credit lines right after the text: `（作者：张三）`, `文/张三`;
 5. trafilatura's guess (it often takes a commenter or a sidebar name: last but one);
@@ -27,7 +27,7 @@ from crawler.text.normalise import HAN, squash
 _NAME = rf"[{HAN}·•]{{2,5}}(?:[、，,和与及][{HAN}·•]{{2,5}})*"
 _WRITER_RE = re.compile(
     rf"(?:作\s*者|记\s*者|記\s*者|撰\s*文|编\s*译|編\s*譯|(?<![{HAN}])文)\s*[:：|｜/\s]\s*({_NAME})"
-    rf"|(?:记者|記者)([{HAN}]{{2,4}}?)(?:报道|報導|摄|攝|$|\s)"
+    rf"|(?:记者|記者)([{HAN}]{{2,4}}?)(?:报道|報導|摄|攝|$|\s|[/／])"
 )
 _DISPATCH_RE = re.compile(rf"[电電]\s*[(（]\s*(?:记者|記者)\s*({_NAME})(?:\s|[)）])")
 _EDITOR_RE = re.compile(rf"(?:责任编辑|責任編輯|责编|責編|编辑|編輯)\s*[:：|｜/\s]\s*({_NAME})")

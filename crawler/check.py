@@ -80,12 +80,23 @@ class Fetcher:
     def __init__(self, crawl: CrawlSettings):
         self.crawl = crawl
         self.robots: dict[str, str | None] = {}  # host -> its robots.txt
+        self.unreadable: dict[str, Answer] = {}  # host -> its robots.txt's failed answer
         self.lock = threading.Lock()
         self.host_locks: dict[str, threading.Lock] = {}
 
     def get(self, url: str) -> Answer:
-        if self.crawl.obey_robots and not self._allowed(url):
-            return Answer(url, reason="robots-disallowed", detail="robots.txt disallows it")
+        if self.crawl.obey_robots:
+            allowed = self._allowed(url)
+            failed = self.unreadable.get(urlsplit(url).netloc)
+            if failed is not None and failed.status is None:
+                # no answer at all (timeout, DNS, refused): the page would wait as long again
+                return Answer(url, reason=failed.reason, detail=f"robots.txt: {failed.detail}")
+            if failed is not None and (failed.status >= 500 or failed.status == 429):
+                return Answer(url, reason="robots-disallowed",
+                              detail=f"robots.txt answered HTTP {failed.status}: the crawl stays "
+                                     "off the host while it does (RFC 9309)")
+            if not allowed:
+                return Answer(url, reason="robots-disallowed", detail="robots.txt disallows it")
         return self._get(url)
 
     def _get(self, url: str) -> Answer:
@@ -116,6 +127,9 @@ class Fetcher:
                 answer = self._get(f"{parts.scheme}://{parts.netloc}/robots.txt")
                 ok = answer.status == 200
                 self.robots[parts.netloc] = answer.body.decode("utf-8", "replace") if ok else None
+                if answer.reason is not None and answer.reason != "http-404" and (
+                        answer.status is None or answer.status >= 500 or answer.status == 429):
+                    self.unreadable[parts.netloc] = answer
         return self.robots[parts.netloc]
 
 
@@ -173,6 +187,8 @@ def _first_sitemap(fetcher: Fetcher, root: str) -> str:
 
 
 def _fix_for(answer: Answer) -> str:
+    if answer.reason == "robots-disallowed" and answer.detail.startswith("robots.txt answered HTTP"):
+        return "the site's robots.txt fails: try later; if it keeps failing, tell the site"
     return {
         "dns": "the host name does not resolve: check the URL (or the network)",
         "connection-refused": "nothing listens there: check the URL and port",

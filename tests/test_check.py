@@ -104,3 +104,46 @@ def test_when_no_source_answers_the_exit_code_is_4(tmp_path: Path):
     result = check(settings)
     assert result.exit_code == 4 and "nothing could be fetched" in result.stderr
     assert "gone: connection-refused" in result.stderr
+
+
+def test_a_host_whose_robots_txt_fails_is_not_asked_again_for_the_feed(site: FixtureSite, tmp_path: Path):
+    """A robots.txt that never answers: the source says so at once, without waiting a second
+    timeout for its feed; one that answers 503: the crawl would stay off the host, and so
+    does the check, with advice to match."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    accepted = []
+
+    def hold() -> None:
+        while True:
+            try:
+                conn, _ = silent.accept()
+            except OSError:
+                return
+            accepted.append(conn)  # kept open, never answered
+
+    threading.Thread(target=hold, daemon=True).start()
+    site.add_page("c", "/robots.txt", b"<html>busy</html>", status=503)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp_path / "c.db"}"\n[crawl]\ntimeout = 1\n'
+        f'[[sources]]\nname = "silent"\nkind = "feed"\nurl = "http://127.0.0.1:{silent.getsockname()[1]}/feed.xml"\n'
+        f'[[sources]]\nname = "failing"\nkind = "feed"\nurl = "{site.base("c")}/feed.xml"\n',
+        encoding="utf-8")
+    try:
+        result = check(settings)
+    finally:
+        silent.close()
+        for conn in accepted:
+            conn.close()
+    assert result.exit_code == 4, result.output
+    assert len(accepted) == 1, "robots.txt only"
+    assert "robots.txt: timed out" in line_of(result.stdout, "silent")
+    assert "silent: timeout" in result.stderr
+    failing = line_of(result.stdout, "failing")
+    assert "robots.txt answered HTTP 503" in failing
+    assert [r.path for r in site.requests] == ["/robots.txt"]

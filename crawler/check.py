@@ -29,6 +29,7 @@ from crawler.config import CrawlSettings, Settings, Source
 from crawler.errors import SourceError
 from crawler.records import Entry
 from crawler.sources import feeds, listings, news_search, sitemaps
+from crawler.sources.kinds import kind_hint, looks_like
 from crawler.sources.rules import LinkRules
 from crawler.text.charset import decode_body
 from crawler.text.urls import is_site_root
@@ -241,14 +242,13 @@ def _entries(answer: Answer, source: Source) -> tuple[list[Entry], list[str]]:
 
 
 def _not_a(kind: str, answer: Answer, detail: str) -> str:
-    """What to change when the bytes are not what the source's kind says."""
-    head = answer.body[:2000].lower()
-    if b"<html" in head or b"<!doctype html" in head:
+    """What to change when the bytes are not what the source's kind says (the crawl's error
+    line says the same: crawler/sources/kinds.py)."""
+    if looks_like(answer.body) == "html":
         feed = _feed_link(answer)
         if feed:
-            return f"HTML page, not a {kind}; it names a feed: set url = \"{feed}\""
-        return f"HTML page, not a {kind}: set kind = \"listing\" (with allow patterns if needed)"
-    return f"not a {kind}: {detail}"
+            return f"an HTML page, not a {kind}; it names a feed: set url = \"{feed}\""
+    return kind_hint(kind, answer.body) or detail
 
 
 def _feed_link(answer: Answer) -> str | None:
@@ -262,9 +262,9 @@ def _feed_link(answer: Answer) -> str | None:
 def _advise(checked: Checked, entries: list[Entry], answer: Answer, settings: Settings) -> None:
     kind = checked.source.kind
     if not entries:
-        looks_like_feed = answer.body.lstrip()[:200].lower().startswith((b"<?xml", b"<rss", b"<feed"))
-        if kind == "listing" and looks_like_feed:
-            checked.advice.append('a feed, not a page: set kind = "feed"')
+        hint = kind_hint(kind, answer.body) if kind == "listing" else None
+        if hint:
+            checked.advice.append(hint)
         else:
             checked.advice.append("0 entries" + (": add allow patterns that match its article "
                                                  "links" if kind == "listing" else ""))

@@ -22,13 +22,15 @@ from twisted.python.failure import Failure
 
 from crawler import faults
 from crawler.config import Settings, Source, Topic
+from crawler.errors import SourceError
 from crawler.fetch import signals
 from crawler.fetch.handler import NotSent
 from crawler.fetch.limits import MAX_SECTIONS_PER_PAGE
 from crawler.fetch.settings import config_of, scrapy_settings
 from crawler.fetch.workers import Workers, workers_of
-from crawler.records import Entry, Fetched
+from crawler.records import Entry, Fetched, SkipReason
 from crawler.sources import feeds, listings, news_search, sitemaps
+from crawler.sources.kinds import kind_hint
 from crawler.sources.rules import LinkRules
 from crawler.store.db import now
 from crawler.text.charset import decode_body
@@ -191,16 +193,22 @@ def read_document(body: bytes, url: str, ctype: str | None, kind: str, depth: in
     listing page; run in a worker process, so it takes and returns plain values."""
     faults.page_reached(url)
     language = source.language or None
-    if kind in ("feed", "search"):
-        return feeds.parse_feed(body, url, source.name, ctype, language), [], []
-    if kind == "sitemap":
-        page = sitemaps.parse_sitemap(body, url, source.name, language=language)
-        return page.entries, page.sitemaps, []
+    try:
+        if kind in ("feed", "search"):
+            return feeds.parse_feed(body, url, source.name, ctype, language), [], []
+        if kind == "sitemap":
+            page = sitemaps.parse_sitemap(body, url, source.name, language=language)
+            return page.entries, page.sitemaps, []
+    except SourceError as e:  # say what it is instead, when it can be told
+        hint = kind_hint(kind, body)
+        raise SourceError(e.url, f"{hint} ({e.detail})" if hint else e.detail, e.reason) from None
     text = decode_body(body, ctype, source.encoding or None)[0]
     rules = LinkRules.of(source.allow, source.deny)
     entries = listings.listing_links(text, url, source.name, rules)
     sections = (listings.section_links(text, url, limit=MAX_SECTIONS_PER_PAGE + 1)  # one more: a cut
                 if kind == "listing" and depth < source.depth else [])
+    if not entries and not sections and (hint := kind_hint("listing", body)):
+        raise SourceError(url, hint, SkipReason.BAD_LISTING)  # a feed read as a page: no links
     return entries, [], sections
 
 

@@ -93,7 +93,7 @@ class Fetcher:
                 # no answer at all (timeout, DNS, refused): the page would wait as long again
                 return Answer(url, reason=failed.reason, detail=f"robots.txt: {failed.detail}")
             if failed is not None and (failed.status >= 500 or failed.status == 429):
-                return Answer(url, reason="robots-disallowed",
+                return Answer(url, reason="robots-unavailable",
                               detail=f"robots.txt answered HTTP {failed.status}: the crawl stays "
                                      "off the host while it does (RFC 9309)")
             if not allowed:
@@ -188,13 +188,12 @@ def _first_sitemap(fetcher: Fetcher, root: str) -> str:
 
 
 def _fix_for(answer: Answer) -> str:
-    if answer.reason == "robots-disallowed" and answer.detail.startswith("robots.txt answered HTTP"):
-        return "the site's robots.txt fails: try later; if it keeps failing, tell the site"
     return {
         "dns": "the host name does not resolve: check the URL (or the network)",
         "connection-refused": "nothing listens there: check the URL and port",
         "timeout": "no answer in time: try later, or raise [crawl] timeout",
         "robots-disallowed": "robots.txt disallows it: disable the source (enabled = false)",
+        "robots-unavailable": "the site's robots.txt fails: try later; if it keeps failing, tell the site",
         "tls": "the TLS handshake failed: check the URL's scheme and host",
     }.get(answer.reason or "", _http_fix(answer))
 

@@ -56,6 +56,7 @@ class SkipReason(StrEnum):
     LIST_PAGE = "list-page"
     ERROR_PAGE = "error-page"
     ROBOTS = "robots-disallowed"
+    ROBOTS_UNAVAILABLE = "robots-unavailable"  # robots.txt answered 5xx / 429: tried again later
     TIMEOUT = "timeout"
     DNS = "dns"
     REFUSED = "connection-refused"

@@ -199,6 +199,8 @@ def test_parse_date_forms() -> None:
         ("記者陳美玲／台北報導", "陳美玲"),
         ("〔記者林志明/新竹報導〕", "林志明"),
         ("記者 陳美玲、林志明／台北報導", "陳美玲、林志明"),
+        ("記者會現場/圖", None),  # a press conference, no reporter
+        ("记者会现场 摄", None),
         ("来源：星河资讯", None),
     ],
 )

@@ -222,9 +222,9 @@ def test_a_robots_txt_answering_5xx_puts_its_host_off_limits_for_the_run(site, t
     refused = run("crawl", "--settings", str(settings))
     assert refused.returncode == 4, refused.stderr
     assert [r.path for r in site.requests] == ["/robots.txt"]
-    assert "robots.txt: it answered HTTP 503, so the host is off limits this run" in refused.stderr
+    assert "robots.txt unavailable: it answered HTTP 503, so the host is off limits for now" in refused.stderr
     with sqlite3.connect(tmp_path / "corpus.db") as db:
-        assert db.execute("SELECT reason FROM skipped").fetchall() == [("robots-disallowed",)]
+        assert db.execute("SELECT reason FROM skipped").fetchall() == [("robots-unavailable",)]
     site.remove_page("c", "/robots.txt")  # a 404 now: no rules
     site.clear_log()
     answered = run("crawl", "--settings", str(settings))

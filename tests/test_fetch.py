@@ -302,6 +302,21 @@ def test_robots_refusals_of_articles_are_counted_and_of_sources_recorded(setting
     assert state.stats.get_value("topicwatch/skipped") == 2
 
 
+def test_an_unavailable_robots_txt_is_a_transient_failure_retried_next_run(settings_path: Path) -> None:
+    """A 5xx robots.txt (RobotsPolicy): not a refusal; the article is tried again next run (a
+    fleet worker forgets it in the shared dupefilter: not final)."""
+    from crawler.fetch.failures import is_final
+
+    state = state_for(crawler_for(settings_path))
+    unavailable = IgnoreRequest("robots.txt unavailable: it answered HTTP 503, so the host is off limits")
+    assert failure_reason(Failure(unavailable)) == ("robots-unavailable", None)
+    assert not is_final("robots-unavailable", None)
+    state.fetch_failed(article(), fail(article(), unavailable))
+    corpus_path = settings_path.parent / "corpus.db"
+    assert rows(corpus_path, "SELECT reason FROM skipped") == [("robots-unavailable",)]
+    assert rows(corpus_path, "SELECT outcome FROM pages WHERE url = ?", article().url) == [("retry",)]
+
+
 @pytest.mark.parametrize("error, reason", [
     (TimeoutError(), "timeout"), (DNSLookupError(), "dns"), (IgnoreRequest("offsite"), "ignored"),
     # what Scrapy 2.19's downloader really raises for an unknown host (the offline test in

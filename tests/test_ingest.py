@@ -122,6 +122,11 @@ def test_a_canonical_url_naming_another_story_does_not_make_it_a_copy(db):
                     "http://a.test/news/2.html": "http://a.test/news/2.html"}
     assert [(r["url"], r["kind"], r["article_id"]) for r in db.query("SELECT * FROM copies")] == [
         ("http://a.test/print/1.html", "canonical", 1)]
+    # the same page again, reached with other tracking and a line edited since: by its own
+    # URL, a copy of the article stored for it (not a second row with its canonical URL)
+    again = ingest(db, item("http://a.test/news/2.html?utm_source=home", OTHER + "（更新）", canonical=lead))
+    assert (again.new, again.duplicates) == (0, 1)
+    assert db.execute("SELECT article_id FROM copies WHERE url LIKE '%utm_source=home'").fetchone()[0] == 2
 
 
 def test_a_lightly_edited_repost_joins_the_story_as_its_own_article(db):

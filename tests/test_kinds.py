@@ -63,3 +63,17 @@ def test_a_crawl_of_sources_of_the_wrong_kind_says_which_kind_to_set(site, tmp_p
     assert 'a feed, not a sitemap: set kind = "feed"' in lines["feed-as-sitemap"]
     assert lines["feed-as-listing"].startswith("  feed-as-listing: bad-listing (")
     assert 'a feed, not a page: set kind = "feed"' in lines["feed-as-listing"]
+
+
+def test_only_the_sources_own_listing_page_is_held_to_its_kind() -> None:
+    """A section page a listing leads to may be a feed (WordPress's /news/feed/): it gives no
+    links and no error; the source's own page being one is the source's mistake."""
+    from crawler.config import Source
+    from crawler.errors import SourceError
+    from crawler.fetch.spider import read_document
+
+    source = Source(name="s", kind="listing", url="http://news.test/", depth=2)
+    assert read_document(RSS, "http://news.test/news/feed/", "text/xml", "listing", 2, source) == ([], [], [])
+    with pytest.raises(SourceError) as refused:
+        read_document(RSS, "http://news.test/", "text/xml", "listing", 1, source)
+    assert refused.value.reason == "bad-listing" and 'set kind = "feed"' in str(refused.value)

@@ -27,7 +27,8 @@ from crawler.text.normalise import HAN, squash
 _NAME = rf"[{HAN}·•]{{2,5}}(?:[、，,和与及][{HAN}·•]{{2,5}})*"
 _WRITER_RE = re.compile(
     rf"(?:作\s*者|记\s*者|記\s*者|撰\s*文|编\s*译|編\s*譯|(?<![{HAN}])文)\s*[:：|｜/\s]\s*({_NAME})"
-    rf"|(?:记者|記者)([{HAN}]{{2,4}}?)(?:报道|報導|摄|攝|$|\s|[/／])"
+    # 记者会 / 記者會 (a press conference), 记者站 (a bureau), 记者证, 记者节: no name follows
+    rf"|(?:记者|記者)(?![会會站证證节節])([{HAN}]{{2,4}}?)(?:报道|報導|摄|攝|$|\s|[/／])"
 )
 _DISPATCH_RE = re.compile(rf"[电電]\s*[(（]\s*(?:记者|記者)\s*({_NAME})(?:\s|[)）])")
 _EDITOR_RE = re.compile(rf"(?:责任编辑|責任編輯|责编|責編|编辑|編輯)\s*[:：|｜/\s]\s*({_NAME})")

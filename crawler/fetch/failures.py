@@ -115,6 +115,8 @@ def _ignored(message: str) -> str:
         return SkipReason.TOO_LARGE
     if message.startswith(("max redirections reached", "redirect loop")):
         return SkipReason.TOO_MANY_REDIRECTS
+    if message.startswith("robots.txt unavailable"):
+        return SkipReason.ROBOTS_UNAVAILABLE  # RobotsPolicy: a 5xx robots.txt, not a refusal
     if "robots" in message.lower():
         return SkipReason.ROBOTS
     return SkipReason.IGNORED

@@ -14,10 +14,14 @@
   host's robots.txt share one Deferred and only the first waiter receives the parser (Twisted's
   asFuture callback returns None); the others get None and would pass unchecked, disallowed
   paths included.  The parser each `robots_parsed` signal carries is kept and handed to them.
-- A robots.txt that answers 5xx (or 429) puts its host off limits for the run, as RFC 9309
-  says for an unreachable robots.txt: Scrapy parses any answer's body, and an error page
-  parses as "allow all".  Article links refused so are only counted, so the next run tries
-  them again; a source whose own document is refused fails, naming the status.
+- A robots.txt that answers 5xx (or 429) puts its host off limits, as RFC 9309 says for an
+  unreachable robots.txt: Scrapy parses any answer's body, and an error page parses as
+  "allow all".  The refusal is `robots-unavailable`, a transient failure: articles are
+  tried again next run (a fleet's workers forget them in the dupefilter), and a source
+  whose own document is refused fails, naming the status.  It holds for UNAVAILABLE_SECONDS
+  from the answer (a crawl's whole run); a worker of a fleet that lives longer then goes by
+  Scrapy's reading of that answer (no rules) until it restarts, since Scrapy reads a host's
+  robots.txt once per process.
 - robots.txt is downloaded once per host.  A sitemap source reads its host's robots.txt for
   its Sitemap: lines (the spider's `robots` request); the response the middleware downloaded
   for the host (seen through the `response_received` signal) answers that request, which would
@@ -26,6 +30,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from scrapy import Request, signals
@@ -35,6 +40,8 @@ from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.fetch.settings import config_of
+
+UNAVAILABLE_SECONDS = 3600.0  # how long a 5xx / 429 robots.txt keeps the crawl off its host
 
 
 def _one_line(record: Any) -> bool:
@@ -52,6 +59,7 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         self.delays: dict[str, float] = {}  # host -> its Crawl-delay in seconds
         self.max_delay = config_of(crawler.settings).crawl.max_crawl_delay
         self.responses: dict[str, Response] = {}  # netloc -> its robots.txt response
+        self.answered_at: dict[str, float] = {}  # netloc -> when (time.monotonic())
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
         crawler.signals.connect(self.response_received, signal=signals.response_received)
         robotstxt.logger.addFilter(_one_line)
@@ -70,7 +78,8 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         if request.meta.get("dont_obey_robotstxt") and request.meta.get("tw_kind") is None:
             first = (request.meta.get("redirect_urls") or [request.url])[0]
             if urlparse_cached(Request(first)).path == "/robots.txt":
-                self.responses[urlparse_cached(Request(first)).netloc] = response
+                netloc = urlparse_cached(Request(first)).netloc
+                self.responses[netloc], self.answered_at[netloc] = response, time.monotonic()
 
     async def robot_parser(self, request: Request) -> Any:
         parser = await super().robot_parser(request)
@@ -79,10 +88,12 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
     async def process_request(self, request: Request) -> Response | None:
         await super().process_request(request)
         if not request.meta.get("dont_obey_robotstxt"):
-            answered = self.responses.get(urlparse_cached(request).netloc)
-            if answered is not None and (answered.status >= 500 or answered.status == 429):
-                raise IgnoreRequest(f"Forbidden by robots.txt: it answered HTTP {answered.status}, "
-                                    "so the host is off limits this run (RFC 9309)")
+            netloc = urlparse_cached(request).netloc
+            answered = self.responses.get(netloc)
+            if (answered is not None and (answered.status >= 500 or answered.status == 429)
+                    and time.monotonic() - self.answered_at[netloc] < UNAVAILABLE_SECONDS):
+                raise IgnoreRequest(f"robots.txt unavailable: it answered HTTP {answered.status}, so "
+                                    "the host is off limits for now (RFC 9309); tried again later")
         delay = self.delays.get(urlparse_cached(request).hostname or "")
         if delay and delay > self.max_delay:
             raise IgnoreRequest(f"Forbidden by robots.txt: Crawl-delay {delay:g} s is longer "

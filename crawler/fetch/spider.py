@@ -207,8 +207,10 @@ def read_document(body: bytes, url: str, ctype: str | None, kind: str, depth: in
     entries = listings.listing_links(text, url, source.name, rules)
     sections = (listings.section_links(text, url, limit=MAX_SECTIONS_PER_PAGE + 1)  # one more: a cut
                 if kind == "listing" and depth < source.depth else [])
-    if not entries and not sections and (hint := kind_hint("listing", body)):
-        raise SourceError(url, hint, SkipReason.BAD_LISTING)  # a feed read as a page: no links
+    # a feed or sitemap configured as a listing: no links (only the source's own page, not
+    # a section page it led to, such as WordPress's /feed/)
+    if depth == 1 and not entries and not sections and (hint := kind_hint("listing", body)):
+        raise SourceError(url, hint, SkipReason.BAD_LISTING)
     return entries, [], sections
 
 

@@ -109,7 +109,9 @@ class Ingester:
             # (og:url of the day's lead story) does not, and would swallow the site
             sig = self.near.signature(a.text)
             if not self._same_page(existing, content_hash, sig):
-                canon, existing = canonical_url(a.url), None
+                # its own URL, cleaned, may be stored already (reached with other tracking)
+                canon = canonical_url(a.url)
+                existing = corpus.find_article_by_url(self.db, canon)
         if existing is not None:
             return self._copy(item, existing, "canonical")
         existing = corpus.find_article_by_hash(self.db, content_hash)

@@ -219,6 +219,9 @@ def test_three_workers_and_one_ingester_store_each_article_once_politely(fleet: 
     fleet.site.clear_log()
     fleet.start("ingester")
     fleet.start("worker1")
+    # a worker already running reads the schedule when idle (scrapy-redis's spider_idle),
+    # not through start(): its requests must be routed (validators) all the same
+    fleet.wait_ready("worker1")
     fleet.enqueue()
     fleet.wait_idle()
     article_paths = {e.path for e in manifest.ARTICLES

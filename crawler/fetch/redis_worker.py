@@ -121,6 +121,17 @@ class WorkerSpider(RedisMixin, TopicSpider):
         for request in self.next_requests():
             yield request
 
+    def schedule_next_requests(self) -> None:
+        """scrapy-redis's (called when the worker is idle), with each request routed as the
+        spider middleware routes `start()`'s: RedisMixin hands them to `engine.crawl`, past
+        the middlewares, so a schedule message read while running sent its feeds without
+        validators (never a 304) and without the once-per-schedule mark."""
+        state = getattr(self.crawler, "_topicwatch_fetch_state", None)
+        for request in self.next_requests():
+            routed = state.route(request) if state is not None else request
+            if routed is not None:
+                self.crawler.engine.crawl(routed)
+
     def make_request_from_data(self, data: bytes) -> list[Request]:
         """A schedule message -> the source's feed, sitemap or listing requests."""
         try:
@@ -163,6 +174,7 @@ class SharedFetchState(FetchState):
     def __init__(self, crawler: Any):
         super().__init__(crawler)
         self.shared = shared_of(crawler)
+        crawler._topicwatch_fetch_state = self  # for WorkerSpider.schedule_next_requests
         # scrapy-redis's own fingerprints, to take a page out of the shared dupefilter
         self.dupefilter = RFPDupeFilter(self.shared.client, crawler.settings.get("SCHEDULER_DUPEFILTER_KEY"))
 

@@ -9,6 +9,8 @@ records, how a failure is named, and the status a run ends with.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -435,3 +437,34 @@ def test_may_refresh_is_false_only_without_the_word_and_nul_bytes_in_the_head() 
     assert chinese.index(b"refresh") > 4096 and may_refresh(chinese)  # within 4,096 characters
     late = b"<p>x</p>" * 3000 + b"<meta http-equiv=refresh content=0;url=/a>"
     assert len(late) > HEAD_BYTES and not may_refresh(late)  # beyond any 4,096 characters
+
+
+TLS_IMPORT = """
+import inspect, sys
+calls = []
+real = inspect.stack
+if sys.argv[1] == "scrapy":  # Scrapy alone: does it still walk the stack there?
+    inspect.stack = lambda context=1: calls.append(1) or real(context)[1:]  # less its own frame
+else:
+    import crawler.fetch  # the adapter
+import scrapy.core.downloader.contextfactory as tls
+print(len(calls), inspect.stack is real, tls.ScrapyClientContextFactory.__module__,
+      tls.AcceptableProtocolsContextFactory.__module__)
+"""
+
+
+def test_scrapy_s_tls_factories_import_without_walking_the_stack():
+    """crawler/fetch/__init__.py imports scrapy.core.downloader.contextfactory with a cheap
+    `inspect.stack`.  The first run fails when Scrapy stops calling `inspect.stack` there (the
+    adapter is then of no use: remove it); the second, when the aliases' module comes out
+    otherwise or `inspect.stack` stays replaced."""
+    root = Path(__file__).resolve().parent.parent
+    module = "scrapy.core.downloader.contextfactory"
+    runs = {}
+    for mode in ("scrapy", "adapter"):
+        out = subprocess.run([sys.executable, "-c", TLS_IMPORT, mode], cwd=root, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs[mode] = out.stdout.split()
+    assert int(runs["scrapy"][0]) >= 1 and runs["scrapy"][2:] == [module, module]
+    assert runs["adapter"] == ["0", "True", module, module]

@@ -207,10 +207,11 @@ def timed(cmd: list[str], site: Site, cwd: Path) -> dict:
             "stdout": run.out, "stderr": run.err}
 
 
-def run_topicwatch(site: Site, tmp: Path, k: int, workers: int, topics: str) -> dict:
-    settings = tmp / f"tw{k}.toml"
-    settings.write_text(settings_text(site, tmp / f"tw{k}.db", workers, topics), encoding="utf-8")
-    result = timed([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)], site, ROOT)
+def run_topicwatch(site: Site, tmp: Path, k: int, workers: int, topics: str,
+                   checkout: Path = ROOT, tag: str = "tw") -> dict:
+    settings = tmp / f"{tag}{k}.toml"
+    settings.write_text(settings_text(site, tmp / f"{tag}{k}.db", workers, topics), encoding="utf-8")
+    result = timed([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)], site, checkout)
     result["summary"] = next((line for line in result.pop("stdout").splitlines()
                               if line.startswith("fetched")), "")
     if result["exit"] not in (0, 3):
@@ -263,6 +264,8 @@ def main() -> None:
                         help="one keep_all topic (default) or the shipped settings.toml's topics")
     parser.add_argument("--no-trafilatura", action="store_true", help="leave trafilatura's crawler out")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--checkout", type=Path,
+                        help="also crawl with another checkout's code, alternating (before/after figures)")
     args = parser.parse_args()
     if not (args.devset / "manifest.jsonl").is_file():
         parser.error(f"--devset {args.devset}: no manifest.jsonl there")
@@ -277,11 +280,14 @@ def main() -> None:
     out: dict = {"pages": len(pages), "mb": round(sum(map(len, pages)) / 2**20, 1),
                  "hosts": args.hosts, "workers": args.workers, "cores": available_cores(),
                  "topics": args.topics, "load_average": os.getloadavg()[0]}
-    crawls, limits, trafs = [], [], []
+    crawls, limits, trafs, befores = [], [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="tw-real-") as tmp:
             tmp_path = Path(tmp)
             for k in range(args.repeat):
+                if args.checkout:
+                    befores.append(run_topicwatch(site, tmp_path, k, args.workers, args.topics,
+                                                  args.checkout.resolve(), "before"))
                 crawls.append(run_topicwatch(site, tmp_path, k, args.workers, args.topics))
                 limits.append(extraction_limit(site, tmp_path / f"tw{k}.toml", args.workers))
                 if not args.no_trafilatura:
@@ -293,6 +299,12 @@ def main() -> None:
     out["extraction_only"] = max(limits, key=lambda r: r["pages_per_s"])
     out["extraction_only"]["all_pages_per_s"] = [r["pages_per_s"] for r in limits]
     out["ratio_to_limit"] = round(out["crawl"]["pages_per_s"] / out["extraction_only"]["pages_per_s"], 2)
+    if befores:
+        out["checkout"] = max(befores, key=lambda r: r["pages_per_s"])
+        out["checkout"]["all_pages_per_s"] = [r["pages_per_s"] for r in befores]
+        out["checkout"]["path"] = str(args.checkout)
+        out["checkout_ratio_to_limit"] = round(out["checkout"]["pages_per_s"]
+                                               / out["extraction_only"]["pages_per_s"], 2)
     if trafs:
         out["trafilatura"] = max(trafs, key=lambda r: r["pages_per_s"])
         out["trafilatura"]["all_pages_per_s"] = [r["pages_per_s"] for r in trafs]
@@ -314,6 +326,13 @@ def main() -> None:
     print(f"extraction-only limit:  {e['seconds']:7.2f} s  {e['pages_per_s']:6.2f} pages/s   (runs "
           f"{e['all_pages_per_s']}; {e['cpu_seconds']} CPU s; {e['verdicts']})")
     print(f"crawl / limit:          {out['ratio_to_limit']:.2f}   (goal >= 0.8)")
+    if befores:
+        b = out["checkout"]
+        print(f"crawl of --checkout:    {b['seconds']:7.2f} s  {b['pages']} pages  {b['pages_per_s']:6.2f} "
+              f"pages/s   (runs {b['all_pages_per_s']}; {b['cpu_seconds']} CPU s; tree "
+              f"{b['tree_peak_rss_mb']} MB; exit {b['exit']}; {b['summary']})")
+        print(f"                        {b['timeline']}")
+        print(f"its crawl / limit:      {out['checkout_ratio_to_limit']:.2f}")
     if trafs:
         t = out["trafilatura"]
         print(f"trafilatura --sitemap:  {t['seconds']:7.2f} s  {t['pages']} pages  {t['pages_per_s']:6.2f} "

@@ -126,7 +126,7 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     writable_corpus(settings)
     if not no_ingest:  # the daemon (or `topicwatch ingest`) ingests and notifies
         _register_notify(settings)
-    from crawler.fetch.crawl import run_crawl
+    from crawler import pool
     from crawler.locks import crawl_lock
 
     # one crawl of a corpus at a time: another is refused (a cron crawl overlapping a slow
@@ -135,6 +135,14 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     lock.acquire(wait=run_id is not None, waiting=lambda pid: err.print(
         f"waiting for the crawl of pid {pid or 'unknown'} to finish (it holds {lock.path})",
         markup=False))
+    try:
+        # the workers import the extraction code while this process imports Scrapy
+        pool.fork_early(settings.crawl.worker_count, "INFO" if verbose else "WARNING")
+        from crawler.fetch.crawl import run_crawl
+    except BaseException:
+        lock.release()
+        pool.stop_early()
+        raise
     progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
     err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}", markup=False)
     try:
@@ -147,6 +155,7 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
                                markup=False))
     finally:
         progress.stop()
+        pool.stop_early()  # a crawl that ended before its spider started never took it
         lock.release()
     try:
         return _outcome(settings.corpus_path, result)

@@ -70,10 +70,10 @@ def test_only_the_sources_own_listing_page_is_held_to_its_kind() -> None:
     links and no error; the source's own page being one is the source's mistake."""
     from crawler.config import Source
     from crawler.errors import SourceError
-    from crawler.fetch.spider import read_document
+    from crawler.sources.read import read_document
 
     source = Source(name="s", kind="listing", url="http://news.test/", depth=2)
-    assert read_document(RSS, "http://news.test/news/feed/", "text/xml", "listing", 2, source) == ([], [], [])
+    assert read_document(RSS, "http://news.test/news/feed/", "text/xml", "listing", 2, source, 30) == ([], [], [])
     with pytest.raises(SourceError) as refused:
-        read_document(RSS, "http://news.test/", "text/xml", "listing", 1, source)
+        read_document(RSS, "http://news.test/", "text/xml", "listing", 1, source, 30)
     assert refused.value.reason == "bad-listing" and 'set kind = "feed"' in str(refused.value)

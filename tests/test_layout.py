@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lower numbers come first in the flow; a module may import its own layer or lower ones.
 LAYERS = {
     "crawler": 0, "crawler.errors": 0, "crawler.records": 0, "crawler.cron": 0,
-    "crawler.faults": 0, "crawler.locks": 0,
+    "crawler.faults": 0, "crawler.locks": 0, "crawler.pool": 0,
     "crawler.config": 1, "crawler.text": 1,
     "crawler.sources": 2,
     "crawler.extract": 3,

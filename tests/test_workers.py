@@ -173,3 +173,116 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+EARLY = """
+import os, sys, threading
+from crawler import pool
+
+def state():
+    return os.getpid(), sorted(m for m in ("scrapy", "twisted", "trafilatura") if m in sys.modules)
+
+before = set(open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split())
+pool.fork_early(2, "WARNING")
+# pebble forked both workers inside fork_early, on this thread: were it to fork later from
+# its manager thread, a fork while this thread imports Scrapy could leave a module's import
+# lock held for ever in the worker
+forked = set(open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()) - before
+import scrapy, twisted.internet.reactor  # as `topicwatch crawl` does next
+early = pool.take_early(2)
+assert pool.take_early(2) is None  # taken once
+results = [early.schedule(state).result(timeout=60) for _ in range(8)]
+print(len(forked), {pid for pid, _ in results} <= {int(p) for p in forked},
+      sorted({tuple(mods) for _, mods in results}))
+pool.fork_early(1, "WARNING")
+other = set(open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()) - before - forked
+pool.stop_early()  # a crawl that ended before its spider started
+early.stop(); early.join(timeout=10)
+print(len(other), sorted(p for p in other if os.path.exists(f"/proc/{p}")
+                         and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"))
+"""
+
+
+def test_workers_forked_early_run_without_scrapy_and_a_pool_not_taken_is_stopped():
+    """`topicwatch crawl` forks its workers before it imports Scrapy (crawler/pool.py): they
+    are forked at once, they carry no Scrapy or Twisted (they import what they run, and only
+    trafilatura's extraction here), and a pool no crawl took is stopped."""
+    out = subprocess.run([sys.executable, "-c", EARLY], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    first, second = out.stdout.splitlines()
+    assert first == "2 True [('trafilatura',)]", out.stdout
+    assert second == "1 []", out.stdout
+
+
+TURN_NEVER_GIVEN_BACK = """
+import multiprocessing, sys, time
+from crawler import pool
+
+turn = multiprocessing.get_context("fork").Lock()
+turn.acquire()  # taken by a worker the OOM killer then killed
+pool.IMPORT_TURN_SECONDS = 1
+start = time.monotonic()
+pool._worker_started(("json",), turn)
+print(round(time.monotonic() - start), "json" in sys.modules)
+"""
+
+
+def test_a_worker_whose_import_turn_never_comes_imports_anyway():
+    """The workers take turns importing (crawler/pool.py); a turn taken by a worker that was
+    killed is never given back, and the next worker waits IMPORT_TURN_SECONDS, not for ever."""
+    out = subprocess.run([sys.executable, "-c", TURN_NEVER_GIVEN_BACK], cwd=ROOT, capture_output=True,
+                         text=True, timeout=90, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["1", "True"]
+
+
+def test_early_workers_log_in_scrapy_s_format():
+    """Workers forked before Scrapy set up logging write their lines as the crawl's process
+    does (crawler/pool.py copies Scrapy's defaults: this fails when Scrapy changes them)."""
+    from scrapy.settings import default_settings
+
+    from crawler import pool
+
+    assert (pool.LOG_FORMAT, pool.LOG_DATEFORMAT) == (default_settings.LOG_FORMAT,
+                                                      default_settings.LOG_DATEFORMAT)
+
+
+IDLE_DEATH = """
+import asyncio, os, signal, time
+from scrapy.utils.reactor import install_reactor
+install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+from twisted.internet import reactor
+from crawler.fetch.workers import Workers
+
+workers = Workers(1, 60)
+out = []
+
+async def main():
+    try:
+        first = await workers.run(os.getpid)
+        os.kill(first, signal.SIGKILL)  # while it waits for work
+        await asyncio.sleep(1.5)  # pebble notices and gives up on its pool
+        second = await workers.run(os.getpid)
+        out.append(f"{first != second} {second > 0}")
+    except BaseException as e:
+        out.append(repr(e))
+    finally:
+        workers.stop()
+        reactor.stop()
+
+reactor.callWhenRunning(lambda: asyncio.ensure_future(main()))
+reactor.run()
+print(out[0])
+"""
+
+
+def test_a_worker_killed_while_idle_is_replaced():
+    """pebble stops a pool whose worker dies while no step runs (the OOM killer picks the
+    largest process, which may be an idle worker); the crawl's Workers start a new pool and
+    the next page is analysed, where before every later page failed."""
+    out = subprocess.run([sys.executable, "-c", IDLE_DEATH], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["True", "True"], (out.stdout, out.stderr[-2000:])
+    assert "a worker process died while idle" in out.stderr

@@ -26,8 +26,9 @@ from twisted.internet import task
 from crawler.config import Settings
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.handler import drop_queued
-from crawler.fetch.settings import base_settings, quiet_extractors
+from crawler.fetch.settings import base_settings
 from crawler.fetch.spider import TopicSpider
+from crawler.pool import quiet_extractors
 from crawler.records import RunStats, RunStatus
 from crawler.store import runs
 from crawler.store.db import open_db

@@ -48,9 +48,10 @@ from crawler.fetch.failures import failure_reason, is_final
 from crawler.fetch.handler import BoundedHTTP11DownloadHandler
 from crawler.fetch.pipelines import SpoolPipeline
 from crawler.fetch.redis_frontier import POLL_SECONDS, wake
-from crawler.fetch.settings import base_settings, config_of, quiet_extractors
+from crawler.fetch.settings import base_settings, config_of
 from crawler.fetch.spider import TopicSpider
 from crawler.fetch.state import LISTING_KINDS, FetchState, with_validators
+from crawler.pool import quiet_extractors
 from crawler.records import SkipReason
 from crawler.remote.shared import FIRST_CONTACT_MARGIN, POLITENESS_MARGIN, Keys, Shared, connect
 from crawler.remote.spool import RedisSpool

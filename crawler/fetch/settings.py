@@ -8,7 +8,6 @@ the crawl was started, so `topicwatch crawl` and `scrapy crawl topicwatch` fetch
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from scrapy.settings import default_settings
@@ -31,13 +30,6 @@ _LEFT_OUT = ("scrapy.extensions.remote_control.RemoteControl", "scrapy.extension
 EXTENSIONS_BASE = {path: order for path, order in default_settings.EXTENSIONS_BASE.items()
                    if path not in _LEFT_OUT}
 LOG_LEVEL = "INFO"
-# loggers that restate, page by page, what the crawl records and counts itself (the `skipped`
-# table, the summary's errors and failed sources): trafilatura's "discarding data: URL" (a
-# page without text), Scrapy's "Gave up retrying", "larger than download max size" and a
-# robots.txt that could not be fetched.  Shown with -v (quiet_extractors); a bug in topicwatch
-# (Scrapy's "Spider error processing", with its traceback) is always shown.
-EXTRACTOR_LOGGERS = ("trafilatura", "scrapy.downloadermiddlewares.retry",
-                     "scrapy.core.downloader.handlers.http11", "scrapy.downloadermiddlewares.robotstxt")
 TOPICWATCH_SETTINGS = "settings.toml"  # the settings.toml to read (`-s TOPICWATCH_SETTINGS=PATH`)
 TOPICWATCH_INGEST = True  # ingest the spool when the crawl closes (the daemon ingests itself)
 
@@ -121,11 +113,3 @@ def base_settings(s: Settings, **extra: Any) -> dict[str, Any]:
 def config_of(settings: Any) -> Settings:
     """The loaded settings.toml of a crawl: given by the caller, else read from its path."""
     return settings.get("TOPICWATCH_CONFIG") or load_settings(settings.get("TOPICWATCH_SETTINGS"))
-
-
-def quiet_extractors(log_level: str) -> None:
-    """Below -v (`log_level` WARNING or higher) these loggers are silent but for critical
-    messages; the worker processes, forked later, inherit it."""
-    quiet = logging.getLevelName(log_level.upper()) not in (logging.DEBUG, logging.INFO)
-    for name in EXTRACTOR_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL if quiet else logging.NOTSET)

@@ -20,20 +20,17 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler import faults
 from crawler.config import Settings, Source, Topic
-from crawler.errors import SourceError
 from crawler.fetch import signals
 from crawler.fetch.handler import NotSent
 from crawler.fetch.limits import MAX_SECTIONS_PER_PAGE
 from crawler.fetch.settings import config_of, scrapy_settings
 from crawler.fetch.workers import Workers, workers_of
-from crawler.records import Entry, Fetched, SkipReason
-from crawler.sources import feeds, listings, news_search, sitemaps
-from crawler.sources.kinds import kind_hint
+from crawler.records import Entry, Fetched
+from crawler.sources import news_search, sitemaps
+from crawler.sources.read import read_document
 from crawler.sources.rules import LinkRules
 from crawler.store.db import now
-from crawler.text.charset import decode_body
 from crawler.text.dates import is_too_old
 from crawler.text.urls import canonical_url, is_site_root
 
@@ -132,7 +129,7 @@ class TopicSpider(scrapy.Spider):
         parents = (*meta["tw_parents"], response.url)
         entries, more, sections = await self.workers.run(
             read_document, response.body, response.url, _header(response, "Content-Type"),
-            meta["tw_kind"], meta.get("tw_depth", 1), source)
+            meta["tw_kind"], meta.get("tw_depth", 1), source, MAX_SECTIONS_PER_PAGE)
         for url in more:
             yield self.listing_request(url, source, "sitemap", parents)
         for entry in entries:
@@ -185,33 +182,6 @@ class TopicSpider(scrapy.Spider):
             return
         self.crawler.signals.send_catch_log(signals.fetch_failed, request=failure.request,
                                             failure=failure)
-
-
-def read_document(body: bytes, url: str, ctype: str | None, kind: str, depth: int,
-                  source: Source) -> tuple[list[Entry], list[str], list[str]]:
-    """(entries, child sitemaps, sub-section listing pages) of a fetched feed, sitemap or
-    listing page; run in a worker process, so it takes and returns plain values."""
-    faults.page_reached(url)
-    language = source.language or None
-    try:
-        if kind in ("feed", "search"):
-            return feeds.parse_feed(body, url, source.name, ctype, language), [], []
-        if kind == "sitemap":
-            page = sitemaps.parse_sitemap(body, url, source.name, language=language)
-            return page.entries, page.sitemaps, []
-    except SourceError as e:  # say what it is instead, when it can be told
-        hint = kind_hint(kind, body)
-        raise SourceError(e.url, f"{hint} ({e.detail})" if hint else e.detail, e.reason) from None
-    text = decode_body(body, ctype, source.encoding or None)[0]
-    rules = LinkRules.of(source.allow, source.deny)
-    entries = listings.listing_links(text, url, source.name, rules)
-    sections = (listings.section_links(text, url, limit=MAX_SECTIONS_PER_PAGE + 1)  # one more: a cut
-                if kind == "listing" and depth < source.depth else [])
-    # a feed or sitemap configured as a listing: no links (only the source's own page, not
-    # a section page it led to, such as WordPress's /feed/)
-    if depth == 1 and not entries and not sections and (hint := kind_hint("listing", body)):
-        raise SourceError(url, hint, SkipReason.BAD_LISTING)
-    return entries, [], sections
 
 
 def _meta(kind: str, source: Source, parents: tuple, **extra: Any) -> dict[str, Any]:

@@ -13,25 +13,23 @@ core while the reactor only downloads, schedules and writes:
 - a step that runs longer than `[crawl] processing_timeout`, or whose process dies (SIGKILL,
   the OOM killer, a crash in C code), raises `ProcessingTimeout` here; pebble replaces the
   process and the crawl goes on;
-- the processes are forked once per crawl, when the spider starts (and after every
-  `MAX_TASKS` steps, which bounds what a leaking parser can hold), so they start with Scrapy
-  and the crawler already imported; what only they use (trafilatura, by `crawler.analyse`:
-  a third of a second) they import themselves, side by side, while the crawl's own process
-  fetches robots.txt and the feeds; steps name such functions as "module:function" strings.
-  They are stopped when the spider closes or the reactor shuts down.
+- the processes are forked once per crawl: by `topicwatch crawl` before it imports Scrapy
+  (`crawler.pool.fork_early`), else when the spider starts (and after every `MAX_TASKS` steps,
+  which bounds what a leaking parser can hold); what only they use (trafilatura, by
+  `crawler.analyse`) they import themselves, side by side; steps name such functions as
+  "module:function" strings.  They are stopped when the spider closes or the reactor shuts
+  down.
 
-What goes to a worker is pickled: module-level functions and plain records (`Fetched`,
-`Topic`, `Source`, bytes), never a Scrapy object.
+The pool itself, and what runs in the workers, is `crawler/pool.py`.
 """
 
 from __future__ import annotations
 
-import importlib
-import multiprocessing
-import signal
+import logging
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
@@ -40,41 +38,10 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from crawler.errors import ProcessingTimeout
+from crawler.pool import call, new_pool, ready, take_early
 
 T = TypeVar("T")
-MAX_TASKS = 500  # steps a worker process runs before a fresh one replaces it
-PRELOAD = ("crawler.analyse",)  # imported by each worker as it starts, not by the crawl
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when the crawl's process dies (kill -9 included); a worker
-    busy on a page that never ends would otherwise outlive it."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the worker ends when its pipe closes
-        pass
-
-
-def _worker_started(preload: tuple[str, ...]) -> None:
-    """In each worker: Ctrl-C and SIGTERM are the crawl's to handle (it stops the pool); the
-    crawl's own handlers, inherited by fork, must not run here."""
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    for module in preload:
-        importlib.import_module(module)
-
-
-def call(target: str, *args: Any) -> Any:
-    """In a worker: the function `target` names ("module:function") applied to `args`."""
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)(*args)
-
-
-def _ready() -> None:
-    """A step that does nothing: scheduling it starts the processes."""
+log = logging.getLogger(__name__)
 
 
 class Workers:
@@ -90,16 +57,13 @@ class Workers:
         if self.pool is None:
             from twisted.internet import reactor
 
-            # fork: the workers start with everything imported, in milliseconds
-            self.pool = ProcessPool(max_workers=self.count, max_tasks=MAX_TASKS,
-                                    initializer=_worker_started, initargs=(PRELOAD,),
-                                    context=multiprocessing.get_context("fork"))
+            self.pool = take_early(self.count) or new_pool(self.count)
             reactor.addSystemEventTrigger("during", "shutdown", self.stop)
         return self.pool
 
     def start(self) -> None:
         """Start the processes now, before the first step needs them."""
-        self._started().schedule(_ready)
+        self._started().schedule(ready)
 
     def stop(self) -> None:
         """Stop the processes (a step still running is abandoned)."""
@@ -116,10 +80,26 @@ class Workers:
 
         if isinstance(fn, str):
             fn, args = call, (fn, *args)
-        future = self._started().schedule(fn, args, timeout=self.timeout)
+        future = self._schedule(fn, args)
         done: Deferred = Deferred(lambda _: future.cancel())
         future.add_done_callback(lambda f: reactor.callFromThread(self._settle, done, f))
         return await maybe_deferred_to_future(done)
+
+    def _schedule(self, fn: Callable[..., Any], args: tuple) -> Future:
+        pool = self._started()
+        try:
+            return pool.schedule(fn, args, timeout=self.timeout)
+        except RuntimeError:  # pebble's "The Pool is not active" / "Unexpected error within the Pool"
+            if self.stopped:
+                raise ProcessingTimeout("cancelled: the crawl is stopping") from None
+        # pebble gives up on its pool when a worker dies while no step runs (the OOM killer
+        # or a kill of an idle worker; pebble issue 70): a new pool, and the crawl goes on
+        log.warning("a worker process died while idle and its pool stopped; starting %d new "
+                    "worker process(es)", self.count)
+        pool.stop()
+        pool.join(timeout=5)
+        self.pool = new_pool(self.count)
+        return self.pool.schedule(fn, args, timeout=self.timeout)
 
     def _settle(self, done: Deferred, future: Future) -> None:
         """On the reactor thread: fire `done` with what became of `future`."""
@@ -131,6 +111,8 @@ class Workers:
             done.errback(ProcessingTimeout(f"took longer than {self.timeout:g} s; worker replaced"))
         except ProcessExpired as e:
             done.errback(ProcessingTimeout(f"worker process died ({e}); replaced"))
+        except BrokenProcessPool as e:  # its pool stopped under it (see _schedule)
+            done.errback(ProcessingTimeout(f"worker processes stopped ({e}); replaced"))
         except CancelledError:
             done.errback(ProcessingTimeout("cancelled: the crawl is stopping"))
         except Exception as e:

@@ -9,4 +9,6 @@ touches the network: robots.txt, sitemaps and feeds arrive as bytes the spider a
 - `listings.listing_links`: article-looking links on a home or section page.
 - `news_search.expand_search`: search-feed URLs from topic terms.
 - `rules.LinkRules`: a source's allow / deny patterns.
+- `read.read_document`: one fetched feed, sitemap or listing page -> what it lists (the step
+  the crawl runs in a worker process).
 """

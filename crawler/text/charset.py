@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import cache
 
 from crawler.text.normalise import to_traditional
 
@@ -52,7 +53,15 @@ _COMMON_HANZI = (
     "姓泽吸侧庆妈遇追甲馆补唐炮沿殿刺怪彩俄旧警索岸轮妇载靠附毫怀软骨探雷旁罪枪牙迎序慢盛雨墙恶谷顿危稳熟"
     "智腾讯芯"
 )
-_COMMON = frozenset(_COMMON_HANZI) | frozenset(to_traditional(_COMMON_HANZI))
+
+
+@cache
+def _common() -> frozenset[str]:
+    """The common characters in both scripts (built on first use: OpenCC's dictionaries load
+    then, not when a crawl's process starts)."""
+    return frozenset(_COMMON_HANZI) | frozenset(to_traditional(_COMMON_HANZI))
+
+
 _CJK_PUNCT = frozenset("，。、：；！？「」『』（）《》〈〉【】“”‘’…—·　～％－＋／")
 _LATIN_OK = frozenset("’‘“”–—…•·©®™°€£§¶«»\u00a0×½¼")
 
@@ -144,6 +153,7 @@ def plausibility(text: str) -> float:
     """How much `text` looks like real text rather than mojibake, about -3..1 (1 is best).
 
     Scores only the non-ASCII characters, since every candidate agrees on ASCII."""
+    common = _common()
     n = good = bad = 0
     for match in _NON_ASCII_RUN_RE.finditer(text):
         run = match.group()
@@ -153,7 +163,7 @@ def plausibility(text: str) -> float:
             code = ord(ch)
             if ch == "\ufffd" or 0xE000 <= code <= 0xF8FF or 0x80 <= code <= 0x9F:
                 bad += 1
-            elif ch in _COMMON or ch in _CJK_PUNCT:
+            elif ch in common or ch in _CJK_PUNCT:
                 good += 1
             elif short_latin and (ch in _LATIN_OK or 0xC0 <= code <= 0x24F):
                 good += 1

@@ -13,12 +13,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import opencc
 
-_T2S = opencc.OpenCC("t2s")
-_S2T = opencc.OpenCC("s2t")
+
+@cache
+def _converter(config: str) -> opencc.OpenCC:
+    """OpenCC's converter, built on first use (its dictionaries take 40-90 ms to load, which
+    a crawl's process would otherwise pay before its first request)."""
+    return opencc.OpenCC(config)
+
+
+def warm_up() -> None:
+    """Build the converters now (a crawl's worker process, as it starts)."""
+    _converter("t2s")
+    _converter("s2t")
+
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN_RE = re.compile(f"[{HAN}]")
@@ -35,11 +46,11 @@ _SPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
 
 
 def to_simplified(text: str) -> str:
-    return _T2S.convert(text)
+    return _converter("t2s").convert(text)
 
 
 def to_traditional(text: str) -> str:
-    return _S2T.convert(text)
+    return _converter("s2t").convert(text)
 
 
 def strip_pinyin(text: str) -> str:

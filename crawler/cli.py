@@ -135,17 +135,14 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
     lock.acquire(wait=run_id is not None, waiting=lambda pid: err.print(
         f"waiting for the crawl of pid {pid or 'unknown'} to finish (it holds {lock.path})",
         markup=False))
+    progress = None
     try:
         # the workers import the extraction code while this process imports Scrapy
         pool.fork_early(settings.crawl.worker_count, "INFO" if verbose else "WARNING")
         from crawler.fetch.crawl import run_crawl
-    except BaseException:
-        lock.release()
-        pool.stop_early()
-        raise
-    progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
-    err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}", markup=False)
-    try:
+
+        progress = Progress(enabled=not no_ingest or sys.stderr.isatty())
+        err.print(f"crawling {len(selected)} source(s) into {settings.corpus_path}", markup=False)
         result = run_crawl(settings, sources, topics, run_id=run_id, trigger=trigger,
                            ingest=not no_ingest, log_level="INFO" if verbose else "WARNING",
                            on_progress=progress.crawl, on_ingest=progress.ingest,
@@ -154,7 +151,8 @@ def crawl(settings_path: str, sources: tuple[str, ...], topics: tuple[str, ...],
                                "what was found is kept (press Ctrl-C again to stop at once)",
                                markup=False))
     finally:
-        progress.stop()
+        if progress is not None:
+            progress.stop()
         pool.stop_early()  # a crawl that ended before its spider started never took it
         lock.release()
     try:

@@ -13,7 +13,8 @@ This module only makes the pool, so that `topicwatch crawl` can fork it first (`
   (`ProcessPool._start_pool`; tests/test_workers.py checks it, as it must stay so: a fork
   from another thread while this one imports a module would leave that module's import lock
   held forever in the child).  Replacements (after `MAX_TASKS` steps, or for a worker that
-  died or hung) are forked later, by pebble's manager thread, with everything imported.
+  died or hung) are forked later by pebble's manager thread, and a whole new pool by
+  `Workers` on the reactor thread, with everything imported.
 
 What goes to a worker is pickled: module-level functions and plain records (`Fetched`,
 `Topic`, `Source`, bytes), never a Scrapy object; the functions must live in modules that do
@@ -64,11 +65,15 @@ def _log_as_the_crawl(log_level: str) -> None:
     Scrapy (LOG_INSTALL_ROOT_HANDLER), one stderr handler at `log_level`, and quiet_extractors."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFORMAT))
+    handler.setLevel(log_level.upper())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
     root.addHandler(handler)
+    # Scrapy leaves the root logger at NOTSET and filters in its handler; here the root
+    # filters too, so the libraries' debug calls build no records (same lines come out)
     root.setLevel(log_level.upper())
+    logging.captureWarnings(True)  # as Scrapy does: warnings in the same format
     quiet_extractors(log_level)
 
 
@@ -85,17 +90,19 @@ def _die_with_parent() -> None:
 
 def _worker_started(preload: tuple[str, ...], one_at_a_time: Any, log_level: str | None = None) -> None:
     """In each worker: Ctrl-C and SIGTERM are the crawl's to handle (it stops the pool); the
-    crawl's own handlers, inherited by fork, must not run here.  A pool forked before the crawl
-    set up logging is given its `log_level`.  The workers import `preload` one after the
-    other: on two cores, two importing beside the crawl's process starting up would take a
-    third of its core (its first request went out 1.2 s later, measured)."""
+    crawl's own handlers, when it had installed them before the fork, must not run here.  A
+    pool forked before the crawl set up logging is given its `log_level`.  The workers import
+    `preload` one after the other: on two cores, two importing beside the crawl's process
+    starting up would take a third of its core (its first request went out 1.2 s later,
+    measured)."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if log_level is not None:
         _log_as_the_crawl(log_level)
-    # bounded: a worker killed while it held the lock would leave it held for ever
-    took = one_at_a_time.acquire(timeout=IMPORT_TURN_SECONDS)
+    # bounded: a worker killed in its turn never gives it back; the worker that waited
+    # IMPORT_TURN_SECONDS for it gives it back in its stead, so the next ones do not wait
+    one_at_a_time.acquire(timeout=IMPORT_TURN_SECONDS)
     try:
         for target in preload:
             if ":" in target:
@@ -103,8 +110,10 @@ def _worker_started(preload: tuple[str, ...], one_at_a_time: Any, log_level: str
             else:
                 importlib.import_module(target)
     finally:
-        if took:
+        try:
             one_at_a_time.release()
+        except ValueError:  # given back already, by a worker that waited too long for it
+            pass
 
 
 def call(target: str, *args: Any) -> Any:
@@ -133,9 +142,8 @@ def fork_early(count: int, log_level: str) -> None:
     """Fork `count` workers now, for the crawl this process is about to run (`take_early`),
     which will log at `log_level`."""
     stop_early()
-    pool = new_pool(count, log_level)
+    pool = _early[count] = new_pool(count, log_level)  # stop_early finds it, whatever happens next
     pool.schedule(ready)  # pebble forks every worker here, on this thread
-    _early[count] = pool
 
 
 def take_early(count: int) -> ProcessPool | None:

@@ -224,17 +224,21 @@ turn.acquire()  # taken by a worker the OOM killer then killed
 pool.IMPORT_TURN_SECONDS = 1
 start = time.monotonic()
 pool._worker_started(("json",), turn)
-print(round(time.monotonic() - start), "json" in sys.modules)
+waited = time.monotonic() - start
+start = time.monotonic()
+pool._worker_started(("csv",), turn)  # the next worker: the turn was given back
+print(round(waited), round(time.monotonic() - start), "json" in sys.modules, "csv" in sys.modules)
 """
 
 
 def test_a_worker_whose_import_turn_never_comes_imports_anyway():
     """The workers take turns importing (crawler/pool.py); a turn taken by a worker that was
-    killed is never given back, and the next worker waits IMPORT_TURN_SECONDS, not for ever."""
+    killed is never given back: the next worker waits IMPORT_TURN_SECONDS, not for ever, and
+    gives it back, so the one after it does not wait."""
     out = subprocess.run([sys.executable, "-c", TURN_NEVER_GIVEN_BACK], cwd=ROOT, capture_output=True,
                          text=True, timeout=90, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["1", "True"]
+    assert out.stdout.split() == ["1", "0", "True", "True"]
 
 
 def test_early_workers_log_in_scrapy_s_format():
@@ -261,10 +265,14 @@ out = []
 async def main():
     try:
         first = await workers.run(os.getpid)
+        broken = workers.pool
         os.kill(first, signal.SIGKILL)  # while it waits for work
-        await asyncio.sleep(1.5)  # pebble notices and gives up on its pool
+        deadline = time.monotonic() + 30
+        while broken.active and time.monotonic() < deadline:  # pebble gives up on its pool
+            await asyncio.sleep(0.05)
+        workers.start()  # what the spider does first: no error out of it
         second = await workers.run(os.getpid)
-        out.append(f"{first != second} {second > 0}")
+        out.append(f"{first != second} {second > 0} {workers.pool is not broken}")
     except BaseException as e:
         out.append(repr(e))
     finally:
@@ -284,5 +292,59 @@ def test_a_worker_killed_while_idle_is_replaced():
     out = subprocess.run([sys.executable, "-c", IDLE_DEATH], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["True", "True"], (out.stdout, out.stderr[-2000:])
+    assert out.stdout.split() == ["True", "True", "True"], (out.stdout, out.stderr[-2000:])
     assert "a worker process died while idle" in out.stderr
+
+
+DYING_AT_BIRTH = """
+import asyncio, os, sys
+from pathlib import Path
+from scrapy.utils.reactor import install_reactor
+install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+from twisted.internet import reactor
+from crawler import pool
+from crawler.errors import ProcessingTimeout
+from crawler.fetch import workers as w
+
+deaths = Path(sys.argv[1])
+
+def die():
+    with deaths.open("a") as f:
+        f.write(f"{os.getpid()}\\n")
+    os._exit(1)
+
+pool.PRELOAD = ("__main__:die",)
+workers = w.Workers(1, 60)
+out = []
+
+async def main():
+    try:
+        for _ in range(8):
+            try:
+                await workers.run(os.getpid)
+                out.append("ran")
+            except ProcessingTimeout as e:
+                out.append("gave-up" if "not started again" in str(e) else "timeout")
+    finally:
+        workers.stop()
+        reactor.stop()
+
+reactor.callWhenRunning(lambda: asyncio.ensure_future(main()))
+reactor.run()
+print(" ".join(out), len(deaths.read_text().split()))
+"""
+
+
+def test_workers_that_die_as_they_start_are_not_forked_for_every_page(tmp_path):
+    """A worker that cannot start (a broken install: its imports fail) makes pebble give up on
+    the pool; the crawl starts new pools MAX_NEW_POOLS times, then records the pages as
+    failed instead of forking for each one."""
+    from crawler.fetch.workers import MAX_NEW_POOLS
+
+    out = subprocess.run([sys.executable, "-c", DYING_AT_BIRTH, str(tmp_path / "deaths")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    *steps, deaths = out.stdout.split()
+    assert "ran" not in steps and steps[-1] == "gave-up", out.stdout
+    assert int(deaths) <= MAX_NEW_POOLS + 1, out.stdout

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import threading
 from typing import Any
 
 
@@ -37,9 +38,12 @@ def _import_tls_factories() -> None:
     if "scrapy.core.downloader.contextfactory" in sys.modules:
         return
     real = inspect.stack
+    importing = threading.get_ident()
 
     def two_frames(context: int = 1) -> list[Any]:
         caller = sys._getframe(1)  # create_deprecated_class; [1] is what made the alias
+        if threading.get_ident() != importing or caller.f_code.co_name != "create_deprecated_class":
+            return real(context)[1:]  # anyone else (another thread) gets the real stack
         return [inspect.FrameInfo(frame, frame.f_code.co_filename, frame.f_lineno,
                                   frame.f_code.co_name, None, None)
                 for frame in (caller, caller.f_back)]

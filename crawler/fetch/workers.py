@@ -14,11 +14,16 @@ core while the reactor only downloads, schedules and writes:
   the OOM killer, a crash in C code), raises `ProcessingTimeout` here; pebble replaces the
   process and the crawl goes on;
 - the processes are forked once per crawl: by `topicwatch crawl` before it imports Scrapy
-  (`crawler.pool.fork_early`), else when the spider starts (and after every `MAX_TASKS` steps,
-  which bounds what a leaking parser can hold); what only they use (trafilatura, by
-  `crawler.analyse`) they import themselves, side by side; steps name such functions as
-  "module:function" strings.  They are stopped when the spider closes or the reactor shuts
-  down.
+  (`crawler.pool.fork_early`), else when the spider starts; a worker is replaced after
+  `MAX_TASKS` steps, which bounds what a leaking parser can hold.  What only they use
+  (trafilatura, by `crawler.analyse`) they import themselves, one after the other; steps name
+  such functions as "module:function" strings.  They are stopped when the spider closes or
+  the reactor shuts down;
+- pebble gives up on its pool when a worker dies while no step runs (pebble issue 70); a new
+  pool replaces it, up to `MAX_NEW_POOLS` times in a row without a step done in between
+  (workers that die as they start would otherwise be forked again for every page).  The
+  steps still queued in a pool pebble gave up on are never answered by it (pebble issue 163):
+  a check every `WATCH_SECONDS` fails them, or the crawl would wait for them for ever.
 
 The pool itself, and what runs in the workers, is `crawler/pool.py`.
 """
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -42,33 +47,64 @@ from crawler.pool import call, new_pool, ready, take_early
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+MAX_NEW_POOLS = 3  # pools started in a row, after pebble gave up, with no step done in between
+WATCH_SECONDS = 1.0  # how often a pool is checked for having stopped under waiting steps
 
 
 class Workers:
-    """The crawl's worker processes, forked on first use."""
+    """The crawl's worker processes: the pool `topicwatch crawl` forked early, else one forked
+    on first use."""
 
     def __init__(self, count: int, timeout: float):
         self.count = count
         self.timeout = timeout
         self.pool: ProcessPool | None = None
         self.stopped = False
+        self.new_pools = 0  # started in a row since a step last came back
+        self.pending: set[Future] = set()  # scheduled, not answered yet
+        self.watch: Any = None  # the LoopingCall of _fail_if_stopped
+        self.stopped_seen: ProcessPool | None = None  # the pool found stopped at the last check
 
     def _started(self) -> ProcessPool:
         if self.pool is None:
             from twisted.internet import reactor
+            from twisted.internet.task import LoopingCall
 
             self.pool = take_early(self.count) or new_pool(self.count)
             reactor.addSystemEventTrigger("during", "shutdown", self.stop)
+            self.watch = LoopingCall(self._fail_if_stopped)
+            self.watch.start(WATCH_SECONDS, now=False)
         return self.pool
+
+    def _fail_if_stopped(self) -> None:
+        """Fail the steps waiting in a pool pebble gave up on (see the module docstring); at
+        the second check that finds it stopped, when pebble has failed what it will."""
+        pool = self.pool
+        if self.stopped or pool is None or not self.pending or pool.active:
+            self.stopped_seen = None
+            return
+        if self.stopped_seen is not pool:
+            self.stopped_seen = pool
+            return
+        for future in list(self.pending):
+            try:
+                future.set_exception(BrokenProcessPool("its worker processes died before taking it"))
+            except InvalidStateError:  # answered meanwhile
+                pass
 
     def start(self) -> None:
         """Start the processes now, before the first step needs them."""
-        self._started().schedule(ready)
+        try:
+            self._schedule(ready, ())
+        except ProcessingTimeout as e:  # the first step says it again, and is recorded
+            log.warning("worker processes: %s", e)
 
     def stop(self) -> None:
         """Stop the processes (a step still running is abandoned)."""
         if self.pool is not None and not self.stopped:
             self.stopped = True
+            if self.watch is not None and self.watch.running:
+                self.watch.stop()
             self.pool.stop()
             self.pool.join(timeout=10)
 
@@ -81,6 +117,7 @@ class Workers:
         if isinstance(fn, str):
             fn, args = call, (fn, *args)
         future = self._schedule(fn, args)
+        self.pending.add(future)
         done: Deferred = Deferred(lambda _: future.cancel())
         future.add_done_callback(lambda f: reactor.callFromThread(self._settle, done, f))
         return await maybe_deferred_to_future(done)
@@ -94,15 +131,23 @@ class Workers:
                 raise ProcessingTimeout("cancelled: the crawl is stopping") from None
         # pebble gives up on its pool when a worker dies while no step runs (the OOM killer
         # or a kill of an idle worker; pebble issue 70): a new pool, and the crawl goes on
+        if self.new_pools >= MAX_NEW_POOLS:
+            raise ProcessingTimeout(f"worker processes died {MAX_NEW_POOLS} times in a row before "
+                                    "they did any work (see the log above); not started again")
+        self.new_pools += 1
         log.warning("a worker process died while idle and its pool stopped; starting %d new "
                     "worker process(es)", self.count)
         pool.stop()
         pool.join(timeout=5)
         self.pool = new_pool(self.count)
-        return self.pool.schedule(fn, args, timeout=self.timeout)
+        try:
+            return self.pool.schedule(fn, args, timeout=self.timeout)
+        except RuntimeError as e:  # BrokenProcessPool: the fork itself failed
+            raise ProcessingTimeout(f"worker processes could not be started ({e})") from None
 
     def _settle(self, done: Deferred, future: Future) -> None:
         """On the reactor thread: fire `done` with what became of `future`."""
+        self.pending.discard(future)
         if done.called:  # cancelled while it ran
             return
         try:
@@ -118,6 +163,7 @@ class Workers:
         except Exception as e:
             done.errback(e)
         else:
+            self.new_pools = 0
             done.callback(result)
 
 

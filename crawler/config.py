@@ -55,7 +55,7 @@ class CrawlSettings:
     concurrency: int = opt(16, "requests in flight at once, all hosts together", min=1)
     concurrency_per_host: int = opt(2, "requests in flight at once to one host", min=1)
     delay: float = opt(1.0, "seconds between two requests to the same host (robots.txt Crawl-delay raises it)", min=0)
-    max_crawl_delay: float = opt(60.0, "a host whose robots.txt asks for a longer Crawl-delay (seconds) is not crawled: its pages are recorded as skipped (robots-disallowed)", min=1)
+    max_crawl_delay: float = opt(60.0, "a host whose robots.txt asks for a longer Crawl-delay (seconds) is not crawled: its pages are recorded as skipped (robots-disallowed); one whose 429 / 503 answer asks for a longer Retry-After is left until the next run (rate-limited)", min=1)
     autothrottle: bool = opt(True, "adapt the delay to each host's response times (Scrapy AutoThrottle)")
     timeout: float = opt(30.0, "seconds before a request is given up", min=1)
     retries: int = opt(2, "retries, within the run, of a request that failed for a reason that may "

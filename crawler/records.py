@@ -57,6 +57,7 @@ class SkipReason(StrEnum):
     ERROR_PAGE = "error-page"
     ROBOTS = "robots-disallowed"
     ROBOTS_UNAVAILABLE = "robots-unavailable"  # robots.txt answered 5xx / 429: tried again later
+    RATE_LIMITED = "rate-limited"  # the host asked to wait past max_crawl_delay: next run
     TIMEOUT = "timeout"
     DNS = "dns"
     REFUSED = "connection-refused"

@@ -117,6 +117,8 @@ def _ignored(message: str) -> str:
         return SkipReason.TOO_MANY_REDIRECTS
     if message.startswith("robots.txt unavailable"):
         return SkipReason.ROBOTS_UNAVAILABLE  # RobotsPolicy: a 5xx robots.txt, not a refusal
+    if message.startswith("rate limited"):
+        return SkipReason.RATE_LIMITED  # RateLimits: the host asked for more than max_crawl_delay
     if "robots" in message.lower():
         return SkipReason.ROBOTS
     return SkipReason.IGNORED

@@ -22,6 +22,16 @@
   from the answer (a crawl's whole run); a worker of a fleet that lives longer then goes by
   Scrapy's reading of that answer (no rules) until it restarts, since Scrapy reads a host's
   robots.txt once per process.
+- A host that answers 429 Too Many Requests, or 503 with a Retry-After header, gets the
+  time it asks for (`RateLimits`, a downloader middleware of its own: it must see the answer
+  before Scrapy's RetryMiddleware turns it into a retry, which no middleware after it sees).
+  Scrapy retries such a page at once and AutoThrottle never slows down for it, so the rest
+  of a rate-limited host's pages failed too, and after three runs they were given up.  The
+  Retry-After (seconds, or an HTTP date), else for a 429 twice the host's delay (at least
+  1 s), becomes the host's delay for the rest of the run, and AutoThrottle may not lower it.
+  A host that asks for longer than `max_crawl_delay` is left alone for the rest of the run:
+  its requests are refused as `rate-limited`, a transient failure, tried again next run.
+  In a fleet, the worker that got the answer slows down; the others learn it by asking.
 - robots.txt is downloaded once per host.  A sitemap source reads its host's robots.txt for
   its Sitemap: lines (the spider's `robots` request); the response the middleware downloaded
   for the host (seen through the `response_received` signal) answers that request, which would
@@ -30,7 +40,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request, signals
@@ -42,6 +55,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from crawler.fetch.settings import config_of
 
 UNAVAILABLE_SECONDS = 3600.0  # how long a 5xx / 429 robots.txt keeps the crawl off its host
+log = logging.getLogger(__name__)
 
 
 def _one_line(record: Any) -> bool:
@@ -108,12 +122,81 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         return None
 
     def _slow_down(self, request: Request, delay: float) -> None:
-        """The download slot of `request`'s host waits `delay` seconds between requests."""
-        downloader = self.crawler.engine.downloader
-        key = downloader.get_slot_key(request)
-        downloader.per_slot_settings[key] = {**downloader.per_slot_settings.get(key, {}),
-                                             "delay": delay, "jitter": 0}
-        slot = downloader.slots.get(key)
-        if slot is not None:
-            slot.delay = max(slot.delay, delay)
-            slot.jitter = 0.0
+        slow_down(self.crawler, request, delay)
+
+
+def slow_down(crawler: Any, request: Request, delay: float) -> None:
+    """The download slot of `request`'s host waits `delay` seconds between requests."""
+    downloader = crawler.engine.downloader
+    key = downloader.get_slot_key(request)
+    downloader.per_slot_settings[key] = {**downloader.per_slot_settings.get(key, {}),
+                                         "delay": delay, "jitter": 0}
+    slot = downloader.slots.get(key)
+    if slot is not None:
+        slot.delay = max(slot.delay, delay)
+        slot.jitter = 0.0
+
+
+def retry_after(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """The seconds a Retry-After header asks for (a number, or an HTTP date); None when it
+    says nothing that can be read."""
+    if not value:
+        return None
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class RateLimits:
+    """Retry-After and 429: see the module docstring."""
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.max_wait = config_of(crawler.settings).crawl.max_crawl_delay
+        self.waits: dict[str, float] = {}  # slot key -> its delay for the rest of the run
+        self.closed: dict[str, float] = {}  # slot key -> the wait it asked for, past max_wait
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RateLimits:
+        return cls(crawler)
+
+    def _key(self, request: Request) -> str:
+        return self.crawler.engine.downloader.get_slot_key(request)
+
+    def process_request(self, request: Request) -> None:
+        key = self._key(request)
+        if key in self.closed:
+            raise IgnoreRequest(f"rate limited: the host asked for {self.closed[key]:g} s before "
+                                f"the next request (Retry-After), longer than max_crawl_delay "
+                                f"{self.max_wait:g} s; tried again next run")
+        if key in self.waits:
+            request.meta["autothrottle_dont_adjust_delay"] = True
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        key = self._key(request)
+        wait = None
+        if response.status in (429, 503):
+            wait = retry_after(response.headers.get("Retry-After"))
+            if wait is None and response.status == 429:
+                slot = self.crawler.engine.downloader.slots.get(key)
+                wait = max(1.0, 2 * (slot.delay if slot is not None else 0.0))
+        if wait is not None and wait > self.waits.get(key, 0.0):
+            if wait > self.max_wait:
+                self.closed[key] = wait
+                log.warning("%s answered HTTP %d asking for %g s before the next request: longer "
+                            "than max_crawl_delay %g s, so its pages wait for the next run",
+                            key, response.status, wait, self.max_wait)
+            else:
+                self.waits[key] = wait
+                log.warning("%s answered HTTP %d: %g s between its requests for the rest of the run",
+                            key, response.status, wait)
+        if key in self.waits:  # AutoThrottle may have lowered it on a response sent before
+            slow_down(self.crawler, request, self.waits[key])
+        return response

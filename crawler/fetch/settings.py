@@ -47,6 +47,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.fetch.guard.AddressGuard": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.fetch.politeness.RobotsPolicy": 100,
+    # above RetryMiddleware (550): a 429 / 503 is seen before it becomes a retry
+    "crawler.fetch.politeness.RateLimits": 560,
     # Scrapy's, at its place, for the pages that may declare a refresh (crawler/fetch/refresh.py)
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.fetch.refresh.QuickMetaRefresh": 580,

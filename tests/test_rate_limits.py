@@ -1,0 +1,162 @@
+"""A host that says "too many requests" (429, or 503 with Retry-After) is given the time it
+asks for (crawler/fetch/politeness.py `RateLimits`): a real crawl of a real server on
+loopback, whose second article answers 429 once.
+
+- Retry-After within `max_crawl_delay`: no request reaches the host before that many seconds
+  have passed, the page is fetched again in the same run and stored, and the other pages wait
+  as long (the host's delay for the rest of the run).
+- Retry-After past `max_crawl_delay` (an hour): the host is left alone for the rest of the
+  run, its pages recorded as `rate-limited` and fetched by the next run.
+- A 429 without Retry-After doubles the host's delay (at least 1 s).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hostile import pages
+from hostile.server import Exchange, HostileSite
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHS = [f"/news/{n}.html" for n in range(1, 6)]
+LIMITED = PATHS[1]
+IN_FLIGHT = 0.1  # delay 0: requests sent before the refusal was read arrive this soon after it
+
+
+def article(n: int) -> bytes:
+    extra = (f"<p>Update {n}: the lab added its {n}th ferry operator this week and said the "
+             f"timetable checks now cover {n * 40} routes along the coast.</p>")
+    return pages.article(f"Harbour lab adds ferry operator number {n}", extra).encode()
+
+
+class OnceLimited:
+    """The page answers `status` with `headers` the first time it is asked for, then 200."""
+
+    def __init__(self, body: bytes, status: int, headers: dict[str, str]):
+        self.body, self.status, self.headers = body, status, headers
+        self.lock = threading.Lock()
+        self.refused = 0
+        self.answered_at = 0.0
+
+    def __call__(self, ex: Exchange) -> None:
+        with self.lock:
+            refuse, self.refused = self.refused == 0, self.refused + 1
+        if refuse:
+            ex.send(b"<html><body>slow down</body></html>", status=self.status, headers=self.headers)
+            self.answered_at = time.monotonic()
+        else:
+            ex.send(self.body)
+
+
+def serve(site: HostileSite, limited: OnceLimited) -> str:
+    base = site.base("news")
+    site.routes[("news", "/feed.xml")] = lambda ex: ex.send(
+        pages.rss(base + p for p in PATHS), "application/rss+xml")
+    for n, path in enumerate(PATHS, 1):
+        body = article(n)
+        site.routes[("news", path)] = limited if path == LIMITED else (lambda ex, b=body: ex.send(b))
+    limited.body = article(PATHS.index(LIMITED) + 1)
+    return base
+
+
+def crawl(tmp: Path, base: str) -> subprocess.CompletedProcess:
+    settings = tmp / "settings.toml"
+    settings.write_text(
+        f'[corpus]\npath = "{tmp / "corpus.db"}"\n[crawl]\ndelay = 0\nmax_age_days = 0\n'
+        f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def stored(tmp: Path) -> set[str]:
+    with sqlite3.connect(tmp / "corpus.db") as db:
+        return {r[0].split("/", 3)[3] for r in db.execute(
+            "SELECT url FROM articles UNION SELECT url FROM copies")}
+
+
+def hits_after_the_refusal(site: HostileSite, limited: OnceLimited) -> list[float]:
+    """Each request to the host sent after the crawl read the refusal, in seconds after the
+    server sent it (requests arriving within IN_FLIGHT seconds of it were on their way)."""
+    return [round(h.time - limited.answered_at, 2) for h in site.hits("news")
+            if h.time > limited.answered_at + IN_FLIGHT]
+
+
+def test_retry_after_is_waited_for_then_the_page_is_fetched(tmp_path):
+    limited = OnceLimited(b"", 429, {"Retry-After": "2"})
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = serve(site, limited)
+        run = crawl(tmp_path, base)
+        assert run.returncode == 0, run.stderr[-3000:]
+        later = hits_after_the_refusal(site, limited)
+    assert limited.refused == 2, later  # refused once, fetched again in this run
+    # the server answered at once; nothing reached it before the 2 s it asked for
+    assert later and min(later) >= 1.9, later
+    assert stored(tmp_path) == {p.lstrip("/") for p in PATHS}
+
+
+def test_a_503_with_an_http_date_retry_after_is_waited_for_too(tmp_path):
+    from email.utils import formatdate
+
+    limited = OnceLimited(b"", 503, {})
+
+    def refuse_until_three_seconds_from_now(ex: Exchange) -> None:
+        limited.headers = {"Retry-After": formatdate(time.time() + 3, usegmt=True)}
+        limited(ex)
+
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = serve(site, limited)
+        site.routes[("news", LIMITED)] = refuse_until_three_seconds_from_now
+        run = crawl(tmp_path, base)
+        assert run.returncode == 0, run.stderr[-3000:]
+        later = hits_after_the_refusal(site, limited)
+    # an HTTP date 3 s ahead, to the second: at least 2 s
+    assert later and min(later) >= 1.9, later
+    assert LIMITED.lstrip("/") in stored(tmp_path)
+
+
+def test_a_429_without_retry_after_slows_the_host_down(tmp_path):
+    limited = OnceLimited(b"", 429, {})
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = serve(site, limited)
+        run = crawl(tmp_path, base)
+        assert run.returncode == 0, run.stderr[-3000:]
+        later = hits_after_the_refusal(site, limited)
+    assert later and min(later) >= 0.9, later  # delay 0 doubled, at least 1 s
+    assert stored(tmp_path) == {p.lstrip("/") for p in PATHS}
+
+
+def test_a_host_that_asks_for_an_hour_is_left_alone_until_the_next_run(tmp_path):
+    limited = OnceLimited(b"", 429, {"Retry-After": "3600"})
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = serve(site, limited)
+        first = crawl(tmp_path, base)
+        later = hits_after_the_refusal(site, limited)
+        assert later == [], later  # nothing more asked of that host in this run
+        with sqlite3.connect(tmp_path / "corpus.db") as db:
+            reasons = dict(db.execute("SELECT url, reason FROM skipped WHERE run_id = 1").fetchall())
+        limited_pages = {url.split("/", 3)[3] for url, reason in reasons.items()
+                         if reason == "rate-limited"}
+        assert limited_pages, (reasons, first.stderr[-2000:])
+        # the next run (the server has its breath back) fetches what was left
+        second = crawl(tmp_path, base)
+        assert second.returncode == 0, second.stderr[-3000:]
+    assert stored(tmp_path) == {p.lstrip("/") for p in PATHS}
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from datetime import UTC, datetime
+
+    from crawler.fetch.politeness import retry_after
+
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after(b"120", now) == 120.0
+    assert retry_after("Tue, 01 Dec 2026 12:01:30 GMT", now) == 90.0
+    assert retry_after(b"Tue, 01 Dec 2026 11:00:00 GMT", now) == 0.0  # in the past: now
+    assert retry_after(b"soon", now) is None and retry_after(None, now) is None
+    assert retry_after(b"-5", now) is None  # not a delay-seconds value

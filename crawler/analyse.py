@@ -51,6 +51,21 @@ def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0,
                        outcome=Outcome.RETRY)
 
 
+# what states a publication date for its entries (a plain sitemap's date is its lastmod)
+DATED_BY = ("feed", "news-sitemap", "search")
+
+
+def _listed_as_recent(fetched: Fetched, max_age_days: int) -> bool:
+    """Whether the feed (or news sitemap, or search feed) that listed the page gave it a date
+    within the limit.  A page whose own date is older is then kept, not dropped as too old:
+    the date read off a page can be the wrong one (a stale date in a site's top bar, a related
+    story's), and a new article lost is worse than an old one kept.  A plain sitemap's lastmod
+    does not count: a site re-dates its whole sitemap when a template changes."""
+    entry = fetched.entry
+    return bool(entry and entry.published and fetched.via in DATED_BY
+                and not is_too_old(entry.published, max_age_days))
+
+
 def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
              max_title_chars: int) -> Verdict:
     ctype = (fetched.content_type or "").split(";")[0].strip().lower()
@@ -64,7 +79,7 @@ def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
     entry = fetched.entry
     if entry and not article.published and entry.published:
         article = dataclasses.replace(article, published=entry.published)
-    if is_too_old(article.published, max_age_days):
+    if is_too_old(article.published, max_age_days) and not _listed_as_recent(fetched, max_age_days):
         return Verdict(article=article, reason=SkipReason.TOO_OLD,
                        detail=f"published {article.published}", outcome=Outcome.TOO_OLD)
     matches, tested = match_topics(article, topics), fingerprints(topics)

@@ -65,7 +65,7 @@ class CrawlSettings:
     processing_timeout: float = opt(60.0, "seconds one page or document may take in a worker process; past that (or when the worker dies) the worker is replaced and the page recorded as skipped (processing-timeout), tried again in the next runs", min=1)
     max_page_bytes: int = opt(5_000_000, "larger responses are dropped and recorded as skipped", min=10_000)
     max_title_chars: int = opt(400, "a headline candidate longer than this is passed over for the next (og:title, <title>, <h1>, the first line of the text)", min=20)
-    max_age_days: int = opt(30, "skip entries and articles older than this when their date is known; 0 means no limit", min=0)
+    max_age_days: int = opt(30, "skip entries and articles older than this when their date is known (an article its feed or news sitemap dates within the limit is kept whatever date its page shows); 0 means no limit", min=0)
     max_articles_per_source: int = opt(0, "stop following a source's links after this many article requests per run; 0 means no limit", min=0)
     max_entries_per_document: int = opt(5000, "article links followed from one feed, sitemap or listing page in a run (links already known or too old do not count); the rest wait for the next run and the document is recorded as skipped (too-many-entries)", min=1)
     max_sitemap_depth: int = opt(4, "levels of sitemaps followed from a source: 1 reads only its sitemap (or robots.txt's), 2 also the sitemaps an index lists, ...; deeper ones are recorded as skipped (sitemap-too-deep)", min=1)

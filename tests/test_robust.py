@@ -291,3 +291,33 @@ def test_a_megabyte_title_falls_back_to_og_title_then_h1() -> None:
     assert extract(Page(url="https://x.example.cn/1", source="t", html=with_og)).title == (
         "云厂商下调价格"
     )
+
+
+@pytest.mark.parametrize("via, listed_days_ago, kept", [
+    ("feed", 1, True),            # the feed dates it yesterday: the page's old date is not believed
+    ("news-sitemap", 1, True),
+    ("search", 1, True),
+    ("feed", 400, False),         # the feed says old too
+    ("sitemap", 1, False),        # a plain sitemap's date is its lastmod, re-dated at will
+    ("listing", None, False),     # nothing but the page's date
+])
+def test_a_page_dated_old_that_its_feed_lists_as_new_is_kept(via, listed_days_ago, kept) -> None:
+    """A stale date on the page (a site's top bar, a wrong meta tag) must not lose a new
+    article the feed dates within max_age_days (crawler/analyse.py `_listed_as_recent`)."""
+    from datetime import UTC, datetime, timedelta
+
+    from crawler.analyse import analyse
+    from crawler.config import Topic
+    from crawler.records import Entry, Fetched
+
+    html = article_html().replace(
+        "<title>", "<meta property='article:published_time' content='2015-03-02T08:00:00+08:00'><title>")
+    listed = (None if listed_days_ago is None
+              else (datetime.now(UTC) - timedelta(days=listed_days_ago)).isoformat(timespec="seconds"))
+    url = "https://news.example.cn/a/1.html"
+    fetched = Fetched(url=url, source="s", status=200, content_type="text/html",
+                      body=html.encode("utf-8"), via=via,
+                      entry=Entry(url=url, source="s", published=listed))
+    verdict = analyse(fetched, [Topic(name="all", keep_all=True)], 30)
+    assert verdict.article is not None and verdict.article.published.startswith("2015-03-02")
+    assert (verdict.item is not None) == kept and (verdict.reason == "too-old") != kept

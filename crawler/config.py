@@ -447,6 +447,31 @@ def _check_notify(obj: Notify, path: Path, where: str) -> None:
         _check_cron(obj.cron, path, f"{where} cron")
 
 
+def _same_url_key(url: str) -> str:
+    """`url` as the crawl's duplicate filter compares it, near enough: scheme and host in any
+    case, no fragment, an empty path as "/"."""
+    parts = urlsplit(url.strip())
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path or '/'}{query}"
+
+
+def _check_same_urls(s: Settings) -> None:
+    """Two enabled sources of one kind with the same URL: the crawl asks for it once, so the
+    second would never be read (nor its health told), whatever its other settings."""
+    seen: dict[tuple, str] = {}
+    for source in s.sources:
+        if not source.enabled:
+            continue
+        for url in dict.fromkeys(source.all_urls()):
+            key = (source.kind, _same_url_key(url), tuple(source.queries) if source.kind == "search" else ())
+            first = seen.setdefault(key, source.name)
+            if first != source.name:
+                raise ConfigError(s.path, f"[[sources]] ({source.name}) url",
+                                  f"{url} is also the url of source {first!r}: the crawl reads it "
+                                  "once, so one of them would never be read; keep one (or set "
+                                  "enabled = false)")
+
+
 def _check_cross(s: Settings) -> None:
     if s.corpus_path.is_dir():
         raise ConfigError(s.path, "[corpus] path", f"is a directory: {s.corpus_path}")
@@ -462,6 +487,7 @@ def _check_cross(s: Settings) -> None:
             if item.name in seen:
                 raise ConfigError(s.path, f"[[{name}]] name", f"duplicate name {item.name!r}")
             seen.add(item.name)
+    _check_same_urls(s)
     source_names = [x.name for x in s.sources]
     topic_names = [x.name for x in s.topics]
     for sch in s.schedules:

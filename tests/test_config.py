@@ -143,3 +143,34 @@ def test_workers_default_to_one_per_usable_core(tmp_path):
 
     assert load_settings(write(tmp_path, "")).crawl.worker_count == len(os.sched_getaffinity(0))
     assert load_settings(write(tmp_path, "[crawl]\nworkers = 3\n")).crawl.worker_count == 3
+
+
+def _two_sources(first: str, second: str) -> str:
+    return (f'[[sources]]\nname = "one"\n{first}\n\n[[sources]]\nname = "two"\n{second}\n'
+            '[[topics]]\nname = "all"\nkeep_all = true\n')
+
+
+@pytest.mark.parametrize("first, second, refused", [
+    ('kind = "feed"\nurl = "https://news.example.cn/rss.xml"',
+     'kind = "feed"\nurl = "https://news.example.cn/rss.xml"', True),
+    ('kind = "feed"\nurl = "https://news.example.cn/rss.xml"',
+     'kind = "feed"\nurls = ["https://a.example.cn/feed", "HTTPS://News.Example.CN/rss.xml#top"]', True),
+    ('kind = "listing"\nurl = "https://news.example.cn"',
+     'kind = "listing"\nurl = "https://news.example.cn/"', True),
+    ('kind = "feed"\nurl = "https://news.example.cn/rss.xml"',  # not crawled: no clash
+     'kind = "feed"\nurl = "https://news.example.cn/rss.xml"\nenabled = false', False),
+    ('kind = "search"\nurl = "https://search.example.cn/rss?q={query}"\nqueries = ["大模型"]',
+     'kind = "search"\nurl = "https://search.example.cn/rss?q={query}"\nqueries = ["具身智能"]', False),
+    ('kind = "sitemap"\nurl = "https://news.example.cn/"',  # robots.txt, not the page itself
+     'kind = "listing"\nurl = "https://news.example.cn/"', False),
+])
+def test_two_sources_with_the_same_url_are_refused(tmp_path, first, second, refused):
+    """The crawl asks for a URL once: a second source with it would never be read."""
+    path = write(tmp_path, _two_sources(first, second))
+    if not refused:
+        assert len(load_settings(path).sources) == 2
+        return
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert "[[sources]] (two) url" in message and "source 'one'" in message and str(path) in message

@@ -15,9 +15,11 @@ from rich.table import Table
 from crawler import topics
 from crawler.config import Settings
 from crawler.console import out
-from crawler.errors import NotAnArticle, PathError, TopicwatchError
+from crawler.errors import NotAnArticle, PathError, SourceError, TopicwatchError
 from crawler.extract import extract
 from crawler.records import Page
+from crawler.sources import feeds, sitemaps
+from crawler.sources.kinds import looks_like
 from crawler.text.addresses import AddressPolicy
 from crawler.text.charset import decode_body
 
@@ -58,8 +60,25 @@ def fetch_page(settings: Settings, target: str) -> Page:
                 ctype, url = response.headers.get("Content-Type"), response.geturl()
         except (urllib.error.URLError, OSError, ValueError) as e:
             raise TopicwatchError(f"{target}: cannot fetch: {e}") from None
+    what = looks_like(body)
+    if what in ("feed", "sitemap"):  # read as a page it gives the feed's item titles as text
+        raise TopicwatchError(f"{target}: a {what}, not an article page: --explain takes one "
+                              f"article's URL or saved file{_first_links(what, body, url)}")
     html, _ = decode_body(body, ctype)
     return Page(url=url, source="explain", html=html)
+
+
+def _first_links(what: str, body: bytes, url: str, n: int = 3) -> str:
+    """", such as: URL, URL, URL" from the feed or sitemap (nothing when it cannot be read)."""
+    try:
+        if what == "feed":
+            links = [e.url for e in feeds.parse_feed(body, url, "explain")]
+        else:
+            page = sitemaps.parse_sitemap(body, url, "explain")
+            links = [e.url for e in page.entries] or page.sitemaps
+    except SourceError:
+        return ""
+    return f", such as: {', '.join(links[:n])}" if links else ""
 
 
 class _GuardedRedirects(urllib.request.HTTPRedirectHandler):

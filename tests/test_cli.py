@@ -398,6 +398,11 @@ def test_topics_explain_shows_why_a_page_matches_or_not(site, tmp_path):
     stub.write_text("<html><body><nav><a href='/'>home</a></nav></body></html>", encoding="utf-8")
     none = invoke("topics", "--settings", str(settings), "--explain", str(stub))
     assert none.exit_code == 1 and f"error: {stub}: not an article (empty)" in none.stderr
+    # a feed is no article (read as a page, its item titles made a text that matched topics)
+    feed = invoke("topics", "--settings", str(settings), "--explain", site.url("b", "/atom.xml"))
+    assert feed.exit_code == 1, feed.output
+    assert "a feed, not an article page: --explain takes one article's URL" in feed.stderr
+    assert "such as: http://" in feed.stderr and "score" not in feed.stdout
 
 
 def test_topics_explain_follows_no_redirect_to_a_private_address(tmp_path):

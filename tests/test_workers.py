@@ -314,6 +314,7 @@ def die():
     os._exit(1)
 
 pool.PRELOAD = ("__main__:die",)
+w.WATCH_SECONDS = 0.2  # the check that fails what a stopped pool holds: sooner, a shorter test
 workers = w.Workers(1, 60)
 out = []
 

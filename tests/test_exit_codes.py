@@ -243,10 +243,11 @@ def spooled_or_stored(db_path: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_130_and_143_a_crawl_stopped_by_a_signal(tmp_path, sig):
-    with FixtureSite(slow_seconds=8.0) as site:
+    with FixtureSite(slow_seconds=5.0) as site:  # the slow page is in flight at the signal
         path = tmp_path / "settings.toml"
-        path.write_text(site.settings_toml(tmp_path / "corpus.db").replace("timeout = 3", "timeout = 20")
-                        + "\n" + shipped_topics(), encoding="utf-8")
+        settings, changed = re.subn(r"(?m)^timeout = .*$", "timeout = 20", site.settings_toml(tmp_path / "corpus.db"))
+        assert changed == 1
+        path.write_text(settings + "\n" + shipped_topics(), encoding="utf-8")
         proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--settings", str(path)],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
@@ -279,6 +280,7 @@ class SlowArticles:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         site = self
+        self.seconds = seconds
         self.log: list[tuple[float, str]] = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -327,7 +329,7 @@ def test_a_stopped_crawl_sends_no_new_request_and_the_next_one_fetches_the_rest(
     """What the downloader already queued for a slow host is not sent after the signal (it
     was: one request after another, minutes against a slow host); the in-flight ones finish
     and are stored, and the next crawl fetches the others, each article once in all."""
-    site = SlowArticles(count=8, seconds=1.5)
+    site = SlowArticles(count=8, seconds=1.0)
     try:
         path = tmp_path / "settings.toml"
         path.write_text(f'[corpus]\npath = "{tmp_path / "c.db"}"\n[crawl]\ndelay = 0\ntimeout = 20\n'
@@ -347,7 +349,7 @@ def test_a_stopped_crawl_sends_no_new_request_and_the_next_one_fetches_the_rest(
         stopped_after = time.monotonic() - signalled
         assert proc.returncode == ExitCode.for_signal(sig), err[-2000:]
         assert in_flight == 2 and site.articles_requested(after=signalled) == [], site.log
-        assert stopped_after < 1.5 + 5, "it waits for the two in flight, not for the queue"
+        assert stopped_after < site.seconds + 5, "it waits for the two in flight, not for the queue"
         with sqlite3.connect(tmp_path / "c.db") as db:
             assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
             assert db.execute("SELECT count(*) FROM skipped").fetchone()[0] == 0  # nothing failed

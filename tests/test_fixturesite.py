@@ -66,7 +66,7 @@ def test_robots_txt_per_host(site: FixtureSite) -> None:
     a = get(site, "a", "/robots.txt")[2].decode()
     assert "Disallow: /private/" in a
     assert f"Sitemap: {site.base('a')}/sitemap_index.xml" in a
-    assert "Crawl-delay: 1" in get(site, "b", "/robots.txt")[2].decode()
+    assert f"Crawl-delay: {build.CRAWL_DELAY_B}" in get(site, "b", "/robots.txt")[2].decode()
     assert "Crawl-delay" not in get(site, "c", "/robots.txt")[2].decode()
 
 
@@ -266,7 +266,7 @@ def test_request_log_is_thread_safe(site: FixtureSite) -> None:
 
 def test_settings_template(site: FixtureSite, site_settings: Path) -> None:
     settings = tomllib.loads(site_settings.read_text(encoding="utf-8"))
-    assert settings["crawl"] == {"max_age_days": 0, "timeout": 3, "delay": 0,
+    assert settings["crawl"] == {"max_age_days": 0, "timeout": 2, "delay": 0,
                                  "max_page_bytes": 1_000_000, "retries": 0}
     assert [s["name"] for s in settings["sources"]] == list(manifest.SOURCE_NAMES)
     assert settings["sources"][1]["url"] == site.base("a")

@@ -11,9 +11,13 @@ as expected, and never send a request to the servers standing for the private ne
 
 from __future__ import annotations
 
+import gzip
+import zlib
+
 import pytest
 from hostile.cases import LIMITS
 from hostile.crawl import Result, expectations, run
+from hostile.responses import BOMB_BYTES, bomb
 
 pytestmark = pytest.mark.slow
 EXPECTS = expectations()
@@ -22,6 +26,24 @@ EXPECTS = expectations()
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> Result:
     return run(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "gzip, gzip"])
+def test_the_bombs_expand_to_what_they_say(encoding):
+    """The gzip and deflate bombs are assembled from one compressed chunk (hostile/responses.py):
+    they must still be valid streams of BOMB_BYTES of HTML, checksums included."""
+    body = bomb(encoding)
+    if encoding == "gzip, gzip":
+        body = gzip.decompress(body)
+    stream = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib framing, checked to the end
+    size, first, last = 0, b"", b""
+    while body:
+        piece = stream.decompress(body, 1 << 24)
+        body = stream.unconsumed_tail
+        first, last, size = first or piece[:16], (last + piece)[-32:], size + len(piece)
+    assert stream.eof and not stream.unused_data
+    assert size == BOMB_BYTES and first.startswith(b"<html><body><p>A") and last.endswith(b"A</p></body></html>")
+    assert len(bomb(encoding)) < 300_000
 
 
 def test_there_are_at_least_forty_cases():

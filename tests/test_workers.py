@@ -114,7 +114,7 @@ def test_downloads_go_on_while_a_worker_hangs(crawled):
 
 @pytest.mark.slow
 def test_no_host_is_asked_twice_within_the_delay(crawled):
-    for host in ("a", "c"):  # b asks for more (Crawl-delay: 1, tests/test_e2e_crawl.py)
+    for host in ("a", "c"):  # b asks for its own (Crawl-delay, tests/test_e2e_crawl.py)
         times = sorted(r.time for r in crawled.site.requests_for(host))
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         # a request can reach the server up to ~0.1 s late on a busy machine; Scrapy's jitter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 import zlib
 from collections.abc import Callable
 from functools import cache
@@ -19,21 +20,56 @@ from .server import Exchange, Responder
 BOMB_BYTES = 200 * 1024 * 1024  # what a bomb expands to
 
 
+BOMB_HEAD, BOMB_TAIL, BOMB_CHUNK = b"<html><body><p>", b"</p></body></html>", b"A" * (1 << 20)
+
+
 @cache
 def bomb(encoding: str) -> bytes:
     """BOMB_BYTES of one HTML-ish filler, compressed (~200 KB on the wire or less)."""
-    plain = b"<html><body><p>" + b"A" * (BOMB_BYTES - 30) + b"</p></body></html>"
     if encoding == "gzip":
-        return gzip.compress(plain, compresslevel=6)
-    if encoding == "deflate":
-        return zlib.compress(plain, 6)
+        return _gzip_bomb()
+    if encoding == "deflate":  # HTTP's "deflate" is the zlib format
+        return b"\x78\x9c" + _deflated() + struct.pack(">I", _checksum(zlib.adler32, 1))
+    if encoding == "gzip, gzip":
+        return gzip.compress(_gzip_bomb(), compresslevel=6)
+    plain = BOMB_HEAD + b"A" * (BOMB_BYTES - len(BOMB_HEAD) - len(BOMB_TAIL)) + BOMB_TAIL
     if encoding == "br":
         return brotli.compress(plain, quality=1)
     if encoding == "zstd":
         return zstd.compress(plain, 1)
-    if encoding == "gzip, gzip":
-        return gzip.compress(gzip.compress(plain, compresslevel=6), compresslevel=6)
     raise ValueError(encoding)
+
+
+def _pieces() -> tuple[int, int]:
+    """How many whole BOMB_CHUNKs the filler holds, and the bytes left over."""
+    return divmod(BOMB_BYTES - len(BOMB_HEAD) - len(BOMB_TAIL), len(BOMB_CHUNK))
+
+
+@cache
+def _deflated() -> bytes:
+    """The bomb's raw deflate stream, built in milliseconds instead of seconds: after a full
+    flush the compressor starts afresh, so every BOMB_CHUNK compresses to the same bytes, and
+    the chunk is compressed once and its bytes repeated (tests/test_hostile.py decompresses it)."""
+    whole, rest = _pieces()
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    first = c.compress(BOMB_HEAD) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(BOMB_CHUNK) + c.flush(zlib.Z_FULL_FLUSH)
+    return first + block * whole + c.compress(BOMB_CHUNK[:rest]) + c.compress(BOMB_TAIL) + c.flush()
+
+
+def _checksum(step: Callable[[bytes, int], int], start: int) -> int:
+    """crc32 or adler32 of the bomb's plain bytes, chunk by chunk."""
+    whole, rest = _pieces()
+    value = step(BOMB_HEAD, start)
+    for _ in range(whole):
+        value = step(BOMB_CHUNK, value)
+    return step(BOMB_TAIL, step(BOMB_CHUNK[:rest], value))
+
+
+def _gzip_bomb() -> bytes:
+    """The raw deflate stream in gzip's framing (RFC 1952: header, data, CRC-32, length)."""
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + _deflated()
+            + struct.pack("<II", _checksum(zlib.crc32, 0), BOMB_BYTES & 0xFFFFFFFF))
 
 
 def page(body: bytes | str, content_type: str = "text/html; charset=utf-8", status: int = 200,

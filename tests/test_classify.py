@@ -5,12 +5,17 @@ was found (Page.via) move the line without replacing the structure."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.classify import Layout, Signals, drop_link_lines, list_reason, page_lines, size
 from crawler.extract.core import _parse
 from crawler.records import Article, Page
+from crawler.text.normalise import HAN, clean_spaces
 
 ZH = [
     "多家云服务商本周宣布下调大模型推理接口的价格，其中几款常用模型的输入价格降到了每百万词元一元以下。",
@@ -212,6 +217,40 @@ def test_size_counts_cjk_characters_and_thirds_of_other_letters() -> None:
     assert size("大模型") == 3
     assert size("abc def") == 2
     assert size("2024-09-20 12:00 | >>") == 0
+
+
+# the plain definitions the fast paths of size() and clean_spaces() must agree with
+_CJK = re.compile(f"[{HAN}\u3040-\u30ff\uac00-\ud7af]")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+# ASCII (the fast path), Han, kana, accented letters and every kind of space and line break
+_TEXT = st.text(st.sampled_from(list("aZ09 _-.|\t\n\r\x0b\x0c\x1c\x85\u2028\u00a0\u3000\u2002"
+                                     "大模型算力のカ한글éß")) | st.characters(), max_size=60)
+
+
+@given(_TEXT)
+def test_size_is_the_plain_count_of_letters(text: str) -> None:
+    cjk = len(_CJK.findall(text))
+    assert size(text) == pytest.approx(cjk + (len(_LETTER.findall(text)) - cjk) / 3)
+
+
+@given(_TEXT)
+def test_clean_spaces_is_the_plain_line_by_line_cleaning(text: str) -> None:
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    assert clean_spaces(text) == "\n".join(out).strip()
+
+
+def test_page_lines_skip_blank_runs_but_keep_spaces_between_words() -> None:
+    tree = _parse("<html><body><div>\n   <p>  <a href='/a'>Open</a> <b>models</b>\n</p>   "
+                  "<p> \u3000 </p><span>cost</span><em> less</em></div></body></html>")
+    lines = page_lines(tree)
+    assert [line.text for line in lines] == ["Open models", "cost less"]
+    assert lines[0].link == pytest.approx(size("Open") / size("Open models"))
+    assert lines[1].link == 0
 
 
 def test_page_lines_measure_link_text_by_letters() -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crawler.text import charset
 from crawler.text.charset import (
     decode_body,
     http_charset,
@@ -140,6 +145,38 @@ def test_declarations_and_their_forms() -> None:
 )
 def test_normalise_label(label: str | None, codec: str | None) -> None:
     assert normalise_label(label) == codec
+
+
+def _plausibility_by_character(text: str) -> float:
+    """plausibility() written as a loop over the characters: the definition its C-speed
+    counting must agree with."""
+    common = charset._common() | charset._CJK_PUNCT
+    n = good = bad = 0
+    for run in re.findall(r"[^\x00-\x7f]+", text):
+        for ch in run:
+            n += 1
+            code = ord(ch)
+            if ch == "\ufffd" or 0xE000 <= code <= 0xF8FF or 0x80 <= code <= 0x9F:
+                bad += 1
+            elif ch in common:
+                good += 1
+            elif len(run) <= 3 and (ch in charset._LATIN_OK or 0xC0 <= code <= 0x24F):
+                good += 1
+        if n >= charset._SAMPLE_CHARS:
+            break
+    return 1.0 if n == 0 else (good - 3 * bad) / n
+
+
+# ASCII, common and rare Han, CJK punctuation, accented Latin, typographic marks, C1 controls,
+# private use, replacement characters; and long runs that reach the sample limit
+_MIXED = st.text(st.sampled_from(list("a 1.大模型算力發展罕镕，。「」éüßÀ’—…·©\x85\x9f\ue000\ufffdЖ")) | st.characters(),
+                 max_size=80)
+
+
+@given(st.lists(_MIXED, max_size=6), st.integers(0, 3))
+def test_plausibility_counts_as_the_character_loop_does(parts: list[str], long_runs: int) -> None:
+    text = " ".join(parts) + " " + "大模型發展é" * 900 * long_runs  # past _SAMPLE_CHARS
+    assert plausibility(text) == pytest.approx(_plausibility_by_character(text))
 
 
 def test_plausibility_separates_text_from_mojibake() -> None:

@@ -129,6 +129,37 @@ def test_a_canonical_url_naming_another_story_does_not_make_it_a_copy(db):
     assert db.execute("SELECT article_id FROM copies WHERE url LIKE '%utm_source=home'").fetchone()[0] == 2
 
 
+LEAD = (
+    "一家机器人初创公司今天完成新一轮融资，资金将用于扩大人形机器人的试产线和招聘算法工程师。"
+    "创始人表示，公司的双足机器人已经在两家汽车工厂试运行，主要负责搬运和质检等重复性工作。"
+    "投资方认为，大模型让机器人理解自然语言指令变得容易，具身智能的商业化进度可能快于预期。"
+    "不过业内人士提醒，硬件成本和安全认证仍是大规模部署前必须跨过的门槛。"
+)
+
+
+def test_the_page_at_a_url_another_page_only_claimed_is_stored_there(db):
+    """Fetched after a page whose template named it as canonical, the lead story itself is
+    stored at its URL (it was a 'copy' of the first page that claimed it), and that page
+    goes back to its own URL; a print page that claimed it with the lead's own text stays
+    the article, known by that URL."""
+    lead = "http://a.test/news/lead.html"
+    ingest(db, item("http://a.test/news/1.html", BASE, canonical=lead))
+    stats = ingest(db, item(lead, LEAD, canonical=lead))
+    assert (stats.new, stats.duplicates) == (1, 0)
+    rows = {r["url"]: r["canonical_url"] for r in db.query("SELECT url, canonical_url FROM articles")}
+    assert rows == {"http://a.test/news/1.html": "http://a.test/news/1.html", lead: lead}
+    assert count(db, "copies") == 0
+    # the same page again is known; a page claiming the lead with its text is its copy
+    again = ingest(db, item(lead, LEAD), item("http://a.test/amp/lead.html", LEAD + "（AMP）", canonical=lead))
+    assert (again.new, again.duplicates) == (0, 1)
+
+    print_first = "http://b.test/news/lead.html"
+    ingest(db, item("http://b.test/print/lead.html", OTHER + "（打印版）", source="s2", canonical=print_first))
+    stats = ingest(db, item(print_first, OTHER, source="s2"))
+    assert (stats.new, stats.duplicates) == (0, 0)  # the article itself, at the URL it is known by
+    assert db.execute("SELECT canonical_url FROM articles WHERE url LIKE '%print%'").fetchone()[0] == print_first
+
+
 def test_a_lightly_edited_repost_joins_the_story_as_its_own_article(db):
     ingest(db, item("http://a.test/1", BASE))
     edited = BASE.replace("多位创业者认为", "也有投资人认为") + "记者将持续关注后续进展。"

@@ -35,6 +35,16 @@ def find_article_by_url(db: Database, *urls: str) -> int | None:
     return None
 
 
+def urls_of(db: Database, article_id: int) -> tuple[str, str]:
+    """(url, canonical_url) of a stored article."""
+    url, canonical = db.execute("SELECT url, canonical_url FROM articles WHERE id = ?", [article_id]).fetchone()
+    return url, canonical
+
+
+def set_canonical_url(db: Database, article_id: int, url: str) -> None:
+    db.execute("UPDATE articles SET canonical_url = ? WHERE id = ?", [url, article_id])
+
+
 def find_article_by_hash(db: Database, content_hash: str) -> int | None:
     row = db.execute("SELECT id FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", [content_hash]).fetchone()
     return int(row[0]) if row else None

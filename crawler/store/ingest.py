@@ -2,6 +2,8 @@
 
 For each spooled item, in one transaction:
 1. the same URL or canonical URL already stored  -> a `copies` row (kind 'canonical') or nothing;
+   a page claiming a stored article's URL with another text is its own article, and the
+   page at a URL another page only claimed takes it back (`_reclaim`);
 2. the same normalised text already stored       -> a `copies` row (kind 'exact');
 3. otherwise a new article, its signature and LSH bands; the bands find a near-duplicate
    first seen within `[dedup] window_days`, whose story it joins, or it starts a new story;
@@ -112,6 +114,8 @@ class Ingester:
                 # its own URL, cleaned, may be stored already (reached with other tracking)
                 canon = canonical_url(a.url)
                 existing = corpus.find_article_by_url(self.db, canon)
+        elif existing is not None and canon == canonical_url(a.url):
+            existing, sig = self._reclaim(existing, canon, content_hash, a.text)
         if existing is not None:
             return self._copy(item, existing, "canonical")
         existing = corpus.find_article_by_hash(self.db, content_hash)
@@ -130,6 +134,23 @@ class Ingester:
             story = corpus.new_story(self.db, article_id, a.title, seen)
         corpus.set_story(self.db, article_id, story)
         return "stored"
+
+    def _reclaim(self, holder: int, url: str, content_hash: str,
+                 text: str) -> tuple[int | None, dedup.Signature | None]:
+        """The page at `url` itself, while the article `holder` holds `url` only because its
+        own page declared it (a template naming the day's lead story on every page, fetched
+        before the lead story): the page at the URL decides. When it shows the holder's text
+        it is a copy, as before; otherwise the holder goes back to its own URL and (None,
+        signature) says to store this page as the article at `url`."""
+        own_url, held = corpus.urls_of(self.db, holder)
+        own = canonical_url(own_url)
+        if held != url or own == url:
+            return holder, None
+        sig = self.near.signature(text)
+        if self._same_page(holder, content_hash, sig) or corpus.find_article_by_url(self.db, own) not in (None, holder):
+            return holder, sig  # its own URL is another article's: left as it was
+        corpus.set_canonical_url(self.db, holder, own)
+        return None, sig
 
     def _same_page(self, article_id: int, content_hash: str, sig: dedup.Signature) -> bool:
         """Whether a page whose declared canonical URL is that of `article_id` shows its text

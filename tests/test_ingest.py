@@ -8,7 +8,7 @@ import pytest
 from crawler.config import DedupSettings
 from crawler.dedup import NearDup
 from crawler.records import Article, Match, SpoolItem
-from crawler.store import runs, schema
+from crawler.store import pages, runs, schema
 from crawler.store.db import open_db
 from crawler.store.ingest import Ingester
 from crawler.store.spool import SqliteSpool
@@ -158,6 +158,22 @@ def test_the_page_at_a_url_another_page_only_claimed_is_stored_there(db):
     stats = ingest(db, item(print_first, OTHER, source="s2"))
     assert (stats.new, stats.duplicates) == (0, 0)  # the article itself, at the URL it is known by
     assert db.execute("SELECT canonical_url FROM articles WHERE url LIKE '%print%'").fetchone()[0] == print_first
+
+
+def test_a_canonical_url_only_declared_may_be_fetched_once(db):
+    """Never-refetch holds an article's URL and its own canonical form (tracking left out), not
+    a canonical URL its page only declared: a lead story first listed in a later run than the
+    page that claimed it is fetched then, once (its `pages` row keeps it from a second time)."""
+    lead = "http://a.test/news/lead.html"
+    ingest(db, item("http://a.test/news/1.html", BASE, canonical=lead),
+           item("http://a.test/news/2.html?utm_source=rss", OTHER, canonical="http://a.test/news/2.html"))
+    known = pages.known_article_urls(db)
+    assert {"http://a.test/news/1.html", "http://a.test/news/2.html?utm_source=rss",
+            "http://a.test/news/2.html"} <= known
+    assert lead not in known
+    ingest(db, item(lead, LEAD))
+    assert lead in pages.known_article_urls(db)
+    assert db.execute("SELECT canonical_url FROM articles WHERE url = ?", [lead]).fetchone()[0] == lead
 
 
 def test_a_lightly_edited_repost_joins_the_story_as_its_own_article(db):

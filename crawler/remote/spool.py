@@ -101,7 +101,9 @@ class RedisSpool:
             item = self._read.pop(key, None)
             if item is not None:
                 a = item.article
-                urls += [a.url, canonical_url(a.url, a.canonical_url), item.requested_url or ""]
+                # a canonical URL its page only declared may be fetched once (store/pages.py)
+                own = canonical_url(a.url)
+                urls += [a.url, own, item.requested_url or ""]
         self.shared.add_stored(urls)
         pipe = self.client.pipeline()
         pipe.xack(self.key, GROUP, *self._done).xdel(self.key, *self._done)

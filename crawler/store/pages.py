@@ -16,6 +16,12 @@ from crawler.store import topicsets
 from crawler.store.db import now
 
 _FINAL = sorted(FINAL_OUTCOMES)
+# An article's canonical URL is never fetched again when it is the article's own URL, tracking
+# and other query left out. One its page only declared (a print or AMP page's, or the day's
+# lead story's that a template names on every page) may be fetched once: that page then
+# decides, a copy or the article at that URL (crawler/store/ingest.py, _reclaim), and its
+# `pages` row keeps it from being fetched again.
+_OWN_CANONICAL = "canonical_url = url OR canonical_url = substr(url, 1, instr(url || '?', '?') - 1)"
 
 
 def known_article_urls(db: Database, wanted: Tested | None = None,
@@ -32,7 +38,7 @@ def known_article_urls(db: Database, wanted: Tested | None = None,
         f"SELECT url FROM pages WHERE kind = 'article' AND outcome IN ({marks})", final).fetchall()}
     if max_age_days is not None:
         urls.difference_update(_judged_older(db, max_age_days))
-    for sql in ("SELECT url FROM articles UNION SELECT canonical_url FROM articles",
+    for sql in (f"SELECT url FROM articles UNION SELECT canonical_url FROM articles WHERE {_OWN_CANONICAL}",
                 "SELECT url FROM copies UNION SELECT url FROM spool UNION SELECT url FROM unmatched"):
         urls.update(r[0] for r in db.execute(sql).fetchall())
     if wanted is not None:

@@ -8,10 +8,13 @@ loopback, whose second article answers 429 once.
 - Retry-After past `max_crawl_delay` (an hour): the host is left alone for the rest of the
   run, its pages recorded as `rate-limited` and fetched by the next run.
 - A 429 without Retry-After doubles the host's delay (at least 1 s).
+- In a fleet (two `topicwatch worker` processes on a real Redis), the worker that got the
+  answer tells the other: neither asks the host again before the time it asked for.
 """
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -53,14 +56,14 @@ class OnceLimited:
             ex.send(self.body)
 
 
-def serve(site: HostileSite, limited: OnceLimited) -> str:
+def serve(site: HostileSite, limited: OnceLimited, paths: list[str] = PATHS) -> str:
     base = site.base("news")
     site.routes[("news", "/feed.xml")] = lambda ex: ex.send(
-        pages.rss(base + p for p in PATHS), "application/rss+xml")
-    for n, path in enumerate(PATHS, 1):
+        pages.rss(base + p for p in paths), "application/rss+xml")
+    for n, path in enumerate(paths, 1):
         body = article(n)
         site.routes[("news", path)] = limited if path == LIMITED else (lambda ex, b=body: ex.send(b))
-    limited.body = article(PATHS.index(LIMITED) + 1)
+    limited.body = article(paths.index(LIMITED) + 1)
     return base
 
 
@@ -160,3 +163,75 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after(b"Tue, 01 Dec 2026 11:00:00 GMT", now) == 0.0  # in the past: now
     assert retry_after(b"soon", now) is None and retry_after(None, now) is None
     assert retry_after(b"-5", now) is None  # not a delay-seconds value
+
+
+def test_a_fleet_leaves_a_rate_limited_host_alone_on_every_worker(tmp_path, redis_server, redis_prefix):
+    """Two workers taking one request at a time from the shared frontier, 0.2 s apart on the
+    host: after the 429 with Retry-After: 1 that one of them got, no request from either
+    reaches the host for a second (the other would have sent four), nor closer than that
+    for the rest of the run."""
+    paths = [f"/news/{n}.html" for n in range(1, 7)]
+    limited = OnceLimited(b"", 429, {"Retry-After": "1"})
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = serve(site, limited, paths)
+        procs, logs = [], []
+
+        def settings(name: str) -> Path:
+            path = tmp_path / f"{name}.toml"
+            path.write_text(
+                f'[corpus]\npath = "{tmp_path / name}.db"\n[crawl]\ndelay = 0.2\nconcurrency = 1\n'
+                f'max_age_days = 0\n[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
+                f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
+                '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+            return path
+
+        try:
+            for name in ("worker1", "worker2"):
+                logs.append(tmp_path / f"{name}.log")
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "crawler", "worker", "--settings", str(settings(name))],
+                    stdout=logs[-1].open("w"), stderr=subprocess.STDOUT, cwd=ROOT))
+            deadline = time.monotonic() + 60
+            while not all("worker ready: " in log.read_text() for log in logs):
+                assert time.monotonic() < deadline and all(p.poll() is None for p in procs), \
+                    [log.read_text()[-2000:] for log in logs]
+                time.sleep(0.05)
+            enqueued = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",
+                                       str(settings("enqueue"))], capture_output=True, text=True,
+                                      cwd=ROOT, timeout=60)
+            assert enqueued.returncode == 0, enqueued.stderr
+            while {h.path for h in site.hits("news")} < {*paths, "/feed.xml"} or limited.refused < 2:
+                assert time.monotonic() < deadline, ([h.path for h in site.hits("news")],
+                                                     [log.read_text()[-2000:] for log in logs])
+                time.sleep(0.1)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=30)
+        later = hits_after_the_refusal(site, limited)
+        fetched = [sqlite3.connect(tmp_path / f"{name}.db").execute(
+            "SELECT sum(fetched) FROM runs").fetchone()[0] or 0 for name in ("worker1", "worker2")]
+    assert all(fetched), fetched  # both workers took pages from the frontier
+    assert later and min(later) >= 0.85, later  # less the jitter of two loopback deliveries
+    gaps = [b - a for a, b in zip(later, later[1:], strict=False)]
+    assert len(later) >= 4 and min(gaps) >= 0.85, later
+
+
+def test_what_the_fleet_shares_of_a_rate_limited_host(redis_server, redis_prefix):
+    """Shared.rate_limit on a real Redis: the slot held for the wait, the wait kept as the
+    host's delay (never lowered by a shorter one), a refusal until the time asked for."""
+    import redis
+
+    from crawler.remote.shared import Shared
+
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    assert (shared.rate_wait("a.test"), shared.rate_refused("a.test")) == (0.0, 0.0)
+    shared.rate_limit("a.test", 5.0, refused=False, hold=60)
+    assert 4.0 < shared.reserve_host("a.test", 0.2) <= 5.0  # every worker waits the 5 s
+    shared.rate_limit("a.test", 2.0, refused=False, hold=60)
+    assert shared.rate_wait("a.test") == 5.0
+    assert 50_000 < shared.client.pttl(f"{redis_prefix}:rate-wait:a.test") <= 60_000
+    shared.rate_limit("b.test", 7200.0, refused=True, hold=60)
+    assert shared.rate_refused("b.test") == 7200.0 and shared.rate_wait("b.test") == 0.0
+    assert 7_000_000 < shared.client.pttl(f"{redis_prefix}:rate-refused:b.test") <= 7_200_000

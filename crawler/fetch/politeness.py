@@ -31,7 +31,9 @@
   1 s), becomes the host's delay for the rest of the run, and AutoThrottle may not lower it.
   A host that asks for longer than `max_crawl_delay` is left alone for the rest of the run:
   its requests are refused as `rate-limited`, a transient failure, tried again next run.
-  In a fleet, the worker that got the answer slows down; the others learn it by asking.
+  In a fleet, the worker that got the answer tells the others through Redis (the host's
+  slot is held for the wait, the wait becomes the host's delay for UNAVAILABLE_SECONDS, or
+  the host is refused until the time it asked for has passed): `SharedPoliteness`.
 - robots.txt is downloaded once per host.  A sitemap source reads its host's robots.txt for
   its Sitemap: lines (the spider's `robots` request); the response the middleware downloaded
   for the host (seen through the `response_received` signal) answers that request, which would
@@ -52,6 +54,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
 
 UNAVAILABLE_SECONDS = 3600.0  # how long a 5xx / 429 robots.txt keeps the crawl off its host
@@ -197,6 +200,9 @@ class RateLimits:
                 self.waits[key] = wait
                 log.warning("%s answered HTTP %d: %g s between its requests for the rest of the run",
                             key, response.status, wait)
+            # a fleet's workers share it (crawler/fetch/redis_worker.py, SharedPoliteness)
+            self.crawler.signals.send_catch_log(tw_signals.rate_limited, request=request, wait=wait,
+                                                refused=wait > self.max_wait)
         if key in self.waits:  # AutoThrottle may have lowered it on a response sent before
             slow_down(self.crawler, request, self.waits[key])
         return response

@@ -15,8 +15,10 @@ share taken from Redis (crawler/remote/shared.py names the keys):
 - conditional GET: feed, sitemap and listing validators live in Redis; a document's new
   validators are saved once its links are in the frontier and none was cut by a limit;
 - politeness across workers: just before a request to a host is sent, `SharedPoliteness` takes
-  the host's slot in Redis for max([crawl] delay, robots.txt Crawl-delay) (SET NX PX) and, when
-  another worker holds it, waits without blocking the reactor until it frees;
+  the host's slot in Redis for max([crawl] delay, robots.txt Crawl-delay, the wait a 429 /
+  Retry-After asked any worker for) (SET NX PX) and, when another worker holds it, waits
+  without blocking the reactor until it frees; a host that asked for longer than
+  max_crawl_delay is refused (rate-limited) until then;
 - items go to the Redis stream (`RedisSpoolPipeline`), which `topicwatch ingest --redis` drains
   into the corpus.
 
@@ -35,6 +37,7 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy_redis.dupefilter import RFPDupeFilter
@@ -47,6 +50,7 @@ from crawler.fetch.crawl import Stopper
 from crawler.fetch.failures import failure_reason, is_final
 from crawler.fetch.handler import BoundedHTTP11DownloadHandler
 from crawler.fetch.pipelines import SpoolPipeline
+from crawler.fetch.politeness import UNAVAILABLE_SECONDS
 from crawler.fetch.redis_frontier import POLL_SECONDS, wake
 from crawler.fetch.settings import base_settings, config_of
 from crawler.fetch.spider import TopicSpider
@@ -249,6 +253,11 @@ class SharedPoliteness:
         self.crawl_delays: dict[str, float] = {}
         self.contacted: set[str] = set()  # hosts this worker has sent a request to
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+        crawler.signals.connect(self.rate_limited, signal=tw_signals.rate_limited)
+
+    def rate_limited(self, request: Request, wait: float, refused: bool) -> None:
+        """A host's 429 / Retry-After, which RateLimits acts on in this worker, for every worker."""
+        self.shared.rate_limit(urlparse_cached(request).hostname or "", wait, refused, UNAVAILABLE_SECONDS)
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         delay = robotparser.crawl_delay(self.user_agent)
@@ -262,17 +271,20 @@ class SharedPoliteness:
             if shared := self.shared.crawl_delay(host):
                 self.crawl_delays[host] = shared
         # a longer Crawl-delay than max_crawl_delay: RobotsPolicy refuses the host's requests
-        return max(self.delay, min(self.crawl_delays.get(host, 0.0), self.max_crawl_delay))
+        return max(self.delay, min(self.crawl_delays.get(host, 0.0), self.max_crawl_delay),
+                   self.shared.rate_wait(host))
 
     async def wait(self, request: Request) -> None:
         from twisted.internet import reactor
 
         host = urlparse_cached(request).hostname or ""
-        delay = self.delay_of(host)
-        if delay <= 0:
-            return
+        if asked := self.shared.rate_refused(host):  # another worker's answer from the host
+            raise IgnoreRequest(f"rate limited: the host asked for {asked:g} s before the next "
+                                f"request (Retry-After), longer than max_crawl_delay "
+                                f"{self.max_crawl_delay:g} s; tried again later")
         margin = POLITENESS_MARGIN if host in self.contacted else FIRST_CONTACT_MARGIN
-        while (wait := self.shared.reserve_host(host, delay, margin)) > 0:
+        # the delay is read again after each wait: a 429 may have raised it meanwhile
+        while (delay := self.delay_of(host)) > 0 and (wait := self.shared.reserve_host(host, delay, margin)) > 0:
             await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
         self.contacted.add(host)
 

@@ -14,6 +14,8 @@ Redis:
 | `P:validators` | hash | URL -> {"etag", "last_modified", "read_as"} of feeds, sitemaps, listing pages |
 | `P:host:HOST` | string with a TTL | held while HOST must not be asked again |
 | `P:crawl-delays` | hash | host -> the Crawl-delay its robots.txt asks for |
+| `P:rate-wait:HOST` | string with a TTL | seconds between requests HOST asked for (429 / Retry-After) |
+| `P:rate-refused:HOST` | string with a TTL | held while HOST asked to be left alone (a Retry-After past max_crawl_delay) |
 | `P:listed:SCHEDULE` | set, a day's TTL | feeds, sitemaps and listing pages one schedule message requested |
 """
 
@@ -131,6 +133,31 @@ class Shared:
             return 0.0
         left = self.client.pttl(key)
         return max(left, 1) / 1000 if left != -2 else 0.001  # -2: expired in between
+
+    def rate_limit(self, host: str, wait: float, refused: bool, hold: float) -> None:
+        """HOST answered 429 / 503 asking for `wait` seconds (crawler/fetch/politeness.py):
+        every worker leaves it alone that long (its slot is held; or, `refused`, it is
+        refused until then), and `wait` is its delay for the next `hold` seconds."""
+        ms = max(1, int(wait * 1000))
+        if refused:
+            self.client.set(f"{self.keys.prefix}:rate-refused:{host}", repr(float(wait)), px=min(ms, 86_400_000))
+            return
+        self.client.set(self.keys.host(host), 1, px=ms)  # over any reservation: from now
+        key = f"{self.keys.prefix}:rate-wait:{host}"
+        if wait > self._float(self.client.get(key)):
+            self.client.set(key, repr(float(wait)), px=int(hold * 1000))
+
+    def rate_wait(self, host: str) -> float:
+        """The seconds between requests HOST asked for, while that holds (0.0: none)."""
+        return self._float(self.client.get(f"{self.keys.prefix}:rate-wait:{host}"))
+
+    def rate_refused(self, host: str) -> float:
+        """The wait HOST asked for while it is to be left alone (0.0: it is not)."""
+        return self._float(self.client.get(f"{self.keys.prefix}:rate-refused:{host}"))
+
+    @staticmethod
+    def _float(raw: bytes | None) -> float:
+        return float(raw) if raw else 0.0
 
     def set_crawl_delay(self, host: str, delay: float) -> None:
         """A host's robots.txt Crawl-delay, for the workers that have not read it yet."""

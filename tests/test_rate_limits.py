@@ -234,6 +234,9 @@ def test_what_the_fleet_shares_of_a_rate_limited_host(redis_server, redis_prefix
     shared.rate_limit("a.test", 2.0, refused=False, hold=60)
     assert shared.rate_wait("a.test") == 5.0
     assert 50_000 < shared.client.pttl(f"{redis_prefix}:rate-wait:a.test") <= 60_000
+    assert shared.reserve_host("c.test", 30.0) == 0.0  # a Crawl-delay of 30 s
+    shared.rate_limit("c.test", 1.0, refused=False, hold=60)
+    assert shared.client.pttl(shared.keys.host("c.test")) > 29_000  # a shorter wait never shortens it
     shared.rate_limit("b.test", 7200.0, refused=True, hold=60)
     assert shared.rate_refused("b.test") == 7200.0 and shared.rate_wait("b.test") == 0.0
     assert 7_000_000 < shared.client.pttl(f"{redis_prefix}:rate-refused:b.test") <= 7_200_000

@@ -142,7 +142,8 @@ class Shared:
         if refused:
             self.client.set(f"{self.keys.prefix}:rate-refused:{host}", repr(float(wait)), px=min(ms, 86_400_000))
             return
-        self.client.set(self.keys.host(host), 1, px=ms)  # over any reservation: from now
+        if self.client.pttl(self.keys.host(host)) < ms:  # held from now, never shortened
+            self.client.set(self.keys.host(host), 1, px=ms)
         key = f"{self.keys.prefix}:rate-wait:{host}"
         if wait > self._float(self.client.get(key)):
             self.client.set(key, repr(float(wait)), px=int(hold * 1000))

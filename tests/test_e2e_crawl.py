@@ -31,9 +31,10 @@ class Crawled:
     def __init__(self, site: FixtureSite, tmp: Path):
         self.site = site
         self.settings = tmp / "settings.toml"
-        # a timeout of 4 s: the slow page keeps the crawl going long enough to see the spool
-        # drained while it runs (test_articles_are_stored_while_the_crawl_runs_...)
-        settings, changed = re.subn(r"(?m)^timeout = .*$", "timeout = 4", site.settings_toml(tmp / "corpus.db"))
+        # a timeout of 6 s: the slow page keeps the crawl going long enough to see the spool
+        # drained while it runs, in whole seconds (test_articles_are_stored_while_the_crawl_runs_...:
+        # with 4 s, the first drain at 2 s and the end 2.3 s later read as 1 s apart once in CI)
+        settings, changed = re.subn(r"(?m)^timeout = .*$", "timeout = 6", site.settings_toml(tmp / "corpus.db"))
         assert changed == 1
         self.settings.write_text(settings + "\n" + shipped_topics(), encoding="utf-8")
         self.db_path = tmp / "corpus.db"
@@ -54,7 +55,7 @@ class Crawled:
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory) -> Crawled:
-    with FixtureSite(slow_seconds=5.0) as site:
+    with FixtureSite(slow_seconds=8.0) as site:  # past the 6 s timeout Crawled sets
         c = Crawled(site, tmp_path_factory.mktemp("e2e"))
         yield c
         c.db.close()

@@ -33,7 +33,7 @@ from crawler.text.normalise import normalise_for_hash
 
 
 def _import_datasketch() -> types.ModuleType:
-    """datasketch, imported without scipy.integrate.
+    """datasketch, imported without scipy.integrate and without the Redis client.
 
     datasketch's `lsh` and `lsh_bloom` modules take `quad` from scipy.integrate when imported,
     to integrate MinHashLSH's false positive and negative odds as it picks bands and rows.
@@ -43,8 +43,16 @@ def _import_datasketch() -> types.ModuleType:
     import, `scipy.integrate` is a stand-in whose `quad` imports the real one when first
     called (MinHashLSH for a threshold outside KNOWN_SHAPES).  The one place topicwatch reaches
     into datasketch's imports: should datasketch want anything else of scipy.integrate, the
-    stand-in is dropped and datasketch imported as usual.  tests/test_dedup.py checks, in a new
-    process, that scipy.integrate stays unimported and that MinHashLSH still works through it."""
+    stand-in is dropped and datasketch imported as usual.
+
+    datasketch's storage modules also import `redis` (and `redis.asyncio`) when it is installed,
+    for LSH indexes kept in Redis, and take its absence as `redis = None`.  topicwatch keeps its
+    LSH keys in SQLite, and its own Redis code imports the client itself; in a crawl that runs
+    without Redis those imports cost 0.2-0.3 s of CPU for nothing.  So, unless the client is
+    imported already, `redis` is marked missing for the length of datasketch's import only.
+
+    tests/test_dedup.py checks, in a new process, that neither scipy.integrate nor redis is
+    imported, that `import redis` works afterwards, and that MinHashLSH still works."""
     if "datasketch" in sys.modules or "scipy.integrate" in sys.modules:
         return importlib.import_module("datasketch")
     stand_in = types.ModuleType("scipy.integrate")
@@ -56,16 +64,23 @@ def _import_datasketch() -> types.ModuleType:
 
     stand_in.quad = quad  # type: ignore[attr-defined]
     sys.modules["scipy.integrate"] = stand_in
+    no_redis = "redis" not in sys.modules
+    if no_redis:
+        sys.modules["redis"] = None  # type: ignore[assignment]  # `import redis` raises ImportError
     try:
         return importlib.import_module("datasketch")
-    except ImportError:  # datasketch imports more of scipy.integrate: import it as usual
+    except ImportError:  # datasketch needs more of scipy.integrate, or redis: import it as usual
         for name in [m for m in sys.modules if m.split(".")[0] == "datasketch"]:
             del sys.modules[name]
         del sys.modules["scipy.integrate"]
+        if no_redis and sys.modules.get("redis", 0) is None:
+            del sys.modules["redis"]
         return importlib.import_module("datasketch")
     finally:
         if sys.modules.get("scipy.integrate") is stand_in:
             del sys.modules["scipy.integrate"]
+        if no_redis and sys.modules.get("redis", 0) is None:
+            del sys.modules["redis"]
 
 
 _datasketch = _import_datasketch()

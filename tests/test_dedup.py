@@ -454,19 +454,23 @@ def test_the_known_lsh_shapes_are_datasketchs_own_choices() -> None:
 
 def test_dedup_imports_datasketch_without_scipy_integrate_until_minhashlsh_needs_it() -> None:
     """In a new process (as a crawl's): importing crawler.dedup and using the default settings
-    leaves scipy.integrate unimported; a threshold outside KNOWN_SHAPES gets MinHashLSH's own
-    choice through the stand-in's quad, which imports the real scipy.integrate then."""
+    leaves scipy.integrate and the Redis client unimported; a threshold outside KNOWN_SHAPES
+    gets MinHashLSH's own choice through the stand-in's quad, which imports the real
+    scipy.integrate then; `import redis` works afterwards, for topicwatch's own Redis code."""
     code = (
         "import sys\n"
         "from crawler.dedup import MinHash, NearDup, lsh_shape\n"
         "near = NearDup(0.5, 128)\n"
         "sig = near.signature('开源大模型与闭源大模型的算力成本' * 20)\n"
         "print('scipy.integrate' in sys.modules, len(near.keys(sig)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'redis'))\n"
         "print(lsh_shape(0.55, 128), 'scipy.integrate' in sys.modules)\n"
         "from scipy.integrate import quad\n"
         "print(round(quad(lambda x: x, 0, 1)[0], 6), type(MinHash(num_perm=16)).__module__)\n"
+        "import redis\n"
+        "print(redis.Redis.__name__, 'redis' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["False 32", "(28, 4) True", "0.5 datasketch.minhash"]
+    assert out.splitlines() == ["False 32", "[]", "(28, 4) True", "0.5 datasketch.minhash", "Redis True"]
     lsh = MinHashLSH(threshold=0.55, num_perm=128, weights=LSH_WEIGHTS)
     assert (lsh.b, lsh.r) == (28, 4)

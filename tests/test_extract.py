@@ -393,16 +393,16 @@ def test_trafilaturas_metadata_is_read_only_when_a_fallback_needs_it(monkeypatch
     """trafilatura's title and author are fallbacks: its author search (a deep copy of the
     tree, pruned: the costly part of its metadata) runs only when neither author markup nor a
     byline answers."""
-    from trafilatura import metadata
+    from crawler.extract import core
 
     calls: list[str | None] = []
-    real = metadata.extract_author
+    real = core.author_of
 
     def counted(tree: Any) -> str | None:
         calls.append(real(tree))
         return calls[-1]
 
-    monkeypatch.setattr(metadata, "extract_author", counted)
+    monkeypatch.setattr(core, "author_of", counted)
     assert extract(zh_article("作者：王五")).author == "王五"
     assert calls == []  # the byline names the writer: never asked
     paras = "".join(f"<p>{p}</p>" for p in EN_PARAS)

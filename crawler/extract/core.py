@@ -34,6 +34,7 @@ from trafilatura.settings import Document
 
 from crawler.errors import NotAnArticle
 from crawler.extract import authors, bylines
+from crawler.extract.authorsearch import author_of
 from crawler.extract.classify import (
     ARTICLE_VIA,
     Layout,
@@ -111,12 +112,13 @@ class _Guess:
     CPU, of which its author search (a deep copy of the tree, pruned) is half and categories,
     tags, licence and an htmldate pass (all unused here) the other half.
 
-    The one place topicwatch reaches inside trafilatura (`trafilatura.metadata`'s
+    One of the two places topicwatch reaches inside trafilatura (`trafilatura.metadata`'s
     `examine_meta`, `extract_meta_json`, `extract_title`, `extract_author` and
     `Document.clean_and_trim`): the steps `trafilatura.extract_metadata` takes for these two
-    fields, in its order, without the rest.  tests/test_extract.py checks that the values are
-    `extract_metadata`'s own on every fixture page, so a trafilatura that changes them fails
-    there."""
+    fields, in its order, without the rest.  The author search is extract_author's, run by
+    crawler/extract/authorsearch.py (the other place) in a third of its time.
+    tests/test_extract.py checks that the values are `extract_metadata`'s own on every fixture
+    page, so a trafilatura that changes them fails there."""
 
     def __init__(self, tree: lxml.html.HtmlElement) -> None:
         self._tree = tree
@@ -139,7 +141,7 @@ class _Guess:
 
     @cached_property
     def author(self) -> str | None:
-        return _trimmed("author", self._markup.author or _found(_trafilatura_metadata.extract_author, self._tree))
+        return _trimmed("author", self._markup.author or _found(author_of, self._tree))
 
 
 def _found(find: Callable[[lxml.html.HtmlElement], str | None], tree: lxml.html.HtmlElement) -> str | None:

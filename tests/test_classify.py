@@ -7,15 +7,30 @@ from __future__ import annotations
 
 import re
 
+import lxml.html
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from crawler.extract import NotAnArticle, extract
-from crawler.extract.classify import Layout, Signals, drop_link_lines, list_reason, page_lines, size
+from crawler.extract.classify import (
+    _BLOCK_TAGS,
+    _SKIP_TAGS,
+    Layout,
+    Line,
+    Signals,
+    _flush,
+    drop_link_lines,
+    list_reason,
+    page_lines,
+    page_text,
+    size,
+)
 from crawler.extract.core import _parse
+from crawler.extract.htmlprep import prepare, visible_lines
 from crawler.records import Article, Page
-from crawler.text.normalise import HAN, clean_spaces
+from crawler.text.normalise import HAN, clean_spaces, strip_pinyin
 
 ZH = [
     "多家云服务商本周宣布下调大模型推理接口的价格，其中几款常用模型的输入价格降到了每百万词元一元以下。",
@@ -298,3 +313,73 @@ def test_a_paragraph_also_linked_from_a_sidebar_stays_in_the_text() -> None:
         page(box + portal_article(ZH), "<title>云服务商再度下调大模型推理价格</title>")
     )
     assert article.text.split("\n") == ZH
+
+
+# page_text walks the tree once for what two walks gave: the block lines and the visible lines.
+# These are those two walks, written plainly, as they were before they were joined.
+def _walked_lines(tree: lxml.html.HtmlElement) -> list[Line]:
+    body = tree.find("body")
+    lines: list[Line] = []
+    run: list[tuple[str, bool]] = []
+    in_link = skip = 0
+    for event, el in etree.iterwalk(body if body is not None else tree, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in _BLOCK_TAGS and run:
+            _flush(run, lines)
+        if tag == "a":
+            in_link += 1 if event == "start" else -1
+        elif tag in _SKIP_TAGS:
+            skip += 1 if event == "start" else -1
+        text = (el.text if tag else None) if event == "start" else el.tail
+        if text and not skip and (run or not text.isspace()):
+            run.append((text, in_link > 0))
+    if run:
+        _flush(run, lines)
+    return lines
+
+
+def _walked_visible(tree: lxml.html.HtmlElement) -> list[str]:
+    body = tree.find("body")
+    parts: list[str] = []
+    for event, el in etree.iterwalk(body if body is not None else tree, events=("start", "end")):
+        if not isinstance(el.tag, str) or el.tag == "script":
+            if event == "end" and el.tail:
+                parts.append(el.tail)
+            continue
+        if el.tag in _BLOCK_TAGS - {"caption", "summary"}:
+            parts.append("\n")
+        parts.append((el.text or "") if event == "start" else (el.tail or ""))
+    return [line for line in clean_spaces(strip_pinyin("".join(parts))).split("\n") if line]
+
+
+_WORDS = st.sampled_from(["", " ", "  \n ", "\u3000", "Open models", "大模型算力", "(dà mó xíng)",
+                          "成本下降。", "cost", "&amp;", "x\ny", "张三 (Zhāng Sān)", "\t"])
+_HTML_TAGS = ["p", "div", "a", "b", "span", "li", "ul", "h1", "td", "tr", "table", "caption",
+              "summary", "details", "select", "option", "button", "script", "br", "section", "em"]
+
+
+@st.composite
+def _node(draw: st.DrawFn, depth: int = 0) -> str:
+    kind = draw(st.sampled_from(["element"] * 5 + ["comment", "text"]))
+    if kind == "comment":
+        return f"<!--{draw(_WORDS)}-->{draw(_WORDS)}"
+    if kind == "text" or depth > 3:
+        return draw(_WORDS)
+    tag = draw(st.sampled_from(_HTML_TAGS))
+    attrs = ' type="application/ld+json"' if tag == "script" and draw(st.booleans()) else ""
+    inner = "".join(draw(st.lists(_node(depth + 1), max_size=3)))
+    return f"<{tag}{attrs}>{draw(_WORDS)}{inner}</{tag}>{draw(_WORDS)}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_node(), min_size=1, max_size=5), st.booleans(), st.booleans())
+def test_page_text_is_the_two_walks_it_replaces(nodes: list[str], with_body: bool, prepared: bool) -> None:
+    page = "".join(nodes)
+    tree = _parse(f"<html><head><title>t</title></head><body>{page}</body></html>" if with_body
+                  else f"<div>{page}</div>")
+    if tree is None:
+        return
+    if prepared:
+        prepare(tree)
+    assert page_text(tree) == (_walked_lines(tree), _walked_visible(tree))
+    assert page_lines(tree) == _walked_lines(tree) and visible_lines(tree) == _walked_visible(tree)

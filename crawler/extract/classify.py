@@ -33,7 +33,7 @@ import lxml.html
 from lxml import etree
 
 from crawler.extract.bylines import BYLINE_LABELS
-from crawler.text.normalise import HAN, SENTENCE_END_RE, squash, strip_pinyin
+from crawler.text.normalise import HAN, SENTENCE_END_RE, clean_spaces, squash, strip_pinyin
 
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote body br caption center dd details div dl dt fieldset "
@@ -41,6 +41,8 @@ _BLOCK_TAGS = frozenset(
     "summary table tbody td tfoot th thead title tr ul".split()
 )
 _SKIP_TAGS = frozenset("script style noscript template select option button".split())
+# the blocks of `visible_lines`: the same but <caption> and <summary>
+_VISIBLE_BLOCK_TAGS = _BLOCK_TAGS - {"caption", "summary"}
 _CJK_RE = re.compile(f"[{HAN}\u3040-\u30ff\uac00-\ud7af]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 _BULLET_RE = re.compile(r"^(?:[-•·*]\s*)+")
@@ -105,21 +107,36 @@ def anchor_texts(tree: lxml.html.HtmlElement) -> set[str]:
 
 
 def page_lines(tree: lxml.html.HtmlElement) -> list[Line]:
-    """The page's text, one Line per block (a newline inside a text node is a space).
+    """The page's text, one Line per block (a newline inside a text node is a space)."""
+    return page_text(tree)[0]
+
+
+def page_text(tree: lxml.html.HtmlElement) -> tuple[list[Line], list[str]]:
+    """The page's block lines (`page_lines`) and its visible lines
+    (`crawler.extract.htmlprep.visible_lines`: every text but scripts', pinyin removed, where
+    bylines are looked for), from one walk of the tree: walking it is most of what each costs.
 
     A hot loop (a tenth of a page's extraction time): a run of text is started only by a
     piece that is not all spaces (spaces before a line's first word change nothing), so
     blocks holding only indentation cost no _flush."""
     body = tree.find("body")
     lines: list[Line] = []
+    visible: list[str] = []
+    show = visible.append
     run: list[tuple[str, bool]] = []
     in_link = skip = 0
-    blocks, skips = _BLOCK_TAGS, _SKIP_TAGS
+    blocks, skips, visible_blocks = _BLOCK_TAGS, _SKIP_TAGS, _VISIBLE_BLOCK_TAGS
     for event, el in etree.iterwalk(body if body is not None else tree, events=("start", "end")):
         tag = el.tag
-        if tag.__class__ is not str:
-            tag = ""
-        elif tag in blocks and run:
+        if tag.__class__ is not str:  # a comment, processing instruction or entity: its tail
+            if event == "end":
+                text = el.tail
+                if text:
+                    show(text)
+                    if not skip and (run or not text.isspace()):
+                        run.append((text, in_link > 0))
+            continue
+        if tag in blocks and run:
             _flush(run, lines)
         if event == "start":
             if tag == "a":
@@ -127,19 +144,28 @@ def page_lines(tree: lxml.html.HtmlElement) -> list[Line]:
             elif tag in skips:
                 skip += 1
             text = el.text
-            if text and tag and not skip and (run or not text.isspace()):
+            if tag != "script":
+                if tag in visible_blocks:
+                    show("\n")
+                if text:
+                    show(text)
+            if text and not skip and (run or not text.isspace()):
                 run.append((text, in_link > 0))
         else:
             if tag == "a":
                 in_link -= 1
             elif tag in skips:
                 skip -= 1
+            if tag in visible_blocks:
+                show("\n")
             text = el.tail
-            if text and not skip and (run or not text.isspace()):
-                run.append((text, in_link > 0))
+            if text:
+                show(text)
+                if not skip and (run or not text.isspace()):
+                    run.append((text, in_link > 0))
     if run:
         _flush(run, lines)
-    return lines
+    return lines, [line for line in clean_spaces(strip_pinyin("".join(visible))).split("\n") if line]
 
 
 def _flush(run: list[tuple[str, bool]], lines: list[Line]) -> None:

@@ -42,10 +42,10 @@ from crawler.extract.classify import (
     anchor_texts,
     drop_link_lines,
     list_reason,
-    page_lines,
+    page_text,
     size,
 )
-from crawler.extract.htmlprep import prepare, scrub, visible_lines
+from crawler.extract.htmlprep import prepare, scrub
 from crawler.extract.junklines import clean_text
 from crawler.extract.metadata import MAX_TITLE_CHARS, PageMeta, headline
 from crawler.extract.metadata import strip_site_suffix as _strip_site_suffix  # noqa: F401 (tests)
@@ -75,10 +75,11 @@ def extract(page: Page, max_title_chars: int = MAX_TITLE_CHARS) -> Article:
     tree = _parse(page.html)
     meta = PageMeta(tree, page.url, max_title_chars)
     prepare(tree)
-    layout = Layout(page_lines(tree), anchor_texts(tree))
+    lines, visible = page_text(tree)
+    layout = Layout(lines, anchor_texts(tree))
     head = layout.headline_index(meta.title_candidates)
     text, guess = _main_text(tree, page.url, meta, layout, head)
-    article = _build(page, meta, visible_lines(tree), text, guess, layout)
+    article = _build(page, meta, visible, text, guess, layout)
     _refuse(meta, layout, Signals(meta.types, meta.og_type, page.via), article, head)
     return article
 

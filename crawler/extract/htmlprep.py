@@ -10,21 +10,14 @@ looked for (trafilatura drops them from the main text).
 from __future__ import annotations
 
 import lxml.html
-from lxml import etree
 
 from crawler.text.binary import has_controls, strip_controls
-from crawler.text.normalise import clean_spaces, strip_pinyin
 
 _CONTAINER_TAGS = tuple(
     "div td th article section body center blockquote font span main form dd li".split()
 )
 _INLINE_TAGS = frozenset(
     "a abbr b big cite code em font i img kbd mark q s small span strong sub sup time u".split()
-)
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote body br center dd details div dl dt fieldset figcaption "
-    "figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody "
-    "td tfoot th thead title tr ul".split()
 )
 _LOOSE_TEXT = 100  # characters of running text outside <p> that make a container a paragraph
 _LAYOUT_CELL = 150  # a table cell with more text than this holds running text, not data
@@ -133,18 +126,8 @@ def _flush_run(el: lxml.html.HtmlElement, run: list[object]) -> None:
 
 
 def visible_lines(tree: lxml.html.HtmlElement) -> list[str]:
-    """The page's text, one line per block, pinyin removed: where bylines are looked for."""
-    body = tree.find("body")
-    parts: list[str] = []
-    for event, el in etree.iterwalk(body if body is not None else tree, events=("start", "end")):
-        if not isinstance(el.tag, str) or el.tag == "script":
-            if event == "end" and el.tail:
-                parts.append(el.tail)
-            continue
-        if el.tag in _BLOCK_TAGS:
-            parts.append("\n")
-        if event == "start":
-            parts.append(el.text or "")
-        elif el.tail:
-            parts.append(el.tail)
-    return [line for line in clean_spaces(strip_pinyin("".join(parts))).split("\n") if line]
+    """The page's text, one line per block, pinyin removed: where bylines are looked for.
+    Walked with the block lines, in `crawler.extract.classify.page_text`."""
+    from crawler.extract.classify import page_text
+
+    return page_text(tree)[1]

@@ -348,6 +348,7 @@ class CrawlRun:
     summary: str
     start: float = 0.0
     cpu: float = 0.0
+    own_cpu: float = 0.0  # of the crawl's own process, without its workers
 
     def timeline(self) -> str:
         """When the first request, the first and the last article request came, from the start."""
@@ -373,7 +374,8 @@ CHECKOUT = ROOT  # whose code `python -m crawler` runs (--checkout)
 
 @dataclass
 class Measured:
-    """A finished child process: its output, wall and CPU seconds, peak RSS of its tree."""
+    """A finished child process: its output, wall and CPU seconds (its tree's, and its own as
+    last sampled: up to 0.1 s short), peak RSS of its tree."""
 
     returncode: int
     out: str
@@ -381,19 +383,22 @@ class Measured:
     seconds: float
     cpu: float
     tree_peak_mb: float
+    own_cpu: float = 0.0
 
 
 def run_measured(cmd: list[str], cwd: Path) -> Measured:
-    """Run `cmd` to the end, sampling its process tree's RSS every 0.1 s."""
+    """Run `cmd` to the end, sampling its process tree's RSS, and its own CPU seconds (what the
+    crawl's process spends besides its workers), every 0.1 s."""
     start = time.monotonic()
     cpu = _children_cpu()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0.0]
+    peak = [0.0, 0.0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            peak[1] = max(peak[1], _own_cpu(proc.pid))
             done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -402,7 +407,17 @@ def run_measured(cmd: list[str], cwd: Path) -> Measured:
     seconds = time.monotonic() - start
     done.set()
     sampler.join()
-    return Measured(proc.returncode, out, err, seconds, _children_cpu() - cpu, peak[0])
+    return Measured(proc.returncode, out, err, seconds, _children_cpu() - cpu, peak[0], peak[1])
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU seconds (user + system) `pid` has used itself, from /proc (Linux); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def crawl(site: Site, settings: Path) -> CrawlRun:
@@ -412,7 +427,7 @@ def crawl(site: Site, settings: Path) -> CrawlRun:
         print(run.err[-3000:], file=sys.stderr)
     summary = next((line for line in run.out.splitlines() if line.startswith("fetched")), "")
     return CrawlRun(run.seconds, run.returncode, site.requests(start), run.tree_peak_mb, summary,
-                    start, run.cpu)
+                    start, run.cpu, run.own_cpu)
 
 
 def _children_cpu() -> float:
@@ -529,7 +544,7 @@ def main() -> None:
                            "article_requests": len(run.articles()),
                            "pages_per_s": round(len(run.articles()) / run.seconds, 2),
                            "all_seconds": [round(r.seconds, 2) for r in fast_runs],
-                           "cpu_seconds": round(run.cpu, 1),
+                           "cpu_seconds": round(run.cpu, 1), "own_cpu_seconds": round(run.own_cpu, 1),
                            "tree_peak_rss_mb": round(run.tree_peak_mb), "summary": run.summary,
                            "timeline": run.timeline()}
             out["extraction_only"] = {"pages_per_s": round(limit, 2), "cpu_seconds": round(ext_cpu, 1),
@@ -574,7 +589,8 @@ def show(out: dict) -> None:
           + (f"; crawled with {out['checkout']}" if out.get("checkout") else ""))
     f = out["fast"]
     print(f"crawl, delay 0:        {f['seconds']:7.2f} s  {f['article_requests']} article pages  "
-          f"{f['pages_per_s']:6.2f} pages/s   (best of {f['all_seconds']} s; {f['cpu_seconds']} CPU s; "
+          f"{f['pages_per_s']:6.2f} pages/s   (best of {f['all_seconds']} s; {f['cpu_seconds']} CPU s, "
+          f"{f['own_cpu_seconds']} of them the crawl's own process; "
           f"exit {f['exit']}; {f['summary']})")
     print(f"                       {f['timeline']}")
     e = out["extraction_only"]

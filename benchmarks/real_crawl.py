@@ -203,7 +203,8 @@ def timed(cmd: list[str], site: Site, cwd: Path) -> dict:
                 f"exit at {run.seconds:.2f} s") if times and first is not None else "no pages"
     return {"seconds": round(run.seconds, 2), "exit": run.returncode, "pages": len(times),
             "pages_per_s": round(len(times) / run.seconds, 2), "timeline": timeline,
-            "cpu_seconds": round(run.cpu, 1), "tree_peak_rss_mb": round(run.tree_peak_mb),
+            "cpu_seconds": round(run.cpu, 1), "own_cpu_seconds": round(run.own_cpu, 1),
+            "tree_peak_rss_mb": round(run.tree_peak_mb),
             "stdout": run.out, "stderr": run.err}
 
 
@@ -319,7 +320,8 @@ def main() -> None:
           f"{out['load_average']:.2f} at the start, {out['load_average_end']:.2f} at the end")
     c = out["crawl"]
     print(f"topicwatch crawl:       {c['seconds']:7.2f} s  {c['pages']} pages  {c['pages_per_s']:6.2f} pages/s"
-          f"   (runs {c['all_pages_per_s']}; {c['cpu_seconds']} CPU s; tree {c['tree_peak_rss_mb']} MB; "
+          f"   (runs {c['all_pages_per_s']}; {c['cpu_seconds']} CPU s, {c['own_cpu_seconds']} of them the "
+          f"crawl's own process; tree {c['tree_peak_rss_mb']} MB; "
           f"exit {c['exit']}; {c['summary']})")
     print(f"                        {c['timeline']}")
     e = out["extraction_only"]

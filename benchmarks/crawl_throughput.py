@@ -54,7 +54,8 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.config import available_cores, load_settings  # noqa: E402
+from crawler.config import Settings, available_cores, load_settings  # noqa: E402
+from crawler.dedup import NearDup  # noqa: E402
 
 HOSTS = {  # ip -> (encoding, language, script, share of the pages)
     "127.0.0.41": ("gbk", "zh", "hans", 0.30),
@@ -462,16 +463,23 @@ def _analyse_one(args: tuple) -> str:
     from crawler.analyse import analyse
     from crawler.records import Fetched
 
-    url, body, ctype, topics, max_age_days = args
+    url, body, ctype, topics, max_age_days, near = args
     verdict = analyse(Fetched(url=url, source="bench", body=body, content_type=ctype, status=200),
-                      topics, max_age_days)
+                      topics, max_age_days, near=near)
     return str(verdict.reason or "matched")
 
 
+def near_of(settings: Settings) -> NearDup:
+    """The dedup settings the crawl's workers compute each kept text's keys with."""
+    d = settings.dedup
+    return NearDup(d.near_threshold, d.num_perm, d.shingle_size)
+
+
 def analyse_in_pool(jobs: list[tuple], workers: int) -> tuple[float, float, dict[str, int]]:
-    """`analyse` over `jobs` (url, body, content type, topics, max_age_days) in a pool of
-    `workers` processes, started before the clock runs: seconds, CPU seconds of the pool
-    (start-up included), verdict counts.  The extraction-only limit of both benchmarks."""
+    """`analyse` over `jobs` (url, body, content type, topics, max_age_days, NearDup) in a pool
+    of `workers` processes, started before the clock runs: seconds, CPU seconds of the pool
+    (start-up included), verdict counts.  The extraction-only limit of both benchmarks: what
+    the crawl's workers do per page, the kept texts' dedup keys included (as in the crawl)."""
     cpu = _children_cpu()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(_analyse_one, jobs[:workers], chunksize=1))  # processes started
@@ -487,9 +495,10 @@ def analyse_in_pool(jobs: list[tuple], workers: int) -> tuple[float, float, dict
 def extraction_limit(site: Site, articles: dict[str, list[Article]], settings: Path,
                      workers: int) -> tuple[float, float, dict[str, int]]:
     """Pages per second of analyse() alone over the same bytes, in `workers` processes."""
-    topics = load_settings(settings).topics
+    loaded = load_settings(settings)
+    topics, near = loaded.topics, near_of(loaded)
     jobs = [(f"{site.base(a.host)}{a.path}", site.content[a.host][a.path][0],
-             site.content[a.host][a.path][1], topics, 30) for host in articles for a in articles[host]]
+             site.content[a.host][a.path][1], topics, 30, near) for host in articles for a in articles[host]]
     seconds, cpu, counts = analyse_in_pool(jobs, workers)
     return len(jobs) / seconds, cpu, counts
 

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crawl_throughput import analyse_in_pool, run_measured  # noqa: E402
+from crawl_throughput import analyse_in_pool, near_of, run_measured  # noqa: E402
 
 from crawler.config import available_cores, load_settings  # noqa: E402
 
@@ -245,8 +245,9 @@ def run_trafilatura(site: Site, tmp: Path, k: int, workers: int) -> dict:
 
 def extraction_limit(site: Site, settings: Path, workers: int) -> dict:
     """Pages per second of analyse() alone over the same bytes, in `workers` processes."""
-    topics = load_settings(settings).topics
-    jobs = [(f"{site.base(ip)}{path}", body, "text/html", topics, 0) for ip in site.ips
+    loaded = load_settings(settings)
+    topics, near = loaded.topics, near_of(loaded)
+    jobs = [(f"{site.base(ip)}{path}", body, "text/html", topics, 0, near) for ip in site.ips
             for path, (body, _) in site.content[ip].items() if path.startswith("/page/")]
     seconds, cpu, counts = analyse_in_pool(jobs, workers)
     return {"pages_per_s": round(len(jobs) / seconds, 2), "seconds": round(seconds, 2),

@@ -1,7 +1,7 @@
 """One fetched page -> a verdict: an item for the spool, or a skip with its reason.
 
 decode (crawler/text/charset.py) -> extract (crawler/extract/) -> the age limit -> topics
-(crawler/topics.py).  A pure function of its arguments, with no Scrapy and no SQLite, so the
+(crawler/topics.py) -> the kept text's dedup keys (crawler/dedup.py), for ingest.  A pure function of its arguments, with no Scrapy and no SQLite, so the
 crawl can run it away from the thread that downloads (and tests can run it alone).  It never
 raises: a bug met on one page becomes that page's `processing-error`, retried in later runs.
 """
@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from crawler import faults
 from crawler.config import Topic
@@ -22,6 +23,9 @@ from crawler.records import Fetched, Outcome, Page, SkipReason, SpoolItem, Verdi
 from crawler.text.charset import decode_body
 from crawler.text.dates import is_too_old
 from crawler.topics import fingerprints, match_topics
+
+if TYPE_CHECKING:  # the crawl passes one; its module is imported when it is unpickled
+    from crawler.dedup import NearDup
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +44,13 @@ def looks_like_html(body: bytes) -> bool:
 
 
 def analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int = 0,
-            max_title_chars: int = MAX_TITLE_CHARS) -> Verdict:
-    """The verdict on one article response (see the module docstring)."""
+            max_title_chars: int = MAX_TITLE_CHARS, near: NearDup | None = None) -> Verdict:
+    """The verdict on one article response (see the module docstring); with `near`, an item
+    carries its text's dedup keys (`SpoolItem.dedup_keys`), so that ingest need not compute
+    them."""
     faults.page_reached(fetched.url)
     try:
-        return _analyse(fetched, topics, max_age_days, max_title_chars)
+        return _analyse(fetched, topics, max_age_days, max_title_chars, near)
     except Exception as e:  # a bug met on this page: the crawl goes on
         log.exception("processing %s failed", fetched.url)
         return Verdict(reason=SkipReason.PROCESSING_ERROR, detail=f"{type(e).__name__}: {e}"[:300],
@@ -67,7 +73,7 @@ def _listed_as_recent(fetched: Fetched, max_age_days: int) -> bool:
 
 
 def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
-             max_title_chars: int) -> Verdict:
+             max_title_chars: int, near: NearDup | None) -> Verdict:
     ctype = (fetched.content_type or "").split(";")[0].strip().lower()
     if ctype and not ctype.startswith(HTML_TYPES) and not (
             ctype in UNSPECIFIC_TYPES and looks_like_html(fetched.body)):
@@ -87,7 +93,7 @@ def _analyse(fetched: Fetched, topics: Sequence[Topic], max_age_days: int,
         return Verdict(article=article, reason=SkipReason.OFF_TOPIC, detail="matches no topic",
                        outcome=Outcome.OFF_TOPIC, tested=tested)
     item = SpoolItem(article=article, matches=matches, requested_url=fetched.requested_url,
-                     tested=tested)
+                     tested=tested, dedup_keys=near.dedup_keys(article.text) if near else None)
     return Verdict(item=item, article=article, tested=tested)
 
 

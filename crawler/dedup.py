@@ -10,6 +10,10 @@
    looks them up: no index in memory); articles sharing a key with a new one are its
    candidates, each verified on the whole signature (`MinHash.jaccard`).
 
+A crawl's worker process computes a kept text's content hash and signature together
+(`NearDup.dedup_keys`, the text normalised once) and they travel with the item; ingest takes
+them when they were made in this format with its settings (`NearDup.known`).
+
 Signatures are computed here with numpy (`shingle_hashes`, `minhash_values`): 1.2 ms for 10,000
 shingles where `MinHash.update_batch` takes 7.7 ms on the same hashes.  The values are exactly
 datasketch's (affine32 scheme, seed 1; a test checks), so stored signatures stay valid.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 import struct
 import sys
 import types
@@ -29,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from crawler.records import DedupKeys
 from crawler.text.normalise import normalise_for_hash
 
 
@@ -91,14 +97,23 @@ LeanMinHash, MinHash, MinHashLSH = _datasketch.LeanMinHash, _datasketch.MinHash,
 
 def content_hash(text: str) -> str:
     """sha1 of the text folded to Simplified/lower case without pinyin, spaces or punctuation."""
-    return hashlib.sha1(normalise_for_hash(text).encode("utf-8")).hexdigest()
+    return _hash_of(normalise_for_hash(text))
+
+
+_SHA1_HEX = re.compile("[0-9a-f]{40}")
+
+
+def _hash_of(norm: str) -> str:
+    return hashlib.sha1(norm.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- near duplicates
 
 SEED = 1  # fixed: signatures are stored and compared across processes
 SCHEME = "affine32"
-_FORMAT = 1  # bump when shingling or hashing changes: stored signatures become stale
+# bump when shingling or hashing changes (normalise_for_hash included): stored signatures
+# become stale, and so do the DedupKeys of spooled items, which carry it (`NearDup.dedup_keys`)
+_FORMAT = 1
 _MAGIC = b"TW"
 _HEADER = 4 + 8 + 4 + 1  # magic, format, shingle size; then LeanMinHash "<qiB" header
 _EMPTY = np.uint32(0xFFFFFFFF)  # every value of the signature of a text without shingles
@@ -159,7 +174,10 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
     """Distinct 32-bit hashes of the overlapping `size`-character shingles of the normalised
     text (script folded, pinyin, spaces and punctuation dropped).  Chinese needs no word
     segmentation this way; a text shorter than `size` is one shingle; an empty one has none."""
-    norm = normalise_for_hash(text)
+    return _shingles(normalise_for_hash(text), size)
+
+
+def _shingles(norm: str, size: int) -> np.ndarray:
     if not norm:
         return np.empty(0, dtype=np.uint32)
     codes = np.frombuffer(norm.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
@@ -277,8 +295,31 @@ class NearDup:
 
     def signature(self, text: str) -> Signature:
         """MinHash of the text's shingles; deterministic across processes and machines."""
-        values = minhash_values(shingle_hashes(text, self.shingle_size), self.num_perm)
+        return self._signature(normalise_for_hash(text))
+
+    def _signature(self, norm: str) -> Signature:
+        values = minhash_values(_shingles(norm, self.shingle_size), self.num_perm)
         return Signature.of(values, self.shingle_size)
+
+    def dedup_keys(self, text: str) -> DedupKeys:
+        """The text's content hash and signature, normalised once: what a crawl's worker
+        process computes for ingest (`known`)."""
+        norm = normalise_for_hash(text)
+        return DedupKeys(_hash_of(norm), sig_to_bytes(self._signature(norm)))
+
+    def known(self, keys: DedupKeys | None) -> tuple[str, Signature] | None:
+        """The content hash and signature DedupKeys hold, when it was made in this format
+        with these settings; None otherwise (another version or other settings made it: the
+        caller computes them itself)."""
+        if keys is None:
+            return None
+        try:
+            sig = sig_from_bytes(keys.signature)
+        except ValueError:
+            return None
+        if not self.fits(sig) or not _SHA1_HEX.fullmatch(keys.content_hash):
+            return None
+        return keys.content_hash, sig
 
     def fits(self, sig: MinHash) -> bool:
         """Whether a signature was made with these settings and can be compared."""

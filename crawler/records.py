@@ -11,6 +11,8 @@ enums name what the tables store as text: `RunStatus` (`runs.status`), `Outcome`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -171,6 +173,29 @@ Tested = dict[str, str]
 
 
 @dataclass(frozen=True)
+class DedupKeys:
+    """An article text's dedup keys (crawler/dedup.py `NearDup.dedup_keys`), computed where the
+    text was extracted, in a worker process, so that ingest (the one process that writes the
+    corpus, for every worker on every machine) does not: the content hash and the MinHash
+    signature's stored bytes, which name the format and settings they were made with.  Ingest
+    uses them only when those are its own, and computes them itself otherwise."""
+
+    content_hash: str
+    signature: bytes
+
+    def to_dict(self) -> dict[str, str]:
+        return {"content_hash": self.content_hash, "signature": base64.b64encode(self.signature).decode()}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> DedupKeys | None:
+        """None for what is not one (ingest then computes the keys itself)."""
+        try:
+            return cls(str(d["content_hash"]), base64.b64decode(d["signature"], validate=True))
+        except (TypeError, KeyError, ValueError, binascii.Error):
+            return None
+
+
+@dataclass(frozen=True)
 class SpoolItem:
     """What a crawl hands to ingest: an extracted article and its topic matches."""
 
@@ -179,15 +204,19 @@ class SpoolItem:
     run_id: int | None = None
     requested_url: str | None = None
     tested: Tested | None = None  # the topics it was matched against (None: not known)
+    dedup_keys: DedupKeys | None = None  # of article.text (None: ingest computes it)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "article": self.article.to_dict(),
             "matches": [dataclasses.asdict(m) for m in self.matches],
             "run_id": self.run_id,
             "requested_url": self.requested_url,
             "tested": self.tested,
         }
+        if self.dedup_keys is not None:
+            d["dedup_keys"] = self.dedup_keys.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SpoolItem:
@@ -200,6 +229,7 @@ class SpoolItem:
             run_id=d.get("run_id"),
             requested_url=d.get("requested_url"),
             tested=d.get("tested"),
+            dedup_keys=DedupKeys.from_dict(d["dedup_keys"]) if d.get("dedup_keys") else None,
         )
 
 

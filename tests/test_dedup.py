@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.config import DedupSettings
 from crawler.dedup import (
@@ -29,6 +31,7 @@ from crawler.dedup import (
     sig_from_bytes,
     sig_to_bytes,
 )
+from crawler.records import DedupKeys
 from crawler.store import corpus, lsh
 from crawler.store.db import open_db, write_transaction
 from crawler.text.normalise import to_traditional
@@ -474,3 +477,30 @@ def test_dedup_imports_datasketch_without_scipy_integrate_until_minhashlsh_needs
     assert out.splitlines() == ["False 32", "[]", "(28, 4) True", "0.5 datasketch.minhash", "Redis True"]
     lsh = MinHashLSH(threshold=0.55, num_perm=128, weights=LSH_WEIGHTS)
     assert (lsh.b, lsh.r) == (28, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400) | st.sampled_from([ZH_A, EN_A, "", "。"]))
+def test_dedup_keys_are_the_text_s_content_hash_and_signature(text: str) -> None:
+    ix = near()
+    keys = ix.dedup_keys(text)
+    assert keys.content_hash == content_hash(text)
+    assert keys.signature == sig_to_bytes(ix.signature(text))
+    back = ix.known(keys)
+    assert back is not None and back[0] == keys.content_hash and sig_to_bytes(back[1]) == keys.signature
+
+
+def test_dedup_keys_made_otherwise_are_not_taken() -> None:
+    """Another version's or other settings' keys (a worker on another machine): ingest
+    computes the keys itself (None)."""
+    ix = near()
+    keys = ix.dedup_keys(ZH_A)
+    assert ix.known(None) is None
+    assert near(num_perm=64).known(keys) is None
+    assert near(shingle_size=4).known(keys) is None
+    assert near(threshold=0.8).known(keys) is not None  # the banding is ingest's own: same keys
+    other_format = keys.signature[:2] + bytes([keys.signature[2] + 1]) + keys.signature[3:]
+    assert ix.known(DedupKeys(keys.content_hash, other_format)) is None
+    assert ix.known(DedupKeys(keys.content_hash, keys.signature[:40])) is None
+    assert ix.known(DedupKeys("not a sha1", keys.signature)) is None
+    assert ix.known(DedupKeys(keys.content_hash.upper(), keys.signature)) is None

@@ -9,12 +9,16 @@ import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from fixturesite import FixtureSite, build, manifest, shipped_topics
 
+from crawler.dedup import NearDup, content_hash, sig_to_bytes
+from crawler.records import SpoolItem
 from crawler.store import fts
+from crawler.store.db import open_db
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -38,6 +42,9 @@ class Crawled:
         assert changed == 1
         self.settings.write_text(settings + "\n" + shipped_topics(), encoding="utf-8")
         self.db_path = tmp / "corpus.db"
+        with closing(open_db(self.db_path)) as db:  # a copy of each item the crawl spools
+            db.executescript("CREATE TABLE spooled (item TEXT); CREATE TRIGGER spooled AFTER INSERT "
+                             "ON spool BEGIN INSERT INTO spooled VALUES (new.item); END;")
         self.first = crawl(self.settings)
         self.first_log = site.requests
         site.clear_log()
@@ -205,6 +212,22 @@ def test_database_is_consistent(crawled):
     n_articles = crawled.rows("SELECT count(*) FROM articles")[0][0]
     assert crawled.rows("SELECT count(*) FROM articles_fts")[0][0] == n_articles
     assert crawled.rows("SELECT count(*) FROM minhashes")[0][0] == n_articles
+
+
+def test_the_keys_the_workers_computed_are_those_of_the_stored_text(crawled):
+    """The crawl's worker processes compute each kept text's content hash and signature
+    (SpoolItem.dedup_keys), and ingest stores those: what it would compute itself."""
+    near = NearDup()
+    spooled = [SpoolItem.from_dict(json.loads(r[0])) for r in crawled.rows("SELECT item FROM spooled")]
+    assert len(spooled) >= 5
+    for item in spooled:
+        assert item.dedup_keys == near.dedup_keys(item.article.text)
+    rows = crawled.rows("SELECT a.text, a.content_hash, m.signature FROM articles a "
+                        "JOIN minhashes m ON m.article_id = a.id")
+    assert len(rows) >= 5
+    for row in rows:
+        assert row["content_hash"] == content_hash(row["text"])
+        assert row["signature"] == sig_to_bytes(near.signature(row["text"]))
 
 
 def test_articles_are_stored_while_the_crawl_runs_and_counted_per_source(crawled):

@@ -3,10 +3,12 @@ idempotence, and transactions that leave nothing half-stored."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from crawler.config import DedupSettings
-from crawler.dedup import NearDup
+from crawler.dedup import NearDup, content_hash, sig_to_bytes
 from crawler.records import Article, Match, SpoolItem
 from crawler.store import pages, runs, schema
 from crawler.store.db import open_db
@@ -360,3 +362,39 @@ def test_other_dedup_settings_rebuild_the_bands_and_still_find_copies(db):
     assert count(db, "lsh_bands") == 3 * near.bands
     stories = [r[0] for r in db.execute("SELECT story_id FROM articles ORDER BY id")]
     assert stories[2] == stories[0] != stories[1]
+
+
+def test_the_keys_an_item_brings_are_stored_when_made_with_these_settings(db):
+    """A crawl's worker computes the text's content hash and signature (SpoolItem.dedup_keys);
+    ingest stores them as they came, and computes its own for one made with other settings.
+    (Keys of another text are attached here only to see whose keys were stored and used.)"""
+    near = NearDup()
+    other = near.dedup_keys(OTHER)
+    brought = dataclasses.replace(item("http://a.test/1", BASE), dedup_keys=other)
+    foreign = dataclasses.replace(item("http://a.test/3", BASE),
+                                  dedup_keys=NearDup(num_perm=64).dedup_keys(OTHER))
+    stats = ingest(db, brought, item("http://a.test/2", OTHER), foreign)
+    assert (stats.new, stats.duplicates) == (2, 1)
+    rows = db.execute("SELECT a.url, a.content_hash, m.signature FROM articles a "
+                      "JOIN minhashes m ON m.article_id = a.id ORDER BY a.id").fetchall()
+    assert rows == [("http://a.test/1", other.content_hash, other.signature),
+                    ("http://a.test/3", content_hash(BASE), sig_to_bytes(near.signature(BASE)))]
+    # the page with OTHER's text is an exact copy of the one that brought OTHER's keys
+    assert db.execute("SELECT url, article_id, kind FROM copies").fetchall() == [("http://a.test/2", 1, "exact")]
+
+
+def test_an_item_s_keys_go_through_the_spool_and_old_items_have_none(db):
+    near = NearDup()
+    with_keys = dataclasses.replace(item("http://a.test/1", BASE), dedup_keys=near.dedup_keys(BASE))
+    spool = SqliteSpool(db)
+    spool.put(with_keys)
+    spool.put(item("http://a.test/2", OTHER))  # as spooled by an earlier version: no keys
+    (_, first), (_, second) = spool.pending()
+    assert first == with_keys and first.dedup_keys == near.dedup_keys(BASE)
+    assert second.dedup_keys is None
+    d = with_keys.to_dict()
+    d["dedup_keys"] = {"content_hash": "x", "signature": "not base64!"}
+    assert SpoolItem.from_dict(d).dedup_keys is None
+    assert Ingester(db, DedupSettings()).ingest().new == 2
+    stored = dict(db.execute("SELECT url, content_hash FROM articles").fetchall())
+    assert stored == {"http://a.test/1": content_hash(BASE), "http://a.test/2": content_hash(OTHER)}

@@ -11,6 +11,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
+from crawler.dedup import NearDup
 from crawler.errors import ProcessingTimeout
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
@@ -72,15 +73,21 @@ class _Stage:
 
 
 class AnalysePipeline(_Stage):
-    """Fetched page -> SpoolItem (decode, extract, age limit, topics), or a typed drop."""
+    """Fetched page -> SpoolItem (decode, extract, age limit, topics, the text's dedup keys),
+    or a typed drop."""
+
+    near: NearDup | None = None
 
     async def process_item(self, item: Fetched) -> SpoolItem:
         plan = self.crawler.spider.plan
-        # in a worker process: a page that takes long to extract stalls no download
-        crawl = plan.settings.crawl
+        # in a worker process: a page that takes long to extract stalls no download; the
+        # dedup keys are computed there too, not by ingest on this process's thread
+        crawl, d = plan.settings.crawl, plan.settings.dedup
+        if self.near is None:
+            self.near = NearDup(d.near_threshold, d.num_perm, d.shingle_size)
         try:
             verdict = await workers_of(self.crawler).run(
-                ANALYSE, item, plan.topics, crawl.max_age_days, crawl.max_title_chars)
+                ANALYSE, item, plan.topics, crawl.max_age_days, crawl.max_title_chars, self.near)
         except ProcessingTimeout as e:
             verdict = Verdict(reason=SkipReason.PROCESSING_TIMEOUT, detail=str(e), outcome=Outcome.RETRY)
         if verdict.article is not None:

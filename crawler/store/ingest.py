@@ -101,21 +101,21 @@ class Ingester:
     def _store(self, item: SpoolItem) -> str:
         a = item.article
         canon = canonical_url(a.url, a.canonical_url)
-        content_hash = dedup.content_hash(a.text)
-        sig = None
+        # the worker that extracted the text computed its keys, when it had these settings
+        content_hash, sig = self.near.known(item.dedup_keys) or (dedup.content_hash(a.text), None)
         existing = corpus.find_article_by_url(self.db, canon, a.url, item.requested_url)
         if existing is not None and canon != canonical_url(a.url) and corpus.find_article_by_url(
                 self.db, a.url, item.requested_url) is None:
             # only its declared canonical names that article: the same page elsewhere (print,
             # AMP, mobile) has its text; a template that names one article on every page
             # (og:url of the day's lead story) does not, and would swallow the site
-            sig = self.near.signature(a.text)
+            sig = sig if sig is not None else self.near.signature(a.text)
             if not self._same_page(existing, content_hash, sig):
                 # its own URL, cleaned, may be stored already (reached with other tracking)
                 canon = canonical_url(a.url)
                 existing = corpus.find_article_by_url(self.db, canon)
         elif existing is not None and canon == canonical_url(a.url):
-            existing, sig = self._reclaim(existing, canon, content_hash, a.text)
+            existing, sig = self._reclaim(existing, canon, content_hash, a.text, sig)
         if existing is not None:
             return self._copy(item, existing, "canonical")
         existing = corpus.find_article_by_hash(self.db, content_hash)
@@ -135,8 +135,8 @@ class Ingester:
         corpus.set_story(self.db, article_id, story)
         return "stored"
 
-    def _reclaim(self, holder: int, url: str, content_hash: str,
-                 text: str) -> tuple[int | None, dedup.Signature | None]:
+    def _reclaim(self, holder: int, url: str, content_hash: str, text: str,
+                 sig: dedup.Signature | None) -> tuple[int | None, dedup.Signature | None]:
         """The page at `url` itself, while the article `holder` holds `url` only because its
         own page declared it (a template naming the day's lead story on every page, fetched
         before the lead story): the page at the URL decides. When it shows the holder's text
@@ -145,8 +145,8 @@ class Ingester:
         own_url, held = corpus.urls_of(self.db, holder)
         own = canonical_url(own_url)
         if held != url or own == url:
-            return holder, None
-        sig = self.near.signature(text)
+            return holder, sig
+        sig = sig if sig is not None else self.near.signature(text)
         if self._same_page(holder, content_hash, sig) or corpus.find_article_by_url(self.db, own) not in (None, holder):
             return holder, sig  # its own URL is another article's: left as it was
         corpus.set_canonical_url(self.db, holder, own)

@@ -5,9 +5,11 @@ parsing feeds and sitemaps) to these processes and brings the results back to th
 This module only makes the pool, so that `topicwatch crawl` can fork it first (`fork_early`):
 
 - the workers are forked before the crawl's process imports Scrapy, Twisted and the corpus
-  code, so what they import themselves (`PRELOAD`: trafilatura, the extraction code and the
-  dedup keys' numpy code, a third of a second) runs on the second core while the crawl's
-  process imports Scrapy on the first; forked later, the first article waited for them;
+  code, so what they import themselves (`PRELOAD`: trafilatura and the extraction code, a
+  quarter of a second) runs on the second core while the crawl's process imports Scrapy on
+  the first; forked later, the first article waited for those imports.  The dedup keys' code
+  (crawler/dedup.py: numpy, datasketch) is imported with the first article page, when its
+  step's `NearDup` is unpickled: a crawl that finds nothing new never imports it;
 - they do not carry Scrapy's and Twisted's modules they never use (less memory per worker);
 - pebble forks every worker inside the first `schedule` call, on the calling thread
   (`ProcessPool._start_pool`; tests/test_workers.py checks it, as it must stay so: a fork
@@ -36,7 +38,7 @@ MAX_TASKS = 500  # steps a worker process runs before a fresh one replaces it
 IMPORT_TURN_SECONDS = 10  # longest a starting worker waits for another to finish its imports
 # imported (a "module") or called (a "module:function") by each worker as it starts, not by
 # the crawl's process: the steps' modules, and what they would otherwise build on first use
-PRELOAD = ("crawler.analyse", "crawler.sources.read", "crawler.dedup", "crawler.text.normalise:warm_up")
+PRELOAD = ("crawler.analyse", "crawler.sources.read", "crawler.text.normalise:warm_up")
 
 
 # loggers that restate, page by page, what the crawl records and counts itself (the `skipped`

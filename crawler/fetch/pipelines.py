@@ -7,11 +7,10 @@ per-reason counts appear in the crawl stats and the fetch state records a `skipp
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.dedup import NearDup
 from crawler.errors import ProcessingTimeout
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
@@ -19,6 +18,9 @@ from crawler.fetch.workers import workers_of
 from crawler.records import Fetched, Outcome, SkipReason, SpoolItem, Verdict
 from crawler.store.db import open_db
 from crawler.store.spool import SqliteSpool
+
+if TYPE_CHECKING:
+    from crawler.dedup import NearDup
 
 PREFIX = "topicwatch/"
 ANALYSE = "crawler.analyse:analyse"  # imported by the worker processes only (workers.py)
@@ -83,7 +85,9 @@ class AnalysePipeline(_Stage):
         # in a worker process: a page that takes long to extract stalls no download; the
         # dedup keys are computed there too, not by ingest on this process's thread
         crawl, d = plan.settings.crawl, plan.settings.dedup
-        if self.near is None:
+        if self.near is None:  # with the first article: a crawl that finds none never imports it
+            from crawler.dedup import NearDup
+
             self.near = NearDup(d.near_threshold, d.num_perm, d.shingle_size)
         try:
             verdict = await workers_of(self.crawler).run(

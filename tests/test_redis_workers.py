@@ -23,6 +23,7 @@ from scrapy import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.config import load_settings
+from crawler.dedup import NearDup
 from crawler.records import Article, Match, SpoolItem
 from crawler.remote.shared import Shared
 from crawler.remote.spool import RedisSpool, drain
@@ -277,10 +278,14 @@ def test_the_redis_spool_acknowledges_only_after_commit_and_ingest_is_idempotent
     settings = load_settings(settings_path)
     db = open_db(settings.corpus_path)
 
+    near = NearDup()
+
     def item(n: int) -> SpoolItem:
         text = f"第{n}篇文章。" + "人工智能芯片的新闻正文，写了很多内容，" * (5 + n) + f"编号{n * 7919}。"
+        # the dedup keys a worker computed travel with the item
         return SpoolItem(article=Article(url=f"https://news.test/{n}", source="s", title=f"t{n}",
-                                         text=text), matches=(Match("ai", 1.0, ("人工智能",)),))
+                                         text=text), matches=(Match("ai", 1.0, ("人工智能",)),),
+                         dedup_keys=near.dedup_keys(text))
 
     spool = RedisSpool(shared)
     spool.ensure_group()
@@ -289,6 +294,7 @@ def test_the_redis_spool_acknowledges_only_after_commit_and_ingest_is_idempotent
     # an ingester that read two items and died before acknowledging them
     first = RedisSpool(shared).pending(2)
     assert [i.article.url for _, i in first] == ["https://news.test/0", "https://news.test/1"]
+    assert [i for _, i in first] == [item(0), item(1)]  # the dedup keys too
     assert not shared.any_stored("https://news.test/0")
     # the next ingester reads them again (its pending list), then the third
     calls = []

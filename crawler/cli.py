@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from crawler.config import describe_settings, load_settings
 from crawler.console import (
@@ -42,6 +40,9 @@ from crawler.errors import (
     TopicwatchError,
 )
 
+if TYPE_CHECKING:
+    from importlib import metadata
+
 DEFAULT_SETTINGS = "settings.toml"
 PLUGIN_GROUP = "topicwatch.commands"
 
@@ -66,6 +67,8 @@ class TopicwatchGroup(click.Group):
     TopicwatchError turned into CommandError wherever a command raises it."""
 
     def _plugins(self) -> dict[str, metadata.EntryPoint]:
+        from importlib import metadata  # here: 0.03-0.05 s of every command's start-up
+
         return {ep.name: ep for ep in metadata.entry_points(group=PLUGIN_GROUP)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -410,6 +413,8 @@ def sources(settings_path: str, check: bool, names: tuple[str, ...]) -> None:
     if check:
         _check_sources(settings, chosen)
         return
+    from rich.table import Table
+
     table = Table("name", "kind", "enabled", "url(s)", "language", title=f"sources in {settings_path}")
     for s in chosen:
         table.add_row(*plain(s.name, s.kind, "yes" if s.enabled else "no", "\n".join(s.all_urls()),
@@ -452,6 +457,8 @@ def topics(settings_path: str, explain: str | None) -> None:
 @cli.command("settings", short_help="print every setting with its default and meaning")
 def settings_reference() -> None:
     """Print every key settings.toml accepts, with its default and meaning."""
+    from rich.table import Table
+
     table = Table("section", "key", "default", "meaning")
     for section, key, default, help_ in describe_settings():
         table.add_row(*plain(section, key, json.dumps(default, ensure_ascii=False), help_))

@@ -468,3 +468,19 @@ def test_scrapy_s_tls_factories_import_without_walking_the_stack():
         runs[mode] = out.stdout.split()
     assert int(runs["scrapy"][0]) >= 1 and runs["scrapy"][2:] == [module, module]
     assert runs["adapter"] == ["0", "True", module, module]
+
+
+def test_scrapy_still_caches_robots_txt_per_host_where_robots_policy_forgets_it(settings_path: Path) -> None:
+    """RobotsPolicy._forget_if_stale drops a stale 5xx robots.txt from Scrapy's per-host cache
+    (`RobotsTxtMiddleware._parsers`) so that it is read again; a Scrapy that keeps it elsewhere
+    fails here (tests/test_rate_limits.py checks the behaviour end to end)."""
+    import inspect
+
+    from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+
+    from crawler.fetch.politeness import RobotsPolicy
+
+    policy = RobotsPolicy.from_crawler(crawler_for(settings_path))
+    assert policy._parsers == {}
+    source = inspect.getsource(RobotsTxtMiddleware.robot_parser)
+    assert "if netloc not in self._parsers:" in source and "self._parsers[netloc] = Deferred()" in source

@@ -269,3 +269,68 @@ def test_what_the_fleet_shares_of_a_rate_limited_host(redis_server, redis_prefix
     shared.rate_limit("b.test", 7200.0, refused=True, hold=60)
     assert shared.rate_refused("b.test") == 7200.0 and shared.rate_wait("b.test") == 0.0
     assert 7_000_000 < shared.client.pttl(f"{redis_prefix}:rate-refused:b.test") <= 7_200_000
+
+
+def test_a_worker_reads_a_5xx_robots_txt_again_once_its_refusal_ends(tmp_path, redis_server, redis_prefix):
+    """A fleet's worker outlives a run: once the refusal a 503 robots.txt brought is over
+    (UNAVAILABLE_SECONDS, 2 s here), the next request to the host reads robots.txt again and
+    obeys what it now says, instead of the error page Scrapy parsed (no rules) until the
+    worker restarts."""
+    paths = ["/news/1.html", "/private/2.html"]
+    state = {"up": False}
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = site.base("news")
+        site.routes[("news", "/robots.txt")] = lambda ex: ex.send(
+            b"User-agent: *\nDisallow: /private/\n", "text/plain") if state["up"] else ex.send(
+            b"<html><body>down for maintenance</body></html>", status=503)
+        site.routes[("news", "/feed.xml")] = lambda ex: ex.send(
+            pages.rss(base + p for p in paths), "application/rss+xml")
+        for n, path in enumerate(paths, 1):
+            site.routes[("news", path)] = lambda ex, n=n: ex.send(article(n))
+
+        def settings(name: str) -> Path:
+            path = tmp_path / f"{name}.toml"
+            path.write_text(
+                f'[corpus]\npath = "{tmp_path / name}.db"\n[crawl]\ndelay = 0.2\nretries = 0\n'
+                f'max_age_days = 0\n[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
+                f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
+                '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+            return path
+
+        def enqueue() -> None:
+            done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",
+                                   str(settings("enqueue"))], capture_output=True, text=True, cwd=ROOT, timeout=60)
+            assert done.returncode == 0, done.stderr
+
+        def robots_hits() -> list[float]:
+            return [h.time for h in site.hits("news") if h.path == "/robots.txt"]
+
+        log = tmp_path / "worker.log"
+        code = ("import sys; import crawler.fetch.politeness as p; p.UNAVAILABLE_SECONDS = 2.0; "
+                "from crawler.cli import main; sys.argv = ['topicwatch'] + sys.argv[1:]; main()")
+        worker = subprocess.Popen([sys.executable, "-c", code, "worker", "--settings", str(settings("worker"))],
+                                  stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 60
+            while "worker ready: " not in log.read_text():
+                assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.05)
+            enqueue()
+            while not robots_hits():  # the 503: the feed is refused
+                assert time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert not [h for h in site.hits("news") if h.path != "/robots.txt"]
+            state["up"] = True
+            time.sleep(max(0.0, robots_hits()[-1] + 2.2 - time.monotonic()))  # the refusal is over
+            enqueue()
+            while not [h for h in site.hits("news") if h.path == "/news/1.html"]:
+                assert time.monotonic() < deadline, (site.hits("news"), log.read_text()[-2000:])
+                time.sleep(0.05)
+            time.sleep(0.5)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        asked = [h.path for h in site.hits("news")]
+    assert asked.count("/robots.txt") == 2, asked  # read again, once
+    assert "/feed.xml" in asked and "/private/2.html" not in asked, asked  # and obeyed

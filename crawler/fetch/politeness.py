@@ -19,9 +19,9 @@
   "allow all".  The refusal is `robots-unavailable`, a transient failure: articles are
   tried again next run (a fleet's workers forget them in the dupefilter), and a source
   whose own document is refused fails, naming the status.  It holds for UNAVAILABLE_SECONDS
-  from the answer (a crawl's whole run); a worker of a fleet that lives longer then goes by
-  Scrapy's reading of that answer (no rules) until it restarts, since Scrapy reads a host's
-  robots.txt once per process.
+  from the answer (a crawl's whole run); then the next request to the host reads its
+  robots.txt again (a fleet's worker lives longer than a run; Scrapy alone would read it once
+  per process and go by the error page, no rules, until the worker restarts).
 - A host that answers 429 Too Many Requests, or 503 with a Retry-After header, gets the
   time it asks for (`RateLimits`, a downloader middleware of its own: it must see the answer
   before Scrapy's RetryMiddleware turns it into a retry, which no middleware after it sees).
@@ -53,6 +53,7 @@ from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
@@ -103,6 +104,8 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         return parser if parser is not None else self.parsers.get(urlparse_cached(request).netloc)
 
     async def process_request(self, request: Request) -> Response | None:
+        if not request.meta.get("dont_obey_robotstxt"):
+            self._forget_if_stale(urlparse_cached(request).netloc)
         await super().process_request(request)
         if not request.meta.get("dont_obey_robotstxt"):
             netloc = urlparse_cached(request).netloc
@@ -123,6 +126,22 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
             request.meta["autothrottle_dont_adjust_delay"] = True
             self._slow_down(request, delay)
         return None
+
+    def _forget_if_stale(self, netloc: str) -> None:
+        """A 5xx / 429 robots.txt answered UNAVAILABLE_SECONDS ago or more is read again by the
+        next request to its host: Scrapy reads a host's robots.txt once per process, so a
+        fleet's worker that outlives the refusal would otherwise go by the error page (no rules)
+        until it restarts.  The one place this reaches into Scrapy's RobotsTxtMiddleware: its
+        per-host cache `_parsers`, which it fills on a host's first request (tests/test_fetch.py
+        checks that it still does)."""
+        answered = self.responses.get(netloc)
+        if (answered is None or not (answered.status >= 500 or answered.status == 429)
+                or time.monotonic() - self.answered_at[netloc] < UNAVAILABLE_SECONDS
+                or isinstance(self._parsers.get(netloc), Deferred)):  # being read right now
+            return
+        del self.responses[netloc], self.answered_at[netloc]
+        self.parsers.pop(netloc, None)
+        self._parsers.pop(netloc, None)
 
     def _slow_down(self, request: Request, delay: float) -> None:
         slow_down(self.crawler, request, delay)

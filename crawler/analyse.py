@@ -1,9 +1,10 @@
 """One fetched page -> a verdict: an item for the spool, or a skip with its reason.
 
 decode (crawler/text/charset.py) -> extract (crawler/extract/) -> the age limit -> topics
-(crawler/topics.py) -> the kept text's dedup keys (crawler/dedup.py), for ingest.  A pure function of its arguments, with no Scrapy and no SQLite, so the
-crawl can run it away from the thread that downloads (and tests can run it alone).  It never
-raises: a bug met on one page becomes that page's `processing-error`, retried in later runs.
+(crawler/topics.py) -> the kept text's dedup keys (crawler/dedup.py), for ingest.  A pure
+function of its arguments, with no Scrapy and no SQLite, so the crawl can run it away from
+the thread that downloads (and tests can run it alone).  It never raises: a bug met on one
+page becomes that page's `processing-error`, retried in later runs.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from crawler.records import DedupKeys
-from crawler.text.normalise import normalise_for_hash
+from crawler.text.normalise import HASH_ENVIRONMENT, normalise_for_hash
 
 
 def _import_datasketch() -> types.ModuleType:
@@ -305,13 +305,14 @@ class NearDup:
         """The text's content hash and signature, normalised once: what a crawl's worker
         process computes for ingest (`known`)."""
         norm = normalise_for_hash(text)
-        return DedupKeys(_hash_of(norm), sig_to_bytes(self._signature(norm)))
+        return DedupKeys(_hash_of(norm), sig_to_bytes(self._signature(norm)), HASH_ENVIRONMENT)
 
     def known(self, keys: DedupKeys | None) -> tuple[str, Signature] | None:
-        """The content hash and signature DedupKeys hold, when it was made in this format
-        with these settings; None otherwise (another version or other settings made it: the
-        caller computes them itself)."""
-        if keys is None:
+        """The content hash and signature DedupKeys hold, when they were made in this format,
+        with these settings, from text normalised as here (the same Unicode and OpenCC
+        versions); None otherwise (another version, other settings or another environment
+        made them: the caller computes them itself)."""
+        if keys is None or keys.made_with != HASH_ENVIRONMENT:
             return None
         try:
             sig = sig_from_bytes(keys.signature)

@@ -9,7 +9,7 @@ This module only makes the pool, so that `topicwatch crawl` can fork it first (`
   quarter of a second) runs on the second core while the crawl's process imports Scrapy on
   the first; forked later, the first article waited for those imports.  The dedup keys' code
   (crawler/dedup.py: numpy, datasketch) is imported with the first article page, when its
-  step's `NearDup` is unpickled: a crawl that finds nothing new never imports it;
+  step's `NearDup` is unpickled: a crawl that fetches no article page never imports it;
 - they do not carry Scrapy's and Twisted's modules they never use (less memory per worker);
 - pebble forks every worker inside the first `schedule` call, on the calling thread
   (`ProcessPool._start_pool`; tests/test_workers.py checks it, as it must stay so: a fork

@@ -177,20 +177,24 @@ class DedupKeys:
     """An article text's dedup keys (crawler/dedup.py `NearDup.dedup_keys`), computed where the
     text was extracted, in a worker process, so that ingest (the one process that writes the
     corpus, for every worker on every machine) does not: the content hash and the MinHash
-    signature's stored bytes, which name the format and settings they were made with.  Ingest
-    uses them only when those are its own, and computes them itself otherwise."""
+    signature's stored bytes, which name the format and settings they were made with, and
+    the Unicode and OpenCC versions the text was normalised with (`made_with`).  Ingest uses
+    them only when all of those are its own, and computes them itself otherwise."""
 
     content_hash: str
     signature: bytes
+    made_with: str  # crawler/text/normalise.py HASH_ENVIRONMENT
 
     def to_dict(self) -> dict[str, str]:
-        return {"content_hash": self.content_hash, "signature": base64.b64encode(self.signature).decode()}
+        return {"content_hash": self.content_hash, "signature": base64.b64encode(self.signature).decode(),
+                "made_with": self.made_with}
 
     @classmethod
     def from_dict(cls, d: Any) -> DedupKeys | None:
         """None for what is not one (ingest then computes the keys itself)."""
         try:
-            return cls(str(d["content_hash"]), base64.b64decode(d["signature"], validate=True))
+            return cls(str(d["content_hash"]), base64.b64decode(d["signature"], validate=True),
+                       str(d["made_with"]))
         except (TypeError, KeyError, ValueError, binascii.Error):
             return None
 

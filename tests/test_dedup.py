@@ -7,9 +7,11 @@ articles on the same topic that share its vocabulary.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,7 @@ from crawler.dedup import (
 from crawler.records import DedupKeys
 from crawler.store import corpus, lsh
 from crawler.store.db import open_db, write_transaction
-from crawler.text.normalise import to_traditional
+from crawler.text.normalise import HASH_ENVIRONMENT, to_traditional
 from crawler.text.urls import canonical_url, clean_url, site_of
 
 ZH_A = """在今年的云栖大会上,阿里云智能集团董事长吴泳铭用了将近四十分钟谈算力。他说,过去一年公司新建的AI算力几乎一上线就被客户订满,需求增长的速度远远超过了机房建设的速度。按照他的估算,下一代先进模型的训练投入将以百亿美元计,能够承担这种成本的公司屈指可数。
@@ -500,7 +502,12 @@ def test_dedup_keys_made_otherwise_are_not_taken() -> None:
     assert near(shingle_size=4).known(keys) is None
     assert near(threshold=0.8).known(keys) is not None  # the banding is ingest's own: same keys
     other_format = keys.signature[:2] + bytes([keys.signature[2] + 1]) + keys.signature[3:]
-    assert ix.known(DedupKeys(keys.content_hash, other_format)) is None
-    assert ix.known(DedupKeys(keys.content_hash, keys.signature[:40])) is None
-    assert ix.known(DedupKeys("not a sha1", keys.signature)) is None
-    assert ix.known(DedupKeys(keys.content_hash.upper(), keys.signature)) is None
+    assert ix.known(dataclasses.replace(keys, signature=other_format)) is None
+    assert ix.known(dataclasses.replace(keys, signature=keys.signature[:40])) is None
+    assert ix.known(dataclasses.replace(keys, content_hash="not a sha1")) is None
+    assert ix.known(dataclasses.replace(keys, content_hash=keys.content_hash.upper())) is None
+    # text normalised with another Unicode database or other OpenCC dictionaries (a worker on
+    # a machine with another Python or OpenCC) may fold some characters otherwise
+    assert keys.made_with == HASH_ENVIRONMENT and HASH_ENVIRONMENT.startswith(f"unicode {unicodedata.unidata_version}, opencc ")
+    assert ix.known(dataclasses.replace(keys, made_with="unicode 99.0.0, opencc 1.4.2")) is None
+    assert ix.known(DedupKeys(keys.content_hash, keys.signature, HASH_ENVIRONMENT)) is not None

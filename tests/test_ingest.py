@@ -393,7 +393,9 @@ def test_an_item_s_keys_go_through_the_spool_and_old_items_have_none(db):
     assert first == with_keys and first.dedup_keys == near.dedup_keys(BASE)
     assert second.dedup_keys is None
     d = with_keys.to_dict()
-    d["dedup_keys"] = {"content_hash": "x", "signature": "not base64!"}
+    d["dedup_keys"] = {"content_hash": "x", "signature": "not base64!", "made_with": "?"}
+    assert SpoolItem.from_dict(d).dedup_keys is None
+    d["dedup_keys"] = {"content_hash": "x", "signature": ""}  # written before `made_with`
     assert SpoolItem.from_dict(d).dedup_keys is None
     assert Ingester(db, DedupSettings()).ingest().new == 2
     stored = dict(db.execute("SELECT url, content_hash FROM articles").fetchall())

@@ -85,7 +85,7 @@ class AnalysePipeline(_Stage):
         # in a worker process: a page that takes long to extract stalls no download; the
         # dedup keys are computed there too, not by ingest on this process's thread
         crawl, d = plan.settings.crawl, plan.settings.dedup
-        if self.near is None:  # with the first article: a crawl that finds none never imports it
+        if self.near is None:  # with the first article page: a crawl that fetches none never imports it
             from crawler.dedup import NearDup
 
             self.near = NearDup(d.near_threshold, d.num_perm, d.shingle_size)

@@ -71,6 +71,13 @@ def fold_term(term: str) -> str:
     return fold(term).strip()
 
 
+# What `normalise_for_hash` gives besides this code depends on: the Unicode database (NFKC,
+# `\W`; Python 3.12 knows letters 3.11 does not) and OpenCC's dictionaries.  Dedup keys
+# computed in another process (a fleet's worker on another machine) are used only when it is
+# the same there (crawler/dedup.py `NearDup.known`).
+HASH_ENVIRONMENT = f"unicode {unicodedata.unidata_version}, opencc {getattr(opencc, '__version__', '?')}"
+
+
 @lru_cache(maxsize=4)
 def normalise_for_hash(text: str) -> str:
     """Folded text with pinyin, whitespace and punctuation removed.  Cached: ingest hashes an

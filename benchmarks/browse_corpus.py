@@ -211,6 +211,9 @@ class ListSpool:
     def remove(self, key: int | str) -> None:
         del self.items[int(key)]
 
+    def rolled_back(self) -> None:
+        """Nothing to do: the failure ends the benchmark."""
+
     def __len__(self) -> int:
         return len(self.items)
 

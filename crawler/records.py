@@ -158,6 +158,9 @@ class Article:
         return dataclasses.asdict(self)
 
 
+_ARTICLE_FIELDS = frozenset(f.name for f in dataclasses.fields(Article))
+
+
 @dataclass(frozen=True)
 class Match:
     """How one article matched one topic."""
@@ -225,7 +228,8 @@ class SpoolItem:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SpoolItem:
         return cls(
-            article=Article(**d["article"]),
+            # fields a newer version added are left out: what this one knows is stored
+            article=Article(**{k: v for k, v in d["article"].items() if k in _ARTICLE_FIELDS}),
             matches=tuple(
                 Match(topic=m["topic"], score=m["score"], terms=tuple(m["terms"]))
                 for m in d["matches"]

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,12 +23,13 @@ from fixturesite import FixtureSite, build, manifest, shipped_topics
 from scrapy import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
 
-from crawler.config import load_settings
+from crawler.config import DedupSettings, load_settings
 from crawler.dedup import NearDup
 from crawler.records import Article, Match, SpoolItem
 from crawler.remote.shared import Shared
 from crawler.remote.spool import RedisSpool, drain
 from crawler.store.db import open_db
+from crawler.store.ingest import Ingester
 
 ROOT = Path(__file__).resolve().parent.parent
 DELAY = 0.3
@@ -296,24 +298,118 @@ def test_the_redis_spool_acknowledges_only_after_commit_and_ingest_is_idempotent
     assert [i.article.url for _, i in first] == ["https://news.test/0", "https://news.test/1"]
     assert [i for _, i in first] == [item(0), item(1)]  # the dedup keys too
     assert not shared.any_stored("https://news.test/0")
-    # the next ingester reads them again (its pending list), then the third
-    calls = []
-    stats = drain(db, settings.dedup, shared, stop=lambda: len(calls) > 0 or calls.append(1),
-                  block_seconds=0.2)
+    # the next ingester reads them again (its pending list), then the third; it stops once
+    # the stream is empty (the stop is also asked between batches)
+    def drained() -> bool:
+        return shared.client.xlen(shared.keys.items) == 0
+
+    stats = drain(db, settings.dedup, shared, stop=drained, block_seconds=0.2)
     assert stats.new == 3
     assert len(spool) == 0 and shared.client.xpending(shared.keys.items, "ingest")["pending"] == 0
     assert shared.any_stored("https://news.test/2")
     # the same items again (a redelivery after a crash between commit and ack): nothing new
     for n in range(3):
         spool.put(item(n))
-    calls.clear()
-    again = drain(db, settings.dedup, shared, stop=lambda: len(calls) > 0 or calls.append(1),
-                  block_seconds=0.2)
+    again = drain(db, settings.dedup, shared, stop=drained, block_seconds=0.2)
     assert again.new == 0 and again.duplicates == 0
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
     # each drain is one run in the corpus, counting what it stored
     assert db.execute("SELECT trigger, status, new FROM runs ORDER BY id").fetchall() == [
         ("ingest --redis", "ok", 3), ("ingest --redis", "ok", 0)]
+
+
+def _ai_item(n: int) -> SpoolItem:
+    text = f"第{n}篇报道。" + "大模型算力成本的讨论越来越多，" * (6 + n) + f"编号{n * 104729}。"
+    return SpoolItem(article=Article(url=f"https://news.test/{n}", source="s", title=f"t{n}", text=text),
+                     matches=(Match("ai", 1.0, ("大模型",)),))
+
+
+def test_a_batch_that_fails_is_not_acknowledged_and_is_read_again(
+        tmp_path: Path, redis_server: str, redis_prefix: str):
+    """The daemon ingests the stream with one RedisSpool for its whole life: when a batch's
+    transaction rolls back (here a trigger refuses the third article: a full disk, a bug), the
+    items it had stored in its savepoints are not acknowledged, not published as stored, and
+    are read again by the next ingest, with the one that failed."""
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    db = open_db(tmp_path / "corpus.db")
+    spool = RedisSpool(shared, block_seconds=0.2)
+    spool.ensure_group()
+    for n in range(4):
+        spool.put(_ai_item(n))
+    db.execute("CREATE TRIGGER boom BEFORE INSERT ON articles WHEN NEW.url = 'https://news.test/2' "
+               "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    ingester = Ingester(db, DedupSettings())
+    with pytest.raises(Exception, match="disk on fire"):
+        ingester.ingest(spool)
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    assert shared.client.xpending(shared.keys.items, "ingest")["pending"] == 4
+    # the next cycle (the daemon's), same spool: nothing acknowledged, nothing published
+    db.execute("DROP TRIGGER boom")
+    assert not shared.any_stored("https://news.test/0")
+    stats = ingester.ingest(spool)
+    spool.flush()
+    assert stats.new == 4
+    assert sorted(r[0] for r in db.execute("SELECT url FROM articles")) == [f"https://news.test/{n}" for n in range(4)]
+    assert shared.client.xlen(shared.keys.items) == 0 and shared.any_stored("https://news.test/0")
+
+
+def test_an_entry_that_is_no_item_is_set_aside_and_the_rest_is_ingested(
+        tmp_path: Path, redis_server: str, redis_prefix: str):
+    """A stream entry that is not an item (not JSON, or an article without its text) would stop
+    the ingester at every read: it goes to `<items>:unreadable` with its error; an item from a
+    newer version, with an article field this one does not know, is stored without it."""
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    db = open_db(tmp_path / "corpus.db")
+    spool = RedisSpool(shared, block_seconds=0.2)
+    spool.ensure_group()
+    shared.client.xadd(shared.keys.items, {"item": "{not json"})
+    broken = _ai_item(1).to_dict()
+    del broken["article"]["text"]
+    shared.client.xadd(shared.keys.items, {"item": json.dumps(broken)})
+    newer = _ai_item(2).to_dict()
+    newer["article"]["sentiment"] = "upbeat"  # a field a later version might add
+    shared.client.xadd(shared.keys.items, {"item": json.dumps(newer)})
+    spool.put(_ai_item(3))
+    stats = Ingester(db, DedupSettings()).ingest(spool)
+    spool.flush()
+    assert stats.new == 2
+    assert sorted(r[0] for r in db.execute("SELECT url FROM articles")) == ["https://news.test/2", "https://news.test/3"]
+    aside = shared.client.xrange(shared.keys.items + ":unreadable")
+    assert [f[b"item"] for _, f in aside] == [b"{not json", json.dumps(broken).encode()]
+    assert [f[b"error"].split(b":")[0] for _, f in aside] == [b"JSONDecodeError", b"TypeError"]
+    assert shared.client.xlen(shared.keys.items) == 0
+
+
+def test_the_ingester_stops_promptly_while_items_keep_coming(
+        tmp_path: Path, redis_server: str, redis_prefix: str):
+    """`topicwatch ingest --redis` asked to stop (SIGTERM) in a busy fleet: the stop is asked
+    between batches too, not only after a quiet second, so it ends while items still arrive."""
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    settings_path = tmp_path / "settings.toml"
+    settings_path.write_text(f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n', encoding="utf-8")
+    db = open_db(tmp_path / "corpus.db")
+    RedisSpool(shared).ensure_group()
+    producing = threading.Event()
+    producing.set()
+
+    def produce() -> None:  # for 8 s at most: an ingester that never stops fails, not hangs
+        n = 0
+        while producing.is_set() and time.monotonic() - start < 8:
+            RedisSpool(shared).put(_ai_item(n))
+            n += 1
+            time.sleep(0.1)
+
+    start = time.monotonic()
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    try:
+        stats = drain(db, DedupSettings(), shared, stop=lambda: time.monotonic() - start > 1.0,
+                      block_seconds=1.0)
+        took = time.monotonic() - start
+    finally:
+        producing.clear()
+        producer.join(timeout=5)
+    assert stats.new >= 3 and took < 4.0, (stats, took)
 
 
 def test_the_scrapy_internals_the_worker_uses_are_there():

@@ -10,6 +10,7 @@ Redis:
 | `P:requests:leases`, `:leased`, `:lease-id` | sorted set, hash, counter | requests a worker took and has not finished (crawler/fetch/redis_frontier.py) |
 | `P:schedules` | list | schedule messages: `{"source": NAME}` |
 | `P:items` | stream | spooled items (crawler/remote/spool.py), consumer group `ingest` |
+| `P:items:unreadable` | stream | entries of `P:items` that were no item (not JSON, fields missing), with the error, set aside for a person |
 | `P:stored` | set | URLs and canonical URLs never to fetch again (the ingester's) |
 | `P:validators` | hash | URL -> {"etag", "last_modified", "read_as"} of feeds, sitemaps, listing pages |
 | `P:host:HOST` | string with a TTL | held while HOST must not be asked again |

@@ -81,7 +81,11 @@ class RedisSpool:
         batch = []
         for entry_id, fields in entries:
             key = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            item = SpoolItem.from_dict(json.loads(fields[b"item"]))
+            try:
+                item = SpoolItem.from_dict(json.loads(fields[b"item"]))
+            except (KeyError, TypeError, ValueError) as e:  # ValueError: bad JSON or UTF-8
+                self._set_aside(key, fields, e)
+                continue
             if item.run_id is None and self.run_id is not None:
                 item = dataclasses.replace(item, run_id=self.run_id)
             self._read[key] = item
@@ -91,6 +95,24 @@ class RedisSpool:
     def remove(self, key: int | str) -> None:
         """Called inside the item's SQLite transaction: acknowledged after it commits."""
         self._done.append(str(key))
+
+    def rolled_back(self) -> None:
+        """The batch's transaction was rolled back: what it removed is not stored, so it is not
+        acknowledged (it stays in this consumer's pending list), and the next `pending` reads
+        that list again, from its start."""
+        self._done = []
+        self._backlog = True
+
+    def _set_aside(self, key: str, fields: dict, error: Exception) -> None:
+        """An entry that is no item (not JSON, or not an item's fields) would stop the
+        ingester at every read: it goes to the `<items>:unreadable` stream, kept for a person
+        to look at, and leaves the items stream."""
+        log.error("a spooled entry %s of %s is not an item (%s: %s); moved to %s:unreadable",
+                  key, self.key, type(error).__name__, error, self.key)
+        pipe = self.client.pipeline()
+        pipe.xadd(f"{self.key}:unreadable", {**fields, b"error": f"{type(error).__name__}: {error}"[:500]})
+        pipe.xack(self.key, GROUP, key).xdel(self.key, key)
+        pipe.execute()
 
     def flush(self) -> None:
         """Acknowledge and delete the committed items; publish their URLs as stored."""
@@ -125,7 +147,7 @@ def drain(db: Database, dedup: DedupSettings, shared: Shared, *, stop: Callable[
     """Ingest from the stream until `stop()` says so (checked at least every `block_seconds`)."""
     seeded = seed_stored(db, shared)
     log.info("published %d stored URLs to %s", seeded, shared.keys.stored)
-    spool = RedisSpool(shared, block_seconds)
+    spool = RedisSpool(shared, block_seconds, stop=stop)  # a busy stream still stops promptly
     spool.ensure_group()
     # one run row (trigger "ingest --redis") counts what this ingester stored, for `status`
     spool.run_id = runs.start_run(db, TRIGGER, [], pid=os.getpid())

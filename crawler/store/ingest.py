@@ -77,12 +77,18 @@ class Ingester:
             # one commit per batch, each item in its own savepoint: a commit writes every page
             # the item touched (articles, full-text index, bands), 1.6 ms of a crawl's process
             # per article; a kill leaves the whole batch in the spool, to be ingested again
-            with write_transaction(self.db):
-                for key, item in batch:
-                    self._ingest_one(spool, key, item, stats)
-                    faults.reached("ingest")
-                    if progress:
-                        progress(stats)
+            try:
+                with write_transaction(self.db):
+                    for key, item in batch:
+                        self._ingest_one(spool, key, item, stats)
+                        faults.reached("ingest")
+                        if progress:
+                            progress(stats)
+            except BaseException:
+                # nothing of the batch is stored: a spool that acknowledges removals after the
+                # commit (the Redis one) must forget them, and hand the batch out again
+                spool.rolled_back()
+                raise
         return stats
 
     def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:

@@ -25,6 +25,9 @@ class Spool(Protocol):
     def put(self, item: SpoolItem) -> None: ...
     def pending(self, limit: int = 100) -> list[tuple[int | str, SpoolItem]]: ...
     def remove(self, key: int | str) -> None: ...
+    def rolled_back(self) -> None:
+        """The transaction the removals since the last `pending` were made in was rolled back:
+        those items are not stored, and must be handed out again."""
     def __len__(self) -> int: ...
 
 
@@ -54,6 +57,9 @@ class SqliteSpool:
 
     def remove(self, key: int | str) -> None:
         self.db.execute("DELETE FROM spool WHERE id = ?", [key])
+
+    def rolled_back(self) -> None:
+        """Nothing to do: the DELETEs were rolled back with the rest."""
 
     def __len__(self) -> int:
         return self.db.execute("SELECT count(*) FROM spool").fetchone()[0]

@@ -281,6 +281,61 @@ def test_other_namespace_sitemap_index():
     assert parse_sitemap(body, SITEMAP_URL, "ex").sitemaps == ["https://www.example.com/s1.xml"]
 
 
+def test_a_feed_with_one_cut_character_is_read_as_its_charset_not_as_mojibake():
+    """A CMS that cut one title in the middle of a character: no charset reads the feed without
+    an error, and feedparser fell back to windows-1252 for every entry (and the garbled channel
+    title no longer read as Chinese, so zone-less dates were taken as UTC, 8 h off).  Read as
+    a browser reads it: UTF-8 (or GBK), that one character replaced."""
+    items = "".join(f"<item><title>{t}</title><link>https://news.example.cn/a/{i}.html</link>"
+                    "<pubDate>Fri, 20 Sep 2024 13:47:00</pubDate></item>"
+                    for i, t in enumerate(["央行宣布降息", "CUT", "股市收盘上涨"]))
+    doc = ('<?xml version="1.0" encoding="{enc}"?><rss version="2.0"><channel><title>财经新闻</title>'
+           f"<link>https://news.example.cn/</link>{items}</channel></rss>")
+    for enc in ("utf-8", "gbk"):
+        body = doc.format(enc=enc).encode(enc).replace(b"CUT", "市场价格".encode(enc)[:-1])
+        entries = parse_feed(body, FEED_URL, "example", content_type=f"application/rss+xml; charset={enc}")
+        assert [e.title for e in entries] == ["央行宣布降息", "市场价\ufffd", "股市收盘上涨"], enc
+        assert {e.published for e in entries} == {"2024-09-20T13:47:00+08:00"}, enc
+
+
+def test_sitemap_urls_with_a_bare_ampersand_keep_it():
+    """CMS sitemaps write query strings unescaped; libxml2 recovering dropped the `&` and the
+    name after it (`?id=1=2`), and every later `&amp;` too."""
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<url><loc>https://www.example.com/show.php?id=10001&catid=2&x=&#233;</loc></url>"
+            b"<url><loc>https://www.example.com/show.php?id=10002&amp;catid=2</loc></url>"
+            b"<url><loc>https://www.example.com/a.php?q=AT&T&amp;p=1</loc></url></urlset>")
+    page = parse_sitemap(body, "https://www.example.com/sitemap.xml", "ex")
+    assert [e.url for e in page.entries] == [
+        "https://www.example.com/show.php?id=10001&catid=2&x=é",  # a character reference is one
+        "https://www.example.com/show.php?id=10002&catid=2",
+        "https://www.example.com/a.php?q=AT&T&p=1",
+    ]
+
+
+@pytest.mark.parametrize("declared, encoding, first", [
+    ("gb2312", "gbk", "朱镕基谈改革"),  # 镕 is in GBK, not in GB2312
+    ("big5", "big5hkscs", "啓動新計劃"),  # 啓 is in Big5-HKSCS, not in plain Big5
+])
+def test_a_news_sitemap_read_with_its_widened_charset_keeps_every_entry(declared, encoding, first):
+    """libxml2 reads the declared label strictly and stopped at the first character outside
+    it, losing every entry after; browsers (and topicwatch) widen gb2312 to GBK, big5 to HKSCS."""
+    titles = [first, "第二条", "第三条", "第四条", "第五条"]
+    urls = "".join(f"<url><loc>https://news.example.cn/n/{i}.html</loc><news:news><news:title>{t}"
+                   "</news:title></news:news></url>" for i, t in enumerate(titles))
+    body = (f'<?xml version="1.0" encoding="{declared}"?><urlset xmlns="http://www.sitemaps.org/schemas/'
+            'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            f"{urls}</urlset>").encode(encoding)
+    page = parse_sitemap(body, "https://news.example.cn/sitemap.xml", "cn")
+    assert sorted(e.title for e in page.entries) == sorted(titles)
+
+
+def test_text_sitemap_with_a_byte_order_mark():
+    body = b"\xef\xbb\xbfhttps://www.example.com/a/1.html\r\nhttps://www.example.com/a/2.html\r\n"
+    page = parse_sitemap(body, "https://www.example.com/sitemap.txt", "ex")
+    assert [e.url for e in page.entries] == ["https://www.example.com/a/1.html", "https://www.example.com/a/2.html"]
+
+
 def test_text_sitemap():
     body = b"https://www.example.com/a/1.html\nhttps://www.example.com/a/2.html\n"
     page = parse_sitemap(body, "https://www.example.com/sitemap.txt", "ex")

@@ -31,7 +31,7 @@ from defusedxml import DefusedXmlException
 
 from crawler.errors import SourceError
 from crawler.records import Entry, SkipReason
-from crawler.text.charset import xml_charset
+from crawler.text.charset import xml_bytes
 from crawler.text.dates import stated_iso
 from crawler.text.normalise import han_ratio
 from crawler.text.urls import http_url
@@ -109,7 +109,7 @@ def parse_feed(
     """Entries of an RSS or Atom feed; `SourceError` when the bytes are no feed at all.
     `language` is the source's configured hint, used when the feed declares none."""
     headers = {"content-location": url}
-    charset = xml_charset(body, content_type)
+    body, charset = xml_bytes(body, content_type)
     if charset:
         headers["content-type"] = f"application/xml; charset={charset}"
     elif content_type:

@@ -19,6 +19,7 @@ from lxml import etree
 from crawler.errors import SourceError
 from crawler.records import Entry, SkipReason
 from crawler.sources.feeds import is_chinese_source
+from crawler.text.charset import xml_bytes
 from crawler.text.dates import stated_iso
 from crawler.text.urls import http_url
 
@@ -100,7 +101,7 @@ def _url_entry(node: Any, url: str, source: str, language: str | None) -> Entry 
 
 def _text_sitemap(text: bytes, url: str, source: str) -> SitemapPage | None:
     """The protocol's plain-text form: one URL per line, nothing else."""
-    lines = [ln.strip() for ln in text.decode("utf-8", "replace").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in text.decode("utf-8-sig", "replace").splitlines() if ln.strip()]
     if not lines or not all(re.match(r"https?://\S+$", ln) for ln in lines):
         return None
     return SitemapPage(entries=[Entry(url=ln, source=source, found_on=url) for ln in lines])
@@ -109,6 +110,28 @@ def _text_sitemap(text: bytes, url: str, source: str) -> SitemapPage | None:
 _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False
 )
+# what the sitemap is read as once decoded here (xml_bytes): UTF-8, whatever it declares
+_UTF8_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False,
+    encoding="utf-8",
+)
+# an `&` that starts no entity or character reference: CMS sitemaps write query strings
+# unescaped (`?id=1&catid=2`), and libxml2 recovering drops the `&` and what it takes for a
+# name, which corrupts that URL (and later `&amp;`s); a browser shows it as `&`
+_BARE_AMP = re.compile(rb"&(?!(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z_][\w.-]*);)")
+
+
+def _readable(body: bytes) -> tuple[bytes, Any]:
+    """The sitemap's bytes for lxml, and the parser to read them with: decoded with the
+    charset `xml_bytes` chooses (labels widened as browsers widen them: a GB2312 sitemap
+    holding a GBK-only character would otherwise lose every entry after it) and re-encoded
+    as UTF-8, bare `&`s escaped; a UTF-16 one with its byte-order mark as it is."""
+    data, charset = xml_bytes(body)
+    if charset is None:
+        return data, _XML_PARSER
+    if charset != "utf-8":
+        data = data.decode(charset).encode("utf-8")
+    return _BARE_AMP.sub(b"&amp;", data), _UTF8_PARSER
 
 
 def parse_sitemap(
@@ -125,7 +148,7 @@ def parse_sitemap(
         if page := _text_sitemap(body, url, source):
             return page
     try:
-        root = etree.fromstring(body.lstrip(), _XML_PARSER)
+        root = etree.fromstring(*_readable(body.lstrip()))
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise SourceError(url, f"not XML: {exc}", SkipReason.BAD_SITEMAP) from exc
     kind = _local(root.tag) if root is not None else ""

@@ -231,6 +231,19 @@ def _decodes(body: bytes, name: str) -> bool:
     return True
 
 
+def xml_bytes(body: bytes, content_type: str | None = None) -> tuple[bytes, str | None]:
+    """A feed's or sitemap's bytes and the charset to read them with (`xml_charset`).  When no
+    charset reads them without an error (a CMS that cut a character in two, one stray byte),
+    XML parsers give up on the whole charset and read every entry as windows-1252 mojibake (or
+    drop the rest of the document): then the document as `decode_body` reads a page, errors
+    replaced as a browser replaces them, re-encoded as UTF-8."""
+    charset = xml_charset(body, content_type)
+    if charset is not None or body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return body, charset
+    text, _ = decode_body(body, content_type)
+    return text.encode("utf-8"), "utf-8"
+
+
 def xml_charset(body: bytes, content_type: str | None = None) -> str | None:
     """The charset to read a feed or sitemap with: strict UTF-8, then what the document
     declares (HTTP header, then `<?xml encoding?>`, labels widened as browsers widen them),

@@ -647,6 +647,13 @@ def feed_date(date: str, lang: str = "", title: str = "科技频道", hint: str 
         ("Fri, 20 Sep 2024 13:47:00 CST", "2024-09-20T13:47:00+08:00"),  # China Standard Time
         ("2024-09-20T13:47:00", "2024-09-20T13:47:00+08:00"),
         ("2024-09-20T13:47:00+09:00", "2024-09-20T13:47:00+09:00"),
+        # JavaScript's Date.toString; an hour-only offset (PostgreSQL's text form); a zone
+        # email.utils does not read, and a 12-hour clock: each stated zone kept
+        ("Fri Sep 20 2024 13:47:00 GMT+0800 (China Standard Time)", "2024-09-20T13:47:00+08:00"),
+        ("2024-09-20 13:47:00+08", "2024-09-20T13:47:00+08:00"),
+        ("2024-09-20 13:47:00-05", "2024-09-20T13:47:00-05:00"),
+        ("20 Sep 2024 13:47 +08:00", "2024-09-20T13:47:00+08:00"),
+        ("Fri, 20 Sep 2024 1:47:00 PM +0800", "2024-09-20T13:47:00+08:00"),
         ("2024-09-20", "2024-09-20"),
         ("明天", None),
     ],

@@ -25,7 +25,7 @@ BEIJING = timezone(timedelta(hours=8))  # China, Hong Kong, Macau, Taiwan, Singa
 _DATE_RE = re.compile(
     r"(?<!\d)((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)\s*日?"
     r"(?:(?:T|\s*)(\d{1,2})\s*[:：时時]\s*(\d{2})(?:\s*[:：分]\s*(\d{2}))?(?:\.\d+)?"
-    r"(?:\s*[(（]?\s*(Z|[+-]\d{2}:?\d{2}|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d{2})?|UTC|GMT|"
+    r"(?:\s*[(（]?\s*(Z|[+-]\d{2}:?\d{2}|[+-]\d{2}(?![\d:])|(?:UTC|GMT)\s*[+-]\s*\d{1,2}(?::?\d{2})?|UTC|GMT|"
     r"北京时间|北京時間|台北時間|Beijing time)(?![A-Za-z]))?)?"
 )
 # ISO 8601's basic form, as some CMSes write it in JSON-LD: 20180619T055000+0900
@@ -38,7 +38,8 @@ _RFC_SHAPE_RE = re.compile(r"\b\d{1,2}\s+[a-z]{3}[a-z]*\.?\s+\d{4}\s+\d{1,2}:\d{
 # a time right after an English date: ", 6:37 PM EDT", " – 4:39 PM", " at 11:29 a.m.", " 17:55 UTC"
 _TIME_AFTER_RE = re.compile(
     r"\s*(?:[,–—-]\s*)?(?:at\s+|@\s*)?(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([ap])\.?\s?m\b\.?)?"
-    r"(?:\s*\(?(UTC|GMT|Z|[ECMP][SD]T|BST|CEST|CET|JST|KST|HKT|SGT|[+-]\d{2}:?\d{2})\b)?",
+    r"(?:\s*\(?((?:UTC|GMT)[+-]\d{2}:?\d{2}|UTC|GMT|Z|[ECMP][SD]T|BST|CEST|CET|JST|KST|HKT|SGT|"
+    r"[+-]\d{2}:?\d{2})\b)?",
     re.I,
 )
 _ZONE_HOURS = {
@@ -96,7 +97,10 @@ def parse_date(raw: str | None) -> When | None:
         except (TypeError, ValueError, IndexError):
             stamp = None
         if stamp is not None and plausible(stamp.date()):
-            return When(stamp.date(), stamp.time().replace(microsecond=0), stamp.tzinfo)
+            rfc = When(stamp.date(), stamp.time().replace(microsecond=0), stamp.tzinfo)
+            # a zone email.utils does not read ("+08:00", "PM +0800") leaves it naive: the
+            # English reading takes 12-hour clocks and such zones
+            return rfc if stamp.tzinfo is not None else (_english_date(raw, with_time=True) or rfc)
     return _english_date(raw, with_time=True)
 
 

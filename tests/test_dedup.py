@@ -511,3 +511,18 @@ def test_dedup_keys_made_otherwise_are_not_taken() -> None:
     assert keys.made_with == HASH_ENVIRONMENT and HASH_ENVIRONMENT.startswith(f"unicode {unicodedata.unidata_version}, opencc ")
     assert ix.known(dataclasses.replace(keys, made_with="unicode 99.0.0, opencc 1.4.2")) is None
     assert ix.known(DedupKeys(keys.content_hash, keys.signature, HASH_ENVIRONMENT)) is not None
+
+
+@pytest.mark.parametrize("href, expected", [
+    # pages made on Windows: a browser reads a backslash before the query as a slash
+    ("\\news\\2024\\0920\\12345.html", "http://127.0.0.1/news/2024/0920/12345.html"),
+    ("..\\up.html#comments", "http://127.0.0.1/up.html"),
+    ("news\\a.html?q=a\\b", "http://127.0.0.1/china/news/a.html?q=a\\b"),  # the query keeps it
+    ("https:\\\\127.0.0.2\\x\\y.html", "https://127.0.0.2/x/y.html"),
+    ("javascript:go('\\\\x')", None),
+    ("/plain/path.html", "http://127.0.0.1/plain/path.html"),
+])
+def test_http_url_reads_backslashes_as_a_browser_does(href: str, expected: str | None) -> None:
+    from crawler.text.urls import http_url
+
+    assert http_url(href, "http://127.0.0.1/china/index.html") == expected

@@ -155,13 +155,23 @@ def _is_tracker(name: str) -> bool:
     return n in _TRACKERS or n.startswith(_TRACKER_PREFIXES)
 
 
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 def http_url(href: str | None, base: str) -> str | None:
-    """`href` made absolute against `base`, fragment dropped; None unless http(s)."""
+    """`href` made absolute against `base`, fragment dropped; None unless http(s).  As in a
+    browser (the WHATWG URL standard), a backslash before the query is a slash in an http(s)
+    URL: pages made on Windows link `\\news\\2024\\12345.html`."""
     if not href:
         return None
     href = re.sub(r"[\t\r\n]", "", href).strip()
     if not href or href.startswith("#"):
         return None
+    before_query = re.match(r"[^?#]*", href).group(0)  # type: ignore[union-attr]
+    if "\\" in before_query:
+        scheme = _SCHEME_RE.match(href)
+        if scheme is None or scheme.group(0).lower() in ("http:", "https:"):
+            href = before_query.replace("\\", "/") + href[len(before_query):]
     try:
         absolute = urldefrag(urljoin(base, href)).url
         parts = urlsplit(absolute)

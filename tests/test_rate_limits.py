@@ -166,6 +166,18 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after(b"-5", now) is None  # not a delay-seconds value
 
 
+def fleet_settings(stem: Path, crawl: str, redis_server: str, redis_prefix: str, feed: str) -> Path:
+    """`stem`.toml for a fleet process: its own `stem`.db, `[crawl]` lines `crawl`, the shared
+    Redis, one feed source and a keep-all topic."""
+    path = stem.with_suffix(".toml")
+    path.write_text(
+        f'[corpus]\npath = "{stem}.db"\n[crawl]\n{crawl}\nmax_age_days = 0\n'
+        f'[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
+        f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{feed}"\n'
+        '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+    return path
+
+
 class FirstRefused:
     """Whichever article is asked for first answers 429 with `headers`, once; every other
     request, and that page again, 200. (A fleet's frontier hands pages out in no set order:
@@ -206,13 +218,8 @@ def test_a_fleet_leaves_a_rate_limited_host_alone_on_every_worker(tmp_path, redi
         procs, logs = [], []
 
         def settings(name: str) -> Path:
-            path = tmp_path / f"{name}.toml"
-            path.write_text(
-                f'[corpus]\npath = "{tmp_path / name}.db"\n[crawl]\ndelay = 0.5\nconcurrency = 1\n'
-                f'max_age_days = 0\n[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
-                f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
-                '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
-            return path
+            return fleet_settings(tmp_path / name, "delay = 0.5\nconcurrency = 1", redis_server,
+                                  redis_prefix, f"{base}/feed.xml")
 
         try:
             for name in ("worker1", "worker2"):
@@ -289,13 +296,8 @@ def test_a_worker_reads_a_5xx_robots_txt_again_once_its_refusal_ends(tmp_path, r
             site.routes[("news", path)] = lambda ex, n=n: ex.send(article(n))
 
         def settings(name: str) -> Path:
-            path = tmp_path / f"{name}.toml"
-            path.write_text(
-                f'[corpus]\npath = "{tmp_path / name}.db"\n[crawl]\ndelay = 0.2\nretries = 0\n'
-                f'max_age_days = 0\n[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
-                f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
-                '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
-            return path
+            return fleet_settings(tmp_path / name, "delay = 0.2\nretries = 0", redis_server,
+                                  redis_prefix, f"{base}/feed.xml")
 
         def enqueue() -> None:
             done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",

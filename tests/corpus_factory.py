@@ -26,8 +26,12 @@ MIDNIGHT = NOW.replace(hour=0, minute=0, second=0)
 
 
 def today(minutes_ago: int) -> str:
-    """A time today (UTC), never before midnight whatever the time the tests run."""
-    return max(NOW - dt.timedelta(minutes=minutes_ago), MIDNIGHT + dt.timedelta(seconds=minutes_ago)).isoformat()
+    """A time today (UTC), never before midnight whatever the time the tests run, and in the
+    same order as `minutes_ago` even when the tests run just after midnight: both terms fall
+    as `minutes_ago` grows, so their maximum does too."""
+    assert 0 <= minutes_ago < 60
+    return max(NOW - dt.timedelta(minutes=minutes_ago),
+               MIDNIGHT + dt.timedelta(seconds=60 - minutes_ago)).isoformat()
 
 
 def days_ago(days: int) -> str:
@@ -122,6 +126,6 @@ def build_corpus(path: Path) -> Corpus:
             store_corpus.set_story(db, ids[key], story)
     store_corpus.insert_copy(db, url="https://www.163.example/tech/9009", source="163-tech",
                       article_id=ids["qwen"], kind="exact", title=ARTICLES["qwen"]["title"],
-                      run_id=run_id)
+                      run_id=run_id, first_seen=today(5))
     db.close()
     return Corpus(path=path, ids=ids, story_ids=stories)

@@ -254,7 +254,10 @@ def _feed_link(answer: Answer) -> str | None:
     for tag in _FEED_LINK.findall(answer.body[:200_000].decode("utf-8", "replace")):
         href = _HREF.search(tag)
         if href:
-            return urljoin(answer.final_url or answer.url, href.group(1))
+            try:
+                return urljoin(answer.final_url or answer.url, href.group(1))
+            except ValueError:  # a link Python refuses (`http://[host]/`): look at the next
+                continue
     return None
 
 

@@ -147,3 +147,12 @@ def test_a_host_whose_robots_txt_fails_is_not_asked_again_for_the_feed(site: Fix
     failing = line_of(result.stdout, "failing")
     assert "robots.txt answered HTTP 503" in failing
     assert [r.path for r in site.requests] == ["/robots.txt"]
+
+
+def test_a_feed_link_python_refuses_is_passed_over_for_the_next() -> None:
+    """`href="https://[site_url]/rss.xml"` (a template's placeholder) made urllib raise."""
+    from crawler.check import Answer, _feed_link
+
+    body = (b'<html><head><link rel="alternate" type="application/rss+xml" href="https://[site_url]/rss.xml">'
+            b'<link rel="alternate" type="application/atom+xml" href="/atom.xml"></head></html>')
+    assert _feed_link(Answer(url="http://127.0.0.1/", body=body)) == "http://127.0.0.1/atom.xml"

@@ -176,6 +176,13 @@ def test_declared_canonical(url: str, declared: str, expected: str) -> None:
 
 
 
+@pytest.mark.parametrize("declared", ["https://[site_url]/news/1.html", "http://[::1/x", "http://x]/a"])
+def test_a_declared_canonical_python_refuses_is_not_trusted(declared: str) -> None:
+    """Ingest must never raise on what a page declared: that would stop its whole batch."""
+    url = "https://www.portal.cn/news/2026/1.html"
+    assert canonical_url(url, declared) == url
+
+
 @pytest.mark.parametrize(("url", "declared", "trusted"), [
     # the rule of sources.site_of, which listing links use too: one answer to "same site?"
     ("https://user1.github.io/a/1.html", "https://user2.github.io/a/1.html", False),

@@ -213,6 +213,15 @@ def test_canonical_from_og_url_resolved_against_page() -> None:
     assert extract(zh_article()).canonical_url is None
 
 
+def test_a_canonical_python_refuses_is_passed_over() -> None:
+    """`https://[site_url]/...` (a template's placeholder left in) makes urllib raise "Invalid
+    IPv6 URL": the page is still an article, with the next declared URL or none."""
+    bad = '<link rel="canonical" href="https://[site_url]/a/1.html">'
+    article = extract(zh_article(head=bad + '<meta property="og:url" content="/a/1.html">'))
+    assert article.canonical_url == "https://news.example.cn/a/1.html"
+    assert extract(zh_article(head=bad.replace("[site_url]", "[::1"))).canonical_url is None
+
+
 def test_paragraphs_written_as_loose_text_with_br() -> None:
     body = (
         "<h1>云厂商再度下调大模型价格</h1><div class='c'><span>"

@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 
 from crawler.config import load_settings
 from crawler.errors import SourceError
+from crawler.fetch.failures import failure_detail
 from crawler.fetch.refresh import HEAD_BYTES, QuickMetaRefresh, may_refresh
 from crawler.fetch.settings import base_settings
 from crawler.fetch.spider import TopicSpider
@@ -328,6 +329,13 @@ def test_an_unavailable_robots_txt_is_a_transient_failure_retried_next_run(setti
 ])
 def test_failure_reasons(error: Exception, reason: str) -> None:
     assert failure_reason(Failure(error))[0] == reason
+
+
+def test_a_redirect_to_a_location_python_refuses_is_described_not_raised() -> None:
+    response = Response("http://127.0.0.1/a.html", status=302, headers={"Location": "http://[bad/x"})
+    error = HttpError(response, "Ignoring non-200 response")
+    assert failure_reason(Failure(error)) == ("http-302", 302)
+    assert failure_detail(Failure(error)) == "redirect not followed: Location http://[bad/x"
 
 
 # ---------------------------------------------------------------- runs and the library underneath

@@ -533,6 +533,14 @@ def test_listing_base_href_and_xml_declaration():
     assert entry.url == "https://cdn.example.net/site/2024/09/20/relative-article-about-model-pricing"
 
 
+def test_listing_base_href_python_refuses_is_the_page_url():
+    html = """<html><head><base href="https://[cdn_host]/site/"></head><body>
+<a href="/2024/09/20/relative-article-about-model-pricing">Model pricing story</a>
+</body></html>"""
+    [entry] = listing_links(html, "https://www.example.net/news/", "x")
+    assert entry.url == "https://www.example.net/2024/09/20/relative-article-about-model-pricing"
+
+
 def test_listing_localhost_same_host():
     html = '<a href="/2024/09/20/local-test-article">Local</a><a href="http://127.0.0.2/2024/09/20/x-y-z-w">Other</a>'
     entries = listing_links(html, "http://127.0.0.1:8765/", "local")

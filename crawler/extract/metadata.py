@@ -73,8 +73,12 @@ def canonical(tree: lxml.html.HtmlElement, url: str, og_url: str | None) -> str 
     )
     for href in [*hrefs, og_url]:
         if href and href.strip():
-            absolute = urljoin(url, href.strip())
-            if urlsplit(absolute).scheme in ("http", "https"):
+            try:
+                absolute = urljoin(url, href.strip())
+                scheme = urlsplit(absolute).scheme
+            except ValueError:  # Python refuses it: `https://[site_url]/...`, a template's placeholder
+                continue
+            if scheme in ("http", "https"):
                 return absolute
     return None
 

@@ -251,6 +251,11 @@ class _Parser:
         elif name == "re:test":
             search = re.compile(literal, re.UNICODE | (re.IGNORECASE if "i" in flags else 0)).search
             test, on_empty = (lambda el: search(value(el)) is not None), search("") is not None
+            attribute = getattr(value, "attribute", None)
+            if attribute and not on_empty:  # most elements lack it: no search of ""
+                def test(el: Element) -> bool:
+                    found = el.get(attribute)
+                    return bool(found) and search(found) is not None
         else:
             raise Unsupported(f"function {name}")
         # true for an element without the attributes only when true for "" (and then for all)
@@ -299,6 +304,7 @@ def _attribute_value(names: tuple[str, ...]) -> Value:
     if len(names) == 1:
         name = names[0]
         value = lambda el: el.get(name) or ""  # noqa: E731
+        value.attribute = name  # type: ignore[attr-defined]
     elif len(names) == 2:
         first, second = names
 

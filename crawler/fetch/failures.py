@@ -105,8 +105,12 @@ def _redirect_target(response: object) -> tuple[str | None, str | None]:
     location = response.headers.get("Location") if 300 <= status < 400 else None  # type: ignore[attr-defined]
     if not location:
         return None, None
-    url = urljoin(response.url, location.decode("latin-1").strip())  # type: ignore[attr-defined]
-    return (urlsplit(url).scheme.lower() or None), url
+    url = location.decode("latin-1").strip()
+    try:
+        url = urljoin(response.url, url)  # type: ignore[attr-defined]
+        return (urlsplit(url).scheme.lower() or None), url
+    except ValueError:  # a Location Python refuses (`http://[host]/`): no scheme to judge
+        return None, url
 
 
 def _ignored(message: str) -> str:

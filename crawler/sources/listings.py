@@ -90,7 +90,10 @@ def _anchors(html: str, base_url: str) -> list[tuple[str, str]]:
         return []
     base = base_url
     for href in doc.xpath("//base/@href")[:1]:
-        base = urljoin(base_url, href.strip())
+        try:
+            base = urljoin(base_url, href.strip())
+        except ValueError:  # a <base> Python refuses (`http://[host]/`): the page's own URL
+            base = base_url
     found = []
     for a in doc.iter("a"):
         url = http_url(a.get("href"), base)

@@ -77,12 +77,12 @@ def _trust_declared(url: str, declared: str | None) -> bool:
     of the site or section one); trust none of them."""
     if not declared:
         return False
-    d, u = urlsplit(declared.strip()), urlsplit(url.strip())
-    if d.scheme.lower() not in ("http", "https") or not d.hostname:
-        return False
-    if site_of(declared) != site_of(url):
-        return False
-    try:
+    try:  # Python refuses some URLs a page may declare (`https://[site_url]/`): not trusted
+        d, u = urlsplit(declared.strip()), urlsplit(url.strip())
+        if d.scheme.lower() not in ("http", "https") or not d.hostname:
+            return False
+        if site_of(declared) != site_of(url):
+            return False
         cleaned = urlsplit(clean_url(declared))
     except ValueError:
         return False

@@ -6,7 +6,7 @@ calls back into Python for each EXSLT `re:test` (lxml implements it with `re`), 
 Python list of attribute strings each time.  On the devset's pages these evaluations were 29 %
 of `crawler.analyse`'s CPU.  The same tests written as a Python walk over `iterdescendants`
 (tags filtered in C, an element without any of the tested attributes passed over at once)
-select the same elements 1.8-3.5x faster (benchmarks/trafilatura_xpaths.py).
+select the same elements 1.6-4.3x faster (benchmarks/trafilatura_xpaths.py).
 
 Nothing here is written out by hand: `compile_xpath` parses each expression's own text (its
 `.path`) in the small part of XPath 1.0 these expressions use (descendant steps, `self::` and

@@ -214,6 +214,9 @@ class ListSpool:
     def rolled_back(self) -> None:
         """Nothing to do: the failure ends the benchmark."""
 
+    def set_aside(self, key: int | str, error: str) -> None:
+        raise RuntimeError(f"item {key}: {error}")  # a generated item must never fail
+
     def __len__(self) -> int:
         return len(self.items)
 

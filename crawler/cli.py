@@ -248,7 +248,7 @@ def ingest(settings_path: str, redis_url: str | None) -> None:
         _ingest_redis(settings, redis_url)
         return
     stats = Ingester(db, settings.dedup).ingest()
-    out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
+    out.print(f"ingested: {stats.summary()}", markup=False)
     _notify(settings)
 
 
@@ -281,12 +281,12 @@ def _ingest_redis(settings: Any, url: str) -> None:
               "SIGINT / SIGTERM stops", markup=False)
 
     def progress(stats: Any) -> None:
-        err.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates", markup=False)
+        err.print(f"ingested: {stats.summary()}", markup=False)
         _notify(settings)
 
     stats = drain(writable_corpus(settings), settings.dedup, shared, stop=lambda: bool(stopped),
                   progress=progress)
-    out.print(f"ingested: {stats.new} new, {stats.duplicates} duplicates")
+    out.print(f"ingested: {stats.summary()}", markup=False)
     if stopped:
         raise SystemExit(ExitCode.for_signal(stopped[0]))
 

@@ -353,6 +353,38 @@ def test_a_batch_that_fails_is_not_acknowledged_and_is_read_again(
     assert shared.client.xlen(shared.keys.items) == 0 and shared.any_stored("https://news.test/0")
 
 
+def test_an_item_ingest_fails_on_is_set_aside_unpublished_and_the_rest_is_stored(
+        tmp_path: Path, redis_server: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch):
+    """A bug met on one item (the URL code raising for it) would stop the ingester at every
+    read: the item goes to `<items>:unreadable` with its error, its URL is not published as
+    stored (a worker may fetch it again), and the others are stored and published."""
+    from crawler.store import ingest as ingest_module
+
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    db = open_db(tmp_path / "corpus.db")
+    spool = RedisSpool(shared, block_seconds=0.2)
+    spool.ensure_group()
+    for n in range(3):
+        spool.put(_ai_item(n))
+    real = ingest_module.canonical_url
+
+    def broken(url: str, declared: str | None = None) -> str:
+        if url == "https://news.test/1":
+            raise TypeError("a bug met on this page")
+        return real(url, declared)
+
+    monkeypatch.setattr(ingest_module, "canonical_url", broken)
+    stats = Ingester(db, DedupSettings()).ingest(spool)
+    spool.flush()
+    assert (stats.new, stats.set_aside) == (2, 1)
+    assert sorted(r[0] for r in db.execute("SELECT url FROM articles")) == ["https://news.test/0", "https://news.test/2"]
+    aside = shared.client.xrange(shared.keys.items + ":unreadable")
+    assert [json.loads(f[b"item"])["article"]["url"] for _, f in aside] == ["https://news.test/1"]
+    assert aside[0][1][b"error"] == b"ingest: TypeError: a bug met on this page"
+    assert shared.client.xlen(shared.keys.items) == 0
+    assert shared.any_stored("https://news.test/0") and not shared.any_stored("https://news.test/1")
+
+
 def test_an_entry_that_is_no_item_is_set_aside_and_the_rest_is_ingested(
         tmp_path: Path, redis_server: str, redis_prefix: str):
     """A stream entry that is not an item (not JSON, or an article without its text) would stop

@@ -47,6 +47,7 @@ class RedisSpool:
         self._backlog = True  # first read this consumer's pending list (a previous life's)
         self._read: dict[str, SpoolItem] = {}
         self._done: list[str] = []
+        self._aside: dict[str, str] = {}  # key -> the error ingest met on it
 
     # ------------------------------------------------------------ the workers' side
 
@@ -101,7 +102,13 @@ class RedisSpool:
         acknowledged (it stays in this consumer's pending list), and the next `pending` reads
         that list again, from its start."""
         self._done = []
+        self._aside = {}
         self._backlog = True
+
+    def set_aside(self, key: int | str, error: str) -> None:
+        """Called inside the item's SQLite transaction: after it commits, the item moves to
+        `<items>:unreadable` with `error`, and its URL is not published as stored."""
+        self._aside[str(key)] = error
 
     def _set_aside(self, key: str, fields: dict, error: Exception) -> None:
         """An entry that is no item (not JSON, or not an item's fields) would stop the
@@ -115,7 +122,17 @@ class RedisSpool:
         pipe.execute()
 
     def flush(self) -> None:
-        """Acknowledge and delete the committed items; publish their URLs as stored."""
+        """Acknowledge and delete the committed items; publish their URLs as stored (those
+        set aside go to `<items>:unreadable` instead)."""
+        if self._aside:
+            pipe = self.client.pipeline()
+            for key, error in self._aside.items():
+                item = self._read.pop(key, None)
+                fields = {"item": json.dumps(item.to_dict(), ensure_ascii=False) if item else "", "error": error}
+                pipe.xadd(f"{self.key}:unreadable", fields)
+                pipe.xack(self.key, GROUP, key).xdel(self.key, key)
+            pipe.execute()
+            self._aside = {}
         if not self._done:
             return
         urls = []
@@ -159,7 +176,8 @@ def drain(db: Database, dedup: DedupSettings, shared: Shared, *, stop: Callable[
             spool.flush()
             total.new += stats.new
             total.duplicates += stats.duplicates
-            if progress and (stats.new or stats.duplicates):
+            total.set_aside += stats.set_aside
+            if progress and (stats.new or stats.duplicates or stats.set_aside):
                 progress(total)
     except BaseException:
         runs.finish_run(db, spool.run_id, RunStatus.FAILED, "the ingester stopped on an error")

@@ -8,12 +8,21 @@ For each spooled item, in one transaction:
 3. otherwise a new article, its signature and LSH bands; the bands find a near-duplicate
    first seen within `[dedup] window_days`, whose story it joins, or it starts a new story;
 and the spool row is deleted in that same transaction.  Ingesting twice adds nothing.
+
+An item ingest meets a bug on (an exception that is not the database's) would roll back its
+batch in every run and hold up every item after it: its savepoint is rolled back, and it is
+set aside instead, out of the spool, recorded as a `processing-error` skip whose page is fetched
+again in a later run, as a page whose extraction met a bug is (`Spool.set_aside`; the Redis
+spool keeps it in `<items>:unreadable`).  A database error rolls back the whole batch, which
+stays spooled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,11 +30,13 @@ from sqlite_utils import Database
 
 from crawler import dedup, faults
 from crawler.config import DedupSettings
-from crawler.records import Outcome, SpoolItem
+from crawler.records import Outcome, SkipReason, SpoolItem
 from crawler.store import corpus, lsh, pages, runs, topicsets
 from crawler.store.db import now, write_transaction
 from crawler.store.spool import Spool, SqliteSpool
 from crawler.text.urls import canonical_url
+
+log = logging.getLogger(__name__)
 
 BATCH = 50  # spooled items ingested per transaction (the write lock is held ~0.3 s)
 # a page claiming another article's URL as its canonical one is that article only when this
@@ -41,6 +52,12 @@ class IngestStats:
 
     new: int = 0
     duplicates: int = 0
+    set_aside: int = 0  # items a bug was met on: not stored, their pages fetched again later
+
+    def summary(self) -> str:
+        """"3 new, 1 duplicates", and what was set aside when anything was."""
+        aside = f", {self.set_aside} set aside (a bug met on them: see `skipped`)" if self.set_aside else ""
+        return f"{self.new} new, {self.duplicates} duplicates{aside}"
 
 
 class Ingester:
@@ -92,17 +109,39 @@ class Ingester:
         return stats
 
     def _ingest_one(self, spool: Spool, key: int | str, item: SpoolItem, stats: IngestStats) -> None:
-        with write_transaction(self.db):  # a savepoint inside the batch's transaction
-            outcome = self._store(item)
-            spool.remove(key)
-            self._count(item, outcome)
-            pages.record_page(self.db, item.article.url, "article", item.article.source,
-                              status=200, outcome=Outcome.COPY if outcome == "copy" else Outcome.STORED,
-                              run_id=item.run_id)
+        try:
+            with write_transaction(self.db):  # a savepoint inside the batch's transaction
+                outcome = self._store(item)
+                spool.remove(key)
+                self._count(item, outcome)
+                pages.record_page(self.db, item.article.url, "article", item.article.source,
+                                  status=200, outcome=Outcome.COPY if outcome == "copy" else Outcome.STORED,
+                                  run_id=item.run_id)
+        except (sqlite3.Error, MemoryError):
+            raise  # the database or the machine: the whole batch waits for the next try
+        except Exception as e:  # a bug met on this item: it would stop its batch in every run
+            self._set_aside(spool, key, item, e)
+            stats.set_aside += 1
+            return
         if outcome == "stored":
             stats.new += 1
         elif outcome == "copy":
             stats.duplicates += 1
+
+    def _set_aside(self, spool: Spool, key: int | str, item: SpoolItem, error: Exception) -> None:
+        """Out of the spool, not stored (its savepoint rolled back), recorded as a
+        `processing-error` skip; its page is fetched again in a later run, as a page whose
+        extraction met a bug is."""
+        a = item.article
+        detail = f"ingest: {type(error).__name__}: {error}"[:300]
+        log.error("ingesting %s failed (%s); set aside, to be fetched again", a.url, detail,
+                  exc_info=error)
+        with write_transaction(self.db):
+            spool.set_aside(key, detail)
+            pages.record_skipped(self.db, a.url, a.source, SkipReason.PROCESSING_ERROR,
+                                 detail=detail, run_id=item.run_id)
+            pages.record_page(self.db, a.url, "article", a.source, status=200,
+                              outcome=Outcome.RETRY, run_id=item.run_id)
 
     def _store(self, item: SpoolItem) -> str:
         a = item.article

@@ -51,6 +51,23 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     return build_corpus(tmp_path_factory.mktemp("corpus") / "corpus.db")
 
 
+@pytest.fixture
+def url_code_raising_for(monkeypatch: pytest.MonkeyPatch):
+    """`arm(url)`: ingest's URL code raises TypeError for that one page, a bug met on one item
+    (fault injection; everything else is the real ingest)."""
+    from crawler.store import ingest
+
+    real = ingest.canonical_url
+
+    def arm(bad_url: str) -> None:
+        def broken(url: str, declared: str | None = None) -> str:
+            if url == bad_url:
+                raise TypeError("a bug met on this page")
+            return real(url, declared)
+        monkeypatch.setattr(ingest, "canonical_url", broken)
+    return arm
+
+
 # ---------------------------------------------------------------- a real Redis
 
 @pytest.fixture(scope="session")

@@ -282,23 +282,14 @@ def test_a_failure_inside_an_item_rolls_back_and_keeps_it_spooled(db):
     assert count(db, "spool") == 0
 
 
-def test_an_item_ingest_fails_on_is_set_aside_and_the_rest_is_stored(db, monkeypatch):
+def test_an_item_ingest_fails_on_is_set_aside_and_the_rest_is_stored(db, url_code_raising_for):
     """A bug met on one item (here: the URL code raising for one page) must not stop its batch
     in every run: that item leaves the spool unstored, recorded as a processing-error whose page
     is fetched again later; the items before and after it are stored."""
-    from crawler.store import ingest as ingest_module
-
     spool = SqliteSpool(db)
     for n in range(3):
         spool.put(item(f"http://a.test/{n}", f"第{n}篇。" + (BASE if n % 2 else OTHER) + str(n) * 40))
-    real = ingest_module.canonical_url
-
-    def broken(url: str, declared: str | None = None) -> str:
-        if url == "http://a.test/1":
-            raise TypeError("a bug met on this page")
-        return real(url, declared)
-
-    monkeypatch.setattr(ingest_module, "canonical_url", broken)
+    url_code_raising_for("http://a.test/1")
     stats = Ingester(db, DedupSettings()).ingest(spool)
     assert (stats.new, stats.set_aside) == (2, 1)
     assert sorted(r[0] for r in db.execute("SELECT url FROM articles")) == ["http://a.test/0", "http://a.test/2"]

@@ -354,26 +354,17 @@ def test_a_batch_that_fails_is_not_acknowledged_and_is_read_again(
 
 
 def test_an_item_ingest_fails_on_is_set_aside_unpublished_and_the_rest_is_stored(
-        tmp_path: Path, redis_server: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch):
+        tmp_path: Path, redis_server: str, redis_prefix: str, url_code_raising_for):
     """A bug met on one item (the URL code raising for it) would stop the ingester at every
     read: the item goes to `<items>:unreadable` with its error, its URL is not published as
     stored (a worker may fetch it again), and the others are stored and published."""
-    from crawler.store import ingest as ingest_module
-
     shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
     db = open_db(tmp_path / "corpus.db")
     spool = RedisSpool(shared, block_seconds=0.2)
     spool.ensure_group()
     for n in range(3):
         spool.put(_ai_item(n))
-    real = ingest_module.canonical_url
-
-    def broken(url: str, declared: str | None = None) -> str:
-        if url == "https://news.test/1":
-            raise TypeError("a bug met on this page")
-        return real(url, declared)
-
-    monkeypatch.setattr(ingest_module, "canonical_url", broken)
+    url_code_raising_for("https://news.test/1")
     stats = Ingester(db, DedupSettings()).ingest(spool)
     spool.flush()
     assert (stats.new, stats.set_aside) == (2, 1)

@@ -111,17 +111,21 @@ _OWN_TAGS = ["div", "p", "span", "h1", "b"]
 _OWN_VALUES = ["x", "X", "xy", "x y", "X Y", "ab", "AB", "aQb", "z", "", " x", "y x", "Ab"]
 
 
-@st.composite
-def _own_element(draw: st.DrawFn, depth: int = 0) -> str:
-    tag = draw(st.sampled_from(_OWN_TAGS))
-    names = draw(st.lists(st.sampled_from(["id", "class", "style", "data-k"]), max_size=3, unique=True))
-    attributes = "".join(f' {n}="{html.escape(draw(st.sampled_from(_OWN_VALUES)))}"' for n in names)
-    children = "".join(draw(st.lists(_own_element(depth + 1), max_size=3))) if depth < 3 else ""
-    return f"<{tag}{attributes}>t{children}</{tag}>"
+def _pages(tags: list[str], attributes: list[str], values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    """One to four trees of elements (three levels deep) of `tags`, each with up to three of
+    `attributes`, in any order, set to `values`."""
+    @st.composite
+    def element(draw: st.DrawFn, depth: int = 0) -> str:
+        tag = draw(st.sampled_from(tags))
+        names = draw(st.lists(st.sampled_from(attributes), max_size=3, unique=True))
+        attrs = "".join(f' {n}="{html.escape(draw(values))}"' for n in names)
+        children = "".join(draw(st.lists(element(depth + 1), max_size=3))) if depth < 3 else ""
+        return f"<{tag}{attrs}>t{children}</{tag}>"
+    return st.lists(element(), min_size=1, max_size=4)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_own_element(), min_size=1, max_size=4))
+@given(_pages(_OWN_TAGS, ["id", "class", "style", "data-k"], st.sampled_from(_OWN_VALUES)))
 def test_positions_unions_translate_flags_and_attribute_order(parts: list[str]) -> None:
     """Per-parent `[n]`, whole-set `(...)[n]`, unions in document order, `translate` with
     deleted letters, the `i` flag, `not(.//h1)`, and `@a|@b` as whichever comes first."""
@@ -170,17 +174,8 @@ def _value() -> st.SearchStrategy[str]:
         word.map(str.upper), word.map(str.capitalize), st.sampled_from(_JUNK))
 
 
-@st.composite
-def _element(draw: st.DrawFn, depth: int = 0) -> str:
-    tag = draw(st.sampled_from(_TAGS))
-    names = draw(st.lists(st.sampled_from(_ATTRIBUTES), max_size=3, unique=True))
-    attributes = "".join(f' {n}="{html.escape(draw(_value()))}"' for n in names)
-    children = "".join(draw(st.lists(_element(depth + 1), max_size=3))) if depth < 3 else ""
-    return f"<{tag}{attributes}>t{children}</{tag}>"
-
-
 @settings(max_examples=120, deadline=None)
-@given(st.lists(_element(), min_size=1, max_size=4))
+@given(_pages(_TAGS, _ATTRIBUTES, _value()))
 def test_each_compiled_expression_selects_what_its_xpath_selects(parts: list[str]) -> None:
     """On generated pages of the tags, attributes and words the expressions test (in any
     attribute order): the same elements, in the same order, from the root and from <body>."""

@@ -23,7 +23,11 @@ the best of each counting:
    sitemap -> download in N threads -> extract), with `SLEEP_TIME = 0` like the
    crawl's `delay = 0` and `SSRF_PROTECTION = off` (its default refuses loopback), writing one
    file per page into a temporary folder (courlan's URL store uncompressed: see TRAFILATURA);
-   the ratio 1 / 3 (goal >= 2).
+   the ratio 1 / 3 (goal >= 2);
+4. trafilatura alone, the issue's first measure of the limit: `trafilatura.extract(body,
+   url=URL, with_metadata=True)` with its defaults (no topicwatch code loaded, so none of
+   topicwatch's changes to it) over the same bytes in a process pool of the same size, started
+   first; the ratio 1 / 4.
 
 Pages per second are the pages served (article and list pages alike, without robots.txt and
 sitemaps) per wall second of the whole command, start-up included.  Nothing here goes into the
@@ -48,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crawl_throughput import analyse_in_pool, near_of, run_measured  # noqa: E402
+from crawl_throughput import analyse_in_pool, near_of, run_measured, trafilatura_in_pool  # noqa: E402
 
 from crawler.config import available_cores, load_settings  # noqa: E402
 
@@ -254,6 +258,13 @@ def extraction_limit(site: Site, settings: Path, workers: int) -> dict:
             "cpu_seconds": round(cpu, 1), "verdicts": counts}
 
 
+def trafilatura_alone(site: Site, workers: int) -> dict:
+    """trafilatura.extract alone over the pages' bytes, in `workers` processes."""
+    jobs = [(f"{site.base(ip)}{path}", body) for ip in site.ips
+            for path, (body, _) in site.content[ip].items() if path.startswith("/page/")]
+    return trafilatura_in_pool(jobs, workers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devset", type=Path, default=DEVSET, help="the devset folder")
@@ -282,7 +293,7 @@ def main() -> None:
     out: dict = {"pages": len(pages), "mb": round(sum(map(len, pages)) / 2**20, 1),
                  "hosts": args.hosts, "workers": args.workers, "cores": available_cores(),
                  "topics": args.topics, "load_average": os.getloadavg()[0]}
-    crawls, limits, trafs, befores = [], [], [], []
+    crawls, limits, trafs, befores, alones = [], [], [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="tw-real-") as tmp:
             tmp_path = Path(tmp)
@@ -294,6 +305,7 @@ def main() -> None:
                 limits.append(extraction_limit(site, tmp_path / f"tw{k}.toml", args.workers))
                 if not args.no_trafilatura:
                     trafs.append(run_trafilatura(site, tmp_path, k, args.workers))
+                alones.append(trafilatura_alone(site, args.workers))
     finally:
         site.stop()
     out["crawl"] = max(crawls, key=lambda r: r["pages_per_s"])
@@ -311,6 +323,11 @@ def main() -> None:
         out["trafilatura"] = max(trafs, key=lambda r: r["pages_per_s"])
         out["trafilatura"]["all_pages_per_s"] = [r["pages_per_s"] for r in trafs]
         out["ratio_to_trafilatura"] = round(out["crawl"]["pages_per_s"] / out["trafilatura"]["pages_per_s"], 2)
+    if alones:
+        out["trafilatura_alone"] = max(alones, key=lambda r: r["pages_per_s"])
+        out["trafilatura_alone"]["all_pages_per_s"] = [r["pages_per_s"] for r in alones]
+        out["ratio_to_trafilatura_alone"] = round(out["crawl"]["pages_per_s"]
+                                                  / out["trafilatura_alone"]["pages_per_s"], 2)
     out["largest_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     out["load_average_end"] = os.getloadavg()[0]
     if args.json:
@@ -343,6 +360,13 @@ def main() -> None:
               f"{t['tree_peak_rss_mb']} MB; exit {t['exit']}; {t['extracted']} files written)")
         print(f"                        {t['timeline']}")
         print(f"crawl / trafilatura:    {out['ratio_to_trafilatura']:.2f}   (goal >= 2)")
+    if alones:
+        a = out["trafilatura_alone"]
+        print(f"trafilatura alone:      {a['seconds']:7.2f} s  {a['pages_per_s']:6.2f} pages/s   (runs "
+              f"{a['all_pages_per_s']}; {a['cpu_seconds']} CPU s; {a['extracted']} extracted; "
+              "trafilatura.extract with its defaults, in a pool of the same size)")
+        print(f"crawl / trafilatura alone: {out['ratio_to_trafilatura_alone']:.2f}   (the issue's first "
+              "measure of the limit)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ loopback, whose second article answers 429 once.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hostile import pages
@@ -202,6 +204,53 @@ class FirstRefused:
             ex.send(self.bodies[ex.path])
 
 
+def behind_a_feed(site: HostileSite, paths: list[str], limited: FirstRefused) -> str:
+    """`paths` on the site's "news" host, answered by `limited`, listed by its /feed.xml; the
+    host's base URL."""
+    base = site.base("news")
+    site.routes[("news", "/feed.xml")] = lambda ex: ex.send(pages.rss(base + p for p in paths),
+                                                            "application/rss+xml")
+    for path in paths:
+        site.routes[("news", path)] = limited
+    return base
+
+
+@contextlib.contextmanager
+def two_workers(tmp_path: Path, settings: Callable[[str], Path], deadline: float) -> Iterator[list[Path]]:
+    """`topicwatch worker` twice (worker1, worker2), ready to take work; their logs. Both are
+    stopped with SIGTERM on the way out."""
+    procs, logs = [], []
+    try:
+        for name in ("worker1", "worker2"):
+            logs.append(tmp_path / f"{name}.log")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "crawler", "worker", "--settings", str(settings(name))],
+                stdout=logs[-1].open("w"), stderr=subprocess.STDOUT, cwd=ROOT))
+        while not all("worker ready: " in log.read_text() for log in logs):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), \
+                [log.read_text()[-2000:] for log in logs]
+            time.sleep(0.05)
+        yield logs
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def enqueue(settings: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings", str(settings)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def until_all_served(limited: FirstRefused, paths: list[str], deadline: float, logs: list[Path]) -> None:
+    """Until every page was served, the refused one twice."""
+    while set(limited.served) < set(paths) or limited.served[limited.refused_path] < 2:
+        assert time.monotonic() < deadline, (limited.served, [log.read_text()[-2000:] for log in logs])
+        time.sleep(0.1)
+
+
 def test_a_fleet_leaves_a_rate_limited_host_alone_on_every_worker(tmp_path, redis_server, redis_prefix):
     """Two workers taking one request at a time from the shared frontier, 0.5 s apart on the
     host (time enough for the worker that reads the 429 to tell Redis): after the 429 with
@@ -210,40 +259,15 @@ def test_a_fleet_leaves_a_rate_limited_host_alone_on_every_worker(tmp_path, redi
     paths = [f"/news/{n}.html" for n in range(1, 7)]
     limited = FirstRefused({path: article(n) for n, path in enumerate(paths, 1)}, {"Retry-After": "1"})
     with HostileSite({"news": "127.0.0.1"}) as site:
-        base = site.base("news")
-        site.routes[("news", "/feed.xml")] = lambda ex: ex.send(
-            pages.rss(base + p for p in paths), "application/rss+xml")
-        for path in paths:
-            site.routes[("news", path)] = limited
-        procs, logs = [], []
+        base = behind_a_feed(site, paths, limited)
 
         def settings(name: str) -> Path:
             return fleet_settings(tmp_path / name, "delay = 0.5\nconcurrency = 1", redis_server,
                                   redis_prefix, f"{base}/feed.xml")
 
-        try:
-            for name in ("worker1", "worker2"):
-                logs.append(tmp_path / f"{name}.log")
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "crawler", "worker", "--settings", str(settings(name))],
-                    stdout=logs[-1].open("w"), stderr=subprocess.STDOUT, cwd=ROOT))
-            deadline = time.monotonic() + 60
-            while not all("worker ready: " in log.read_text() for log in logs):
-                assert time.monotonic() < deadline and all(p.poll() is None for p in procs), \
-                    [log.read_text()[-2000:] for log in logs]
-                time.sleep(0.05)
-            enqueued = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",
-                                       str(settings("enqueue"))], capture_output=True, text=True,
-                                      cwd=ROOT, timeout=60)
-            assert enqueued.returncode == 0, enqueued.stderr
-            while set(limited.served) < set(paths) or limited.served[limited.refused_path] < 2:
-                assert time.monotonic() < deadline, (limited.served, [log.read_text()[-2000:] for log in logs])
-                time.sleep(0.1)
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                proc.wait(timeout=30)
+        with two_workers(tmp_path, settings, time.monotonic() + 60) as logs:
+            enqueue(settings("enqueue"))
+            until_all_served(limited, paths, time.monotonic() + 60, logs)
         later = hits_after_the_refusal(site, limited)
         fetched = [sqlite3.connect(tmp_path / f"{name}.db").execute(
             "SELECT sum(fetched) FROM runs").fetchone()[0] or 0 for name in ("worker1", "worker2")]
@@ -336,3 +360,66 @@ def test_a_worker_reads_a_5xx_robots_txt_again_once_its_refusal_ends(tmp_path, r
         asked = [h.path for h in site.hits("news")]
     assert asked.count("/robots.txt") == 2, asked  # read again, once
     assert "/feed.xml" in asked and "/private/2.html" not in asked, asked  # and obeyed
+
+
+def test_a_fleet_leaves_a_host_that_asks_for_too_long_alone_on_every_worker_until_then(
+        tmp_path, redis_server, redis_prefix):
+    """The refused path in a fleet: one worker gets a 429 asking for longer than
+    `max_crawl_delay` (4 s against 1 s here, an hour against a minute in life); through Redis
+    neither worker asks the host for anything more in that schedule, and the pages not fetched
+    are recorded as `rate-limited` by the worker that took them.  They are not lost: once the
+    time asked for has passed, the next schedule fetches them (a worker outlives a run, and
+    used to leave the host alone until it was restarted)."""
+    import redis
+
+    from crawler.remote.shared import Shared
+
+    wait = 4.0
+    paths = [f"/news/{n}.html" for n in range(1, 7)]
+    limited = FirstRefused({path: article(n) for n, path in enumerate(paths, 1)},
+                           {"Retry-After": f"{wait:g}"})
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = behind_a_feed(site, paths, limited)
+
+        def settings(name: str) -> Path:
+            return fleet_settings(tmp_path / name, "delay = 0.5\nconcurrency = 1\nmax_crawl_delay = 1",
+                                  redis_server, redis_prefix, f"{base}/feed.xml")
+
+        def wait_idle(deadline: float, logs: list[Path]) -> None:
+            """Until no schedule or request waits or is leased for half a second."""
+            quiet_since = None
+            while quiet_since is None or time.monotonic() - quiet_since < 0.5:
+                assert time.monotonic() < deadline, (shared.frontier(), [log.read_text()[-2000:] for log in logs])
+                f = shared.frontier()
+                busy = f["schedules"] or f["requests"] or f["leased"] or limited.refused_path is None
+                quiet_since = None if busy else (quiet_since or time.monotonic())
+                time.sleep(0.05)
+
+        def skipped(reason: str) -> set[str]:
+            found = set()
+            for name in ("worker1", "worker2"):
+                with sqlite3.connect(tmp_path / f"{name}.db") as db:
+                    found |= {url.split("/", 3)[3] for (url,) in db.execute(
+                        "SELECT url FROM skipped WHERE reason = ?", (reason,))}
+            return found
+
+        deadline = time.monotonic() + 90
+        with two_workers(tmp_path, settings, deadline) as logs:
+            enqueue(settings("enqueue"))
+            wait_idle(deadline, logs)
+            assert time.monotonic() - limited.answered_at < wait - 1, "the schedule took too long to check"
+            during = hits_after_the_refusal(site, limited)
+            first_served = {p for p, n in limited.served.items() if n}
+            left = skipped("rate-limited")
+            assert shared.rate_refused("127.0.0.1") == wait
+            # the time asked for is over: the next schedule fetches what was left
+            time.sleep(max(0.0, limited.answered_at + wait + 0.2 - time.monotonic()))
+            enqueue(settings("enqueue"))
+            until_all_served(limited, paths, deadline, logs)
+    # in that schedule nothing more reached the host after the refusal, from either worker
+    assert during == [], (during, [log.read_text()[-2000:] for log in logs])
+    # the refused page and every page not fetched before it were recorded as rate-limited
+    unfetched = {p.lstrip("/") for p in paths} - {p.lstrip("/") for p in first_served}
+    assert limited.refused_path.lstrip("/") in left and unfetched <= left, (left, unfetched)
+    assert len(left) >= 3, left  # the refusal held the other worker's pages too

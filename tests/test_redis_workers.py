@@ -601,3 +601,107 @@ def test_the_fleets_validators_hold_only_for_the_settings_they_were_read_with(
     assert shared.validators("https://news.test/feed", "narrow") == ('"e1"', "Mon, 30 Nov 2026 08:00:00 GMT")
     assert shared.validators("https://news.test/feed", "wide") == (None, None)
     assert shared.validators("https://news.test/other", "narrow") == (None, None)
+
+
+@pytest.mark.slow
+def test_one_worker_outlives_its_runs_each_schedule_is_a_run(tmp_path: Path, redis_server: str,
+                                                              redis_prefix: str):
+    """A worker lives for many schedules, and each schedule message is a run of its source:
+    an article that failed for a while (a 500) is asked for again by the next schedule of
+    that same worker, and the per-run limits count per schedule (with max_sitemaps_per_source
+    = 1 the second schedule still reads the sitemap, where the worker's whole life used to
+    count as one run: the page was never asked for again, the sitemap cut as too-many-sitemaps)."""
+    from hostile import pages
+    from hostile.server import HostileSite
+
+    answers: Counter[str] = Counter()
+
+    def flaky(ex: Any) -> None:  # 500 the first time, then the page
+        answers[ex.path] += 1
+        if answers[ex.path] == 1:
+            ex.send(b"<html><body>busy</body></html>", status=500)
+        else:
+            ex.send(pages.article("Harbour lab asks again after a busy server", "<p>" + "The second "
+                                  "answer of the port's ferry timetable service came in full. " * 20
+                                  + "</p>").encode())
+
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = site.base("news")
+        site.route("news", "/feed.xml", lambda ex: ex.send(pages.rss([f"{base}/news/1.html"]),
+                                                           "application/rss+xml"))
+        site.route("news", "/news/1.html", flaky)
+        site.route("news", "/sitemap.xml", lambda ex: ex.send(pages.urlset([f"{base}/s/1.html"]),
+                                                              "application/xml"))
+        site.route("news", "/s/1.html", lambda ex: ex.send(pages.article("A sitemap page").encode()))
+        settings = tmp_path / "worker.toml"
+        settings.write_text(
+            f'[corpus]\npath = "{tmp_path / "worker.db"}"\n'
+            "[crawl]\ndelay = 0.1\nretries = 0\nmax_age_days = 0\nmax_sitemaps_per_source = 1\n"
+            f'[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
+            f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
+            f'[[sources]]\nname = "map"\nkind = "sitemap"\nurl = "{base}/sitemap.xml"\n'
+            '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
+        shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+        log = tmp_path / "worker.log"
+        proc = subprocess.Popen([sys.executable, "-m", "crawler", "worker", "--settings", str(settings)],
+                                stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
+
+        def schedule_and_wait(requests_before: int) -> None:
+            done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings", str(settings)],
+                                  capture_output=True, text=True, cwd=ROOT, timeout=60)
+            assert done.returncode == 0, done.stderr
+            deadline, quiet_since = time.monotonic() + 60, None
+            while quiet_since is None or time.monotonic() - quiet_since < 1.0:
+                assert time.monotonic() < deadline and proc.poll() is None, (shared.frontier(), log.read_text()[-3000:])
+                f = shared.frontier()
+                busy = f["schedules"] or f["requests"] or f["leased"] or len(site.hits()) <= requests_before
+                quiet_since = None if busy else (quiet_since or time.monotonic())
+                time.sleep(0.05)
+
+        try:
+            deadline = time.monotonic() + 60
+            while "worker ready: " not in log.read_text():
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.05)
+            schedule_and_wait(0)
+            first = Counter(h.path for h in site.hits())
+            schedule_and_wait(len(site.hits()))
+            both = Counter(h.path for h in site.hits())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    assert first["/news/1.html"] == 1 and first["/sitemap.xml"] == 1 and first["/s/1.html"] == 1, first
+    # the second schedule: the failed page again (and stored), the sitemap read again, the
+    # sitemap's page not (the shared dupefilter has it)
+    assert both["/news/1.html"] == 2 and both["/sitemap.xml"] == 2 and both["/s/1.html"] == 1, both
+    with sqlite3.connect(tmp_path / "worker.db") as db:
+        cut = db.execute("SELECT url FROM skipped WHERE reason = 'too-many-sitemaps'").fetchall()
+    assert cut == [], cut
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_worker_counts_each_schedules_run_apart_and_keeps_the_latest_schedules():
+    """SharedFetchState.run_of: per-run limits count per schedule message (a request of no
+    schedule, a retry the worker started with, under its source), and past KEPT_SCHEDULES the
+    oldest schedules' counts go, never the one being counted."""
+    from crawler.fetch import redis_worker
+    from crawler.fetch.limits import SitemapLimits
+
+    state = object.__new__(redis_worker.SharedFetchState)  # the counting alone: no crawler
+    state.requested, state.sitemaps = Counter(), object.__new__(SitemapLimits)
+    state.sitemaps.fetched = Counter()
+
+    def run(schedule: str | None, source: str = "feed") -> str:
+        meta = {"tw_source": source, **({"tw_schedule": schedule} if schedule else {})}
+        return state.run_of(Request("http://127.0.0.1/a", meta=meta))
+
+    assert run(None) == "feed" and run("s1") == "s1/feed" and run("s1", "map") == "s1/map"
+    for n in range(redis_worker.KEPT_SCHEDULES):
+        state.requested[run(f"s{n}")] += 1
+    assert len(state.requested) == redis_worker.KEPT_SCHEDULES and state.requested["s0/feed"] == 1
+    state.requested[run("new")] += 1
+    kept = redis_worker.KEPT_SCHEDULES - redis_worker.KEPT_SCHEDULES // 2 + 1
+    assert len(state.requested) == kept and "s0/feed" not in state.requested
+    assert state.requested["new/feed"] == 1 and f"s{redis_worker.KEPT_SCHEDULES - 1}/feed" in state.requested
+    state.requested[run("new")] += 1  # one already counted is never dropped for itself
+    assert state.requested["new/feed"] == 2 and len(state.requested) == kept

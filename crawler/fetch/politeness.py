@@ -29,8 +29,10 @@
   of a rate-limited host's pages failed too, and after three runs they were given up.  The
   Retry-After (seconds, or an HTTP date), else for a 429 twice the host's delay (at least
   1 s), becomes the host's delay for the rest of the run, and AutoThrottle may not lower it.
-  A host that asks for longer than `max_crawl_delay` is left alone for the rest of the run:
-  its requests are refused as `rate-limited`, a transient failure, tried again next run.
+  A host that asks for longer than `max_crawl_delay` is left alone until that time has
+  passed (in practice the rest of a run; a fleet's worker, which outlives runs, asks it again
+  after): its requests are refused as `rate-limited`, a transient failure, tried again next
+  run.
   In a fleet, the worker that got the answer tells the others through Redis (the host's
   slot is held for the wait, the wait becomes the host's delay for UNAVAILABLE_SECONDS, or
   the host is refused until the time it asked for has passed): `SharedPoliteness`.
@@ -183,7 +185,8 @@ class RateLimits:
         self.crawler = crawler
         self.max_wait = config_of(crawler.settings).crawl.max_crawl_delay
         self.waits: dict[str, float] = {}  # slot key -> its delay for the rest of the run
-        self.closed: dict[str, float] = {}  # slot key -> the wait it asked for, past max_wait
+        # slot key -> (the wait it asked for, past max_wait; when that wait is over)
+        self.closed: dict[str, tuple[float, float]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RateLimits:
@@ -195,9 +198,14 @@ class RateLimits:
     def process_request(self, request: Request) -> None:
         key = self._key(request)
         if key in self.closed:
-            raise IgnoreRequest(f"rate limited: the host asked for {self.closed[key]:g} s before "
-                                f"the next request (Retry-After), longer than max_crawl_delay "
-                                f"{self.max_wait:g} s; tried again next run")
+            wait, until = self.closed[key]
+            # over once the time asked for has passed: a fleet's worker outlives a run, and
+            # would otherwise leave the host alone until it is restarted
+            if time.monotonic() < until:
+                raise IgnoreRequest(f"rate limited: the host asked for {wait:g} s before the next "
+                                    f"request (Retry-After), longer than max_crawl_delay "
+                                    f"{self.max_wait:g} s; tried again next run")
+            del self.closed[key]
         if key in self.waits:
             request.meta["autothrottle_dont_adjust_delay"] = True
 
@@ -211,7 +219,7 @@ class RateLimits:
                 wait = max(1.0, 2 * (slot.delay if slot is not None else 0.0))
         if wait is not None and wait > self.waits.get(key, 0.0):
             if wait > self.max_wait:
-                self.closed[key] = wait
+                self.closed[key] = (wait, time.monotonic() + wait)
                 log.warning("%s answered HTTP %d asking for %g s before the next request: longer "
                             "than max_crawl_delay %g s, so its pages wait for the next run",
                             key, response.status, wait, self.max_wait)

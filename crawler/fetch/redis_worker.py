@@ -62,6 +62,9 @@ from crawler.remote.spool import RedisSpool
 from crawler.text.urls import canonical_url
 
 log = logging.getLogger(__name__)
+# schedules whose per-run counts a worker keeps (SharedFetchState.run_of): far more than run at
+# once, so a schedule still running never loses its counts
+KEPT_SCHEDULES = 1000
 
 
 def shared_of(crawler: Any) -> Shared:
@@ -191,10 +194,29 @@ class SharedFetchState(FetchState):
         return with_validators(request, *self.shared.validators(
             request.url, self.read_as(request.meta.get("tw_source"))))
 
+    def run_of(self, request: Request) -> str:
+        """A worker outlives runs: each schedule message is one run of its source, and its
+        per-run limits count apart (counted for the worker's whole life, a source with an index
+        of five sitemaps hit max_sitemaps_per_source after 40 schedules and was read no more).
+        The counts of the oldest schedules are dropped past KEPT_SCHEDULES."""
+        run = super().run_of(request)
+        if schedule := request.meta.get("tw_schedule"):
+            run = f"{schedule}/{run}"
+            for counts in (self.requested, self.sitemaps.fetched):
+                if run not in counts and len(counts) >= KEPT_SCHEDULES:
+                    for old in list(counts)[:len(counts) // 2]:  # the oldest first
+                        del counts[old]
+        return run
+
     def _article(self, request: Request, doc: Any) -> Request | None:
         if self.shared.any_stored(request.url, canonical_url(request.url)):
             return None
-        return super()._article(request, doc)
+        routed = super()._article(request, doc)
+        # the shared dupefilter remembers it, for every worker; kept in `known` too, a page
+        # that then failed for a while would never be asked for again by this worker (which
+        # outlives runs), and the set would grow for as long as it lives
+        self.known.discard(request.url)
+        return routed
 
     def process_spider_output(self, response: Any, result: Iterable[Any]) -> Iterator[Any]:
         yield from super().process_spider_output(response, result)
@@ -223,6 +245,7 @@ class SharedFetchState(FetchState):
         its fingerprints leave the shared dupefilter, and the documents that listed it lose
         their validators, so they are read in full next time (no 304 hides it)."""
         urls = [request.url, *(request.meta.get("redirect_urls") or [])]
+        self.known.difference_update(urls)  # a retry this worker started with (process_start)
         self.shared.forget(self.dupefilter.key, [self.dupefilter.request_fingerprint(request.replace(url=u))
                                                  for u in urls],
                            request.meta.get("tw_parents", ()))
@@ -278,13 +301,17 @@ class SharedPoliteness:
         from twisted.internet import reactor
 
         host = urlparse_cached(request).hostname or ""
-        if asked := self.shared.rate_refused(host):  # another worker's answer from the host
-            raise IgnoreRequest(f"rate limited: the host asked for {asked:g} s before the next "
-                                f"request (Retry-After), longer than max_crawl_delay "
-                                f"{self.max_crawl_delay:g} s; tried again later")
         margin = POLITENESS_MARGIN if host in self.contacted else FIRST_CONTACT_MARGIN
-        # the delay is read again after each wait: a 429 may have raised it meanwhile
-        while (delay := self.delay_of(host)) > 0 and (wait := self.shared.reserve_host(host, delay, margin)) > 0:
+        # the refusal and the delay are read again after each wait: the request the slot was
+        # held for may have brought a 429 meanwhile (a refusal checked only before waiting let
+        # the next request through as soon as the slot freed)
+        while True:
+            if asked := self.shared.rate_refused(host):  # another worker's answer from the host
+                raise IgnoreRequest(f"rate limited: the host asked for {asked:g} s before the next "
+                                    f"request (Retry-After), longer than max_crawl_delay "
+                                    f"{self.max_crawl_delay:g} s; tried again later")
+            if (delay := self.delay_of(host)) <= 0 or (wait := self.shared.reserve_host(host, delay, margin)) <= 0:
+                break
             await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
         self.contacted.add(host)
 

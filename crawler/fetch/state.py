@@ -159,7 +159,7 @@ class FetchState:
         doc = doc or DocumentCuts(None, None)
         kind = request.meta.get("tw_kind")
         if kind == "sitemap":
-            refused = self.sitemaps.refusal(request.meta["tw_source"], request.meta.get("tw_parents", ()))
+            refused = self.sitemaps.refusal(self.run_of(request), request.meta.get("tw_parents", ()))
             if refused:
                 doc.cut(*refused, url=request.url, source=request.meta["tw_source"])
                 return None
@@ -185,19 +185,24 @@ class FetchState:
         found = [s for s in self.crawler.spider.plan.sources if s.name == source]
         return found[0].read_as(self.crawl) if found else None
 
+    def run_of(self, request: Request) -> str:
+        """What the per-run limits (sitemaps and article requests per source) count under:
+        the request's source, as one crawl is one run of each."""
+        return request.meta["tw_source"]
+
     def _article(self, request: Request, doc: DocumentCuts) -> Request | None:
         url, source = request.url, request.meta["tw_source"]
         if url in self.known or canonical_url(url) in self.known:
             return None
-        limit = self.crawl.max_articles_per_source
-        if limit and self.requested[source] >= limit:
+        limit, run = self.crawl.max_articles_per_source, self.run_of(request)
+        if limit and self.requested[run] >= limit:
             self.incomplete.update(request.meta.get("tw_parents", ()))  # no 304 next time
             return None
         if doc.articles >= self.crawl.max_entries_per_document:
             doc.cut(SkipReason.TOO_MANY_ENTRIES, entries_detail(doc.articles), url=url, source=source)
             return None
         doc.articles += 1
-        self.requested[source] += 1
+        self.requested[run] += 1
         self.known.add(url)
         return request
 

@@ -215,6 +215,15 @@ def behind_a_feed(site: HostileSite, paths: list[str], limited: FirstRefused) ->
     return base
 
 
+def worker_with(constant: str, seconds: float, settings: Path, log: Path) -> subprocess.Popen:
+    """`topicwatch worker` with `crawler.fetch.politeness.<constant>` shortened to `seconds`
+    (an hour or a day would not fit in a test)."""
+    code = (f"import sys; import crawler.fetch.politeness as p; p.{constant} = {seconds!r}; "
+            "from crawler.cli import main; sys.argv = ['topicwatch'] + sys.argv[1:]; main()")
+    return subprocess.Popen([sys.executable, "-c", code, "worker", "--settings", str(settings)],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
+
+
 @contextlib.contextmanager
 def two_workers(tmp_path: Path, settings: Callable[[str], Path], deadline: float) -> Iterator[list[Path]]:
     """`topicwatch worker` twice (worker1, worker2), ready to take work; their logs. Both are
@@ -323,25 +332,17 @@ def test_a_worker_reads_a_5xx_robots_txt_again_once_its_refusal_ends(tmp_path, r
             return fleet_settings(tmp_path / name, "delay = 0.2\nretries = 0", redis_server,
                                   redis_prefix, f"{base}/feed.xml")
 
-        def enqueue() -> None:
-            done = subprocess.run([sys.executable, "-m", "crawler", "enqueue", "--settings",
-                                   str(settings("enqueue"))], capture_output=True, text=True, cwd=ROOT, timeout=60)
-            assert done.returncode == 0, done.stderr
-
         def robots_hits() -> list[float]:
             return [h.time for h in site.hits("news") if h.path == "/robots.txt"]
 
         log = tmp_path / "worker.log"
-        code = ("import sys; import crawler.fetch.politeness as p; p.UNAVAILABLE_SECONDS = 2.0; "
-                "from crawler.cli import main; sys.argv = ['topicwatch'] + sys.argv[1:]; main()")
-        worker = subprocess.Popen([sys.executable, "-c", code, "worker", "--settings", str(settings("worker"))],
-                                  stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
+        worker = worker_with("UNAVAILABLE_SECONDS", 2.0, settings("worker"), log)
         try:
             deadline = time.monotonic() + 60
             while "worker ready: " not in log.read_text():
                 assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-2000:]
                 time.sleep(0.05)
-            enqueue()
+            enqueue(settings("enqueue"))
             while not robots_hits():  # the 503: the feed is refused
                 assert time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.05)
@@ -349,9 +350,9 @@ def test_a_worker_reads_a_5xx_robots_txt_again_once_its_refusal_ends(tmp_path, r
             assert not [h for h in site.hits("news") if h.path != "/robots.txt"]
             state["up"] = True
             time.sleep(max(0.0, robots_hits()[-1] + 2.2 - time.monotonic()))  # the refusal is over
-            enqueue()
+            enqueue(settings("enqueue"))
             while not [h for h in site.hits("news") if h.path == "/news/1.html"]:
-                assert time.monotonic() < deadline, (site.hits("news"), log.read_text()[-2000:])
+                assert time.monotonic() < deadline, ([(h.path, round(h.time, 1)) for h in site.hits("news")], log.read_text()[-2000:])
                 time.sleep(0.05)
             time.sleep(0.5)
         finally:
@@ -360,6 +361,56 @@ def test_a_worker_reads_a_5xx_robots_txt_again_once_its_refusal_ends(tmp_path, r
         asked = [h.path for h in site.hits("news")]
     assert asked.count("/robots.txt") == 2, asked  # read again, once
     assert "/feed.xml" in asked and "/private/2.html" not in asked, asked  # and obeyed
+
+
+
+def test_a_worker_reads_robots_txt_again_a_day_later(tmp_path, redis_server, redis_prefix):
+    """RFC 9309 asks a crawler not to go by a robots.txt read more than 24 hours ago; a fleet's
+    worker lives longer. Once ROBOTS_MAX_AGE_SECONDS (2 s here) have passed, its next request
+    to the host reads robots.txt again and obeys what it now says (it had read it once, and
+    went by those rules until it was restarted)."""
+    paths = ["/news/1.html"]
+    rules = {"text": b"User-agent: *\nDisallow:\n"}  # everything allowed, at first
+    with HostileSite({"news": "127.0.0.1"}) as site:
+        base = site.base("news")
+        site.routes[("news", "/robots.txt")] = lambda ex: ex.send(rules["text"], "text/plain")
+        site.routes[("news", "/feed.xml")] = lambda ex: ex.send(
+            pages.rss(base + p for p in paths), "application/rss+xml")
+        for n in (1, 2):
+            site.routes[("news", f"/news/{n}.html")] = lambda ex, n=n: ex.send(article(n))
+
+        def settings(name: str) -> Path:
+            return fleet_settings(tmp_path / name, "delay = 0.2\nretries = 0", redis_server,
+                                  redis_prefix, f"{base}/feed.xml")
+
+        def asked(path: str) -> list[float]:
+            return [h.time for h in site.hits("news") if h.path == path]
+
+        def until(done: Callable[[], bool]) -> None:
+            while not done():
+                assert time.monotonic() < deadline and worker.poll() is None, \
+                    ([(h.path, round(h.time, 1)) for h in site.hits("news")], log.read_text()[-2000:])
+                time.sleep(0.05)
+
+        log = tmp_path / "worker.log"
+        worker = worker_with("ROBOTS_MAX_AGE_SECONDS", 2.0, settings("worker"), log)
+        try:
+            deadline = time.monotonic() + 60
+            until(lambda: "worker ready: " in log.read_text())
+            enqueue(settings("enqueue"))
+            until(lambda: bool(asked("/news/1.html")))
+            # the site now keeps crawlers out of /news/, and its feed lists a new page there
+            rules["text"], paths[:] = b"User-agent: *\nDisallow: /news/\n", ["/news/1.html", "/news/2.html"]
+            time.sleep(max(0.0, asked("/robots.txt")[-1] + 2.2 - time.monotonic()))
+            enqueue(settings("enqueue"))
+            until(lambda: len(asked("/feed.xml")) == 2)
+            time.sleep(1.0)  # time enough for the new page's request, had it been made
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        hits = [h.path for h in site.hits("news")]
+    assert hits.count("/robots.txt") == 2, hits  # read again, once
+    assert "/news/2.html" not in hits, hits  # and obeyed
 
 
 def test_a_fleet_leaves_a_host_that_asks_for_too_long_alone_on_every_worker_until_then(

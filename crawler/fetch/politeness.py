@@ -21,7 +21,9 @@
   whose own document is refused fails, naming the status.  It holds for UNAVAILABLE_SECONDS
   from the answer (a crawl's whole run); then the next request to the host reads its
   robots.txt again (a fleet's worker lives longer than a run; Scrapy alone would read it once
-  per process and go by the error page, no rules, until the worker restarts).
+  per process and go by the error page, no rules, until the worker restarts).  For the same
+  reason a robots.txt that was read is read again after ROBOTS_MAX_AGE_SECONDS (24 hours, as
+  RFC 9309 asks).
 - A host that answers 429 Too Many Requests, or 503 with a Retry-After header, gets the
   time it asks for (`RateLimits`, a downloader middleware of its own: it must see the answer
   before Scrapy's RetryMiddleware turns it into a retry, which no middleware after it sees).
@@ -49,6 +51,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares import robotstxt
@@ -61,6 +64,9 @@ from crawler.fetch import signals as tw_signals
 from crawler.fetch.settings import config_of
 
 UNAVAILABLE_SECONDS = 3600.0  # how long a 5xx / 429 robots.txt keeps the crawl off its host
+# how long a robots.txt that was read holds: RFC 9309 (2.4) asks crawlers not to use a cached
+# one for more than 24 hours; a fleet's worker lives longer than that
+ROBOTS_MAX_AGE_SECONDS = 86400.0
 log = logging.getLogger(__name__)
 
 
@@ -130,20 +136,24 @@ class RobotsPolicy(robotstxt.RobotsTxtMiddleware):
         return None
 
     def _forget_if_stale(self, netloc: str) -> None:
-        """A 5xx / 429 robots.txt answered UNAVAILABLE_SECONDS ago or more is read again by the
-        next request to its host: Scrapy reads a host's robots.txt once per process, so a
-        fleet's worker that outlives the refusal would otherwise go by the error page (no rules)
-        until it restarts.  The one place this reaches into Scrapy's RobotsTxtMiddleware: its
+        """A 5xx / 429 robots.txt answered UNAVAILABLE_SECONDS ago or more, and any robots.txt
+        read ROBOTS_MAX_AGE_SECONDS ago, is read again by the next request to its host: Scrapy
+        reads a host's robots.txt once per process, so a fleet's worker would otherwise go by
+        the error page (no rules) after the refusal, and by rules a day or a month old, until
+        it restarts.  The one place this reaches into Scrapy's RobotsTxtMiddleware: its
         per-host cache `_parsers`, which it fills on a host's first request (tests/test_fetch.py
         checks that it still does)."""
         answered = self.responses.get(netloc)
-        if (answered is None or not (answered.status >= 500 or answered.status == 429)
-                or time.monotonic() - self.answered_at[netloc] < UNAVAILABLE_SECONDS
-                or isinstance(self._parsers.get(netloc), Deferred)):  # being read right now
+        if answered is None or isinstance(self._parsers.get(netloc), Deferred):  # being read now
+            return
+        age = time.monotonic() - self.answered_at[netloc]
+        unavailable = answered.status >= 500 or answered.status == 429
+        if age < (UNAVAILABLE_SECONDS if unavailable else ROBOTS_MAX_AGE_SECONDS):
             return
         del self.responses[netloc], self.answered_at[netloc]
         self.parsers.pop(netloc, None)
         self._parsers.pop(netloc, None)
+        self.delays.pop(urlsplit("//" + netloc).hostname or "", None)  # read again with it
 
     def _slow_down(self, request: Request, delay: float) -> None:
         slow_down(self.crawler, request, delay)

@@ -609,9 +609,13 @@ def test_one_worker_outlives_its_runs_each_schedule_is_a_run(tmp_path: Path, red
     """A worker lives for many schedules, and each schedule message is a run of its source:
     an article that failed for a while (a 500) is asked for again by the next schedule of
     that same worker, and the per-run limits count per schedule (with max_sitemaps_per_source
-    = 1 the second schedule still reads the sitemap, where the worker's whole life used to
-    count as one run: the page was never asked for again, the sitemap cut as too-many-sitemaps)."""
+    = 2 the second schedule still reads the index and its sitemap, where the worker's whole
+    life used to count as one run: the page was never asked for again, the sitemaps cut as
+    too-many-sitemaps). The index is static (its ETag never changes) and its sitemap gains a
+    page: the index is read in full every schedule, so the new page is found (its saved
+    validators had brought a 304, and its sitemap was never read again)."""
     from hostile import pages
+    from hostile.responses import conditional
     from hostile.server import HostileSite
 
     answers: Counter[str] = Counter()
@@ -630,16 +634,22 @@ def test_one_worker_outlives_its_runs_each_schedule_is_a_run(tmp_path: Path, red
         site.route("news", "/feed.xml", lambda ex: ex.send(pages.rss([f"{base}/news/1.html"]),
                                                            "application/rss+xml"))
         site.route("news", "/news/1.html", flaky)
-        site.route("news", "/sitemap.xml", lambda ex: ex.send(pages.urlset([f"{base}/s/1.html"]),
-                                                              "application/xml"))
-        site.route("news", "/s/1.html", lambda ex: ex.send(pages.article("A sitemap page").encode()))
+        mapped = ["/s/1.html"]
+        site.route("news", "/sitemap_index.xml", conditional(
+            lambda: pages.sitemap_index([f"{base}/news-sitemap.xml"]), "application/xml"))
+        site.route("news", "/news-sitemap.xml", conditional(
+            lambda: pages.urlset(base + path for path in mapped), "application/xml"))
+        for n in (1, 2):
+            site.route("news", f"/s/{n}.html", lambda ex, n=n: ex.send(pages.article(
+                f"Sitemap page {n}", f"<p>Page {n} of the sitemap tells its own story. " * (10 * n)
+                + "</p>").encode()))
         settings = tmp_path / "worker.toml"
         settings.write_text(
             f'[corpus]\npath = "{tmp_path / "worker.db"}"\n'
-            "[crawl]\ndelay = 0.1\nretries = 0\nmax_age_days = 0\nmax_sitemaps_per_source = 1\n"
+            "[crawl]\ndelay = 0.1\nretries = 0\nmax_age_days = 0\nmax_sitemaps_per_source = 2\n"
             f'[redis]\nurl = "{redis_server}"\nprefix = "{redis_prefix}"\n'
             f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{base}/feed.xml"\n'
-            f'[[sources]]\nname = "map"\nkind = "sitemap"\nurl = "{base}/sitemap.xml"\n'
+            f'[[sources]]\nname = "map"\nkind = "sitemap"\nurl = "{base}/sitemap_index.xml"\n'
             '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
         shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
         log = tmp_path / "worker.log"
@@ -665,15 +675,18 @@ def test_one_worker_outlives_its_runs_each_schedule_is_a_run(tmp_path: Path, red
                 time.sleep(0.05)
             schedule_and_wait(0)
             first = Counter(h.path for h in site.hits())
+            mapped.append("/s/2.html")  # the sitemap changes, its index does not
             schedule_and_wait(len(site.hits()))
             both = Counter(h.path for h in site.hits())
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
-    assert first["/news/1.html"] == 1 and first["/sitemap.xml"] == 1 and first["/s/1.html"] == 1, first
-    # the second schedule: the failed page again (and stored), the sitemap read again, the
-    # sitemap's page not (the shared dupefilter has it)
-    assert both["/news/1.html"] == 2 and both["/sitemap.xml"] == 2 and both["/s/1.html"] == 1, both
+    assert first["/news/1.html"] == 1 and first["/s/1.html"] == 1, first
+    assert first["/sitemap_index.xml"] == 1 and first["/news-sitemap.xml"] == 1, first
+    # the second schedule: the failed page again, the index and its sitemap read again, the
+    # new page found, the old one not asked for again (the shared dupefilter has it)
+    assert both["/news/1.html"] == 2 and both["/s/1.html"] == 1 and both["/s/2.html"] == 1, both
+    assert both["/sitemap_index.xml"] == 2 and both["/news-sitemap.xml"] == 2, both
     with sqlite3.connect(tmp_path / "worker.db") as db:
         cut = db.execute("SELECT url FROM skipped WHERE reason = 'too-many-sitemaps'").fetchall()
     assert cut == [], cut
@@ -705,3 +718,18 @@ def test_a_worker_counts_each_schedules_run_apart_and_keeps_the_latest_schedules
     assert state.requested["new/feed"] == 1 and f"s{redis_worker.KEPT_SCHEDULES - 1}/feed" in state.requested
     state.requested[run("new")] += 1  # one already counted is never dropped for itself
     assert state.requested["new/feed"] == 2 and len(state.requested) == kept
+
+
+def test_the_fleet_no_longer_reads_validators_saved_where_earlier_versions_kept_them(
+        redis_server: str, redis_prefix: str):
+    """`P:validators` may hold a sitemap index's validators (saved before indexes were read in
+    full), whose 304 would hide its sitemaps: they are no longer read; new ones go to
+    `P:validators-2`."""
+    shared = Shared(redis.Redis.from_url(redis_server), redis_prefix)
+    url = "https://a.test/sitemap_index.xml"
+    shared.client.hset(f"{redis_prefix}:validators", url, json.dumps({"etag": '"v1"', "last_modified": None,
+                                                                      "read_as": None}))
+    assert shared.validators(url) == (None, None)
+    shared.save_validators(url, '"v2"', None, None)
+    assert shared.validators(url) == ('"v2"', None)
+    assert shared.client.hexists(f"{redis_prefix}:validators-2", url)

@@ -114,3 +114,22 @@ def test_a_corpus_a_newer_topicwatch_wrote_is_refused_not_misread(tmp_path: Path
         assert result.exit_code == 6, (command, result.output)
         assert (f"{path}: written by a newer topicwatch (its schema has 999_from_a_later_release): "
                 "upgrade topicwatch to use this corpus") in result.stderr, command
+
+
+def test_migration_010_forgets_the_validators_of_sitemaps_only(tmp_path: Path) -> None:
+    """A corpus from before sitemap indexes were read in full every run: its sitemaps' saved
+    validators (an index's among them, whose 304 hid its sitemaps) are forgotten once, so each
+    is read in full again; a feed's are kept."""
+    path = tmp_path / "corpus.db"
+    db = open_db(path)
+    for url, kind in (("https://a.test/sitemap_index.xml", "sitemap"), ("https://a.test/feed.xml", "feed")):
+        db.execute("INSERT INTO pages (url, kind, source, etag, last_modified, status, outcome) "
+                   "VALUES (?, ?, 's', '\"v1\"', 'Mon, 02 Sep 2024 08:00:00 GMT', 200, 'ok')", [url, kind])
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = '010_sitemap_indexes_read_in_full'")
+    db.conn.commit()
+    db.close()
+    db = open_db(path)
+    assert not schema.MIGRATIONS.pending(db)
+    rows = {r["url"]: (r["etag"], r["last_modified"]) for r in db.query("SELECT url, etag, last_modified FROM pages")}
+    assert rows == {"https://a.test/sitemap_index.xml": (None, None),
+                    "https://a.test/feed.xml": ('"v1"', "Mon, 02 Sep 2024 08:00:00 GMT")}

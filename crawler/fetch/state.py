@@ -159,7 +159,12 @@ class FetchState:
         doc = doc or DocumentCuts(None, None)
         kind = request.meta.get("tw_kind")
         if kind == "sitemap":
-            refused = self.sitemaps.refusal(self.run_of(request), request.meta.get("tw_parents", ()))
+            parents = request.meta.get("tw_parents", ())
+            if parents:
+                # the document that listed it is a sitemap index: read in full every run, as its
+                # sitemaps change while it does not (with a 304 they would never be read again)
+                self.incomplete.add(parents[-1])
+            refused = self.sitemaps.refusal(self.run_of(request), parents)
             if refused:
                 doc.cut(*refused, url=request.url, source=request.meta["tw_source"])
                 return None

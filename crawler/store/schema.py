@@ -288,6 +288,17 @@ def m009_pages_read_as(db: Database) -> None:
         db["pages"].add_column("read_as", str)
 
 
+
+@MIGRATIONS(name="010_sitemap_indexes_read_in_full")
+def m010_sitemap_indexes_read_in_full(db: Database) -> None:
+    """Sitemaps' validators forgotten, once: a sitemap index is now read in full every run
+    (crawler/fetch/state.py `route`), since its sitemaps change while it does not, and the 304
+    its saved validators brought hid them. Which saved sitemap was an index is not recorded,
+    so every sitemap is read in full once; leaf sitemaps save theirs again."""
+    if "pages" in db.table_names():
+        db.execute("UPDATE pages SET etag = NULL, last_modified = NULL WHERE kind = 'sitemap'")
+
+
 def _execute_all(db: Database, script: str) -> None:
     """Each statement of `script` through `db.execute`: unlike `executescript`, which commits
     first, this keeps a migration inside the transaction sqlite-utils opens for it."""

@@ -166,3 +166,16 @@ def reset(ex: Exchange) -> None:
     conn = ex.handler.connection
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
+
+
+def conditional(body: Callable[[], bytes], content_type: str) -> Responder:
+    """What `body()` returns now, with an ETag of its bytes, as a static file server sends it:
+    304 to a request whose If-None-Match names that ETag."""
+    def respond(ex: Exchange) -> None:
+        data = body()
+        etag = f'"{zlib.crc32(data):08x}-{len(data)}"'
+        if ex.handler.headers.get("If-None-Match") == etag:
+            ex.send(b"", content_type, status=304, headers={"ETag": etag})
+        else:
+            ex.send(data, content_type, headers={"ETag": etag})
+    return respond

@@ -245,33 +245,48 @@ def test_articles_are_stored_while_the_crawl_runs_and_counted_per_source(crawled
     assert per_source == stored and sum(stored.values()) == run["new"] == 15
 
 
-def test_a_sitemap_index_that_does_not_change_still_leads_to_its_sitemaps_that_do(tmp_path: Path):
-    """A static sitemap index (its bytes, and so its ETag, never change) lists a news sitemap
-    that gains an article. The index is read in full every run; its sitemap answers 304 when
-    it did not change. (The index's saved validators brought a 304 and its sitemap was never
-    read again: no article of that source after the first run.)"""
+# (source kind, extra source settings, the static parent, the child that changes, its articles)
+INDEXES = {
+    "sitemap": ("sitemap", "", "/sitemap_index.xml", "/news-sitemap.xml",
+                ["/news/1.html", "/news/2.html"]),
+    "listing": ("listing", "depth = 2\n", "/tech/", "/tech/ai/",
+                ["/tech/ai/2024/09/20/harbour-lab-story-one.html",
+                 "/tech/ai/2024/09/21/harbour-lab-story-two.html"]),
+}
+
+
+@pytest.mark.parametrize("case", INDEXES)
+def test_a_parent_that_does_not_change_still_leads_to_its_documents_that_do(tmp_path: Path, case: str):
+    """A static sitemap index, or a listing page whose section pages a `depth = 2` source
+    follows (its bytes, and so its ETag, never change), leads to a document that gains an
+    article. The parent is read in full every run; the document answers 304 when it did not
+    change. (The parent's saved validators brought a 304, and the document was never read
+    again: no article of that source after the first run.)"""
     from hostile import pages
     from hostile.responses import conditional
     from hostile.server import HostileSite
 
-    listed = ["/news/1.html"]
+    kind, extra, parent, child, (first_page, second_page) = INDEXES[case]
+    listed = [first_page]
     with HostileSite({"news": "127.0.0.1"}) as site:
         base = site.base("news")
-        site.route("news", "/sitemap_index.xml", conditional(
-            lambda: pages.sitemap_index([f"{base}/news-sitemap.xml"]), "application/xml"))
-        site.route("news", "/news-sitemap.xml", conditional(
-            lambda: pages.urlset(base + path for path in listed), "application/xml"))
-        for n, what in ((1, "ferry timetables"), (2, "tidal power forecasts")):
-            site.route("news", f"/news/{n}.html", lambda ex, n=n, what=what: ex.send(pages.article(
+        if kind == "sitemap":
+            site.route("news", parent, conditional(lambda: pages.sitemap_index([base + child]), "application/xml"))
+            site.route("news", child, conditional(lambda: pages.urlset(base + p for p in listed), "application/xml"))
+        else:
+            site.route("news", parent, conditional(lambda: pages.listing([base + child]), "text/html"))
+            site.route("news", child, conditional(lambda: pages.listing(base + p for p in listed), "text/html"))
+        for n, (path, what) in enumerate(((first_page, "ferry timetables"), (second_page, "tidal power")), 1):
+            site.route("news", path, lambda ex, n=n, what=what: ex.send(pages.article(
                 f"Harbour lab story {n}", f"<p>This one is about {what}, told at length. " * 30
                 + "</p>").encode()))
         settings = tmp_path / "settings.toml"
         settings.write_text(
             f'[corpus]\npath = "{tmp_path / "corpus.db"}"\n[crawl]\ndelay = 0\nmax_age_days = 0\n'
-            f'[[sources]]\nname = "map"\nkind = "sitemap"\nurl = "{base}/sitemap_index.xml"\n'
+            f'[[sources]]\nname = "src"\nkind = "{kind}"\nurl = "{base}{parent}"\n{extra}'
             '[[topics]]\nname = "all"\nkeep_all = true\n', encoding="utf-8")
 
-        def run() -> list[tuple[str, int | None]]:
+        def run() -> list[str]:
             before = len(site.hits("news"))
             done = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--settings", str(settings)],
                                   capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -279,14 +294,14 @@ def test_a_sitemap_index_that_does_not_change_still_leads_to_its_sitemaps_that_d
             return [h.path for h in site.hits("news")[before:] if h.path != "/robots.txt"]
 
         first = run()
-        listed.append("/news/2.html")  # the sitemap changes, the index does not
+        listed.append(second_page)  # the document changes, its parent does not
         second = run()
         third = run()  # nothing changed
-    assert first == ["/sitemap_index.xml", "/news-sitemap.xml", "/news/1.html"], first
-    assert second == ["/sitemap_index.xml", "/news-sitemap.xml", "/news/2.html"], second
-    assert third == ["/sitemap_index.xml", "/news-sitemap.xml"], third
+    assert first == [parent, child, first_page], first
+    assert second == [parent, child, second_page], second
+    assert third == [parent, child], third
     with closing(sqlite3.connect(tmp_path / "corpus.db")) as db:
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
-        saved = dict(db.execute("SELECT url, etag FROM pages WHERE kind = 'sitemap'").fetchall())
-    # the sitemap's validators are kept (its 304s), the index's never saved
-    assert list(saved) == [f"{base}/news-sitemap.xml"] and saved[f"{base}/news-sitemap.xml"], saved
+        saved = dict(db.execute("SELECT url, etag FROM pages WHERE kind = ?", [kind]).fetchall())
+    # the document's validators are kept (its 304s), the parent's never saved
+    assert list(saved) == [base + child] and saved[base + child], saved

@@ -55,6 +55,11 @@ def test_the_v01_corpus_is_upgraded_in_place_without_losing_a_row(site: FixtureS
     assert "_migrations" not in db.table_names()
     for table, old_rows in before.items():  # columns added since (topic_set) aside
         old_columns = ", ".join(columns[table]) if columns[table] else "*"
+        if table == "pages":  # migration 010: a listing page's validators forgotten, read in full once
+            kind, etag, modified = (columns[table].index(c) for c in ("kind", "etag", "last_modified"))
+            old_rows = [tuple(None if i in (etag, modified) and row[kind] in ("sitemap", "listing") else v
+                              for i, v in enumerate(row)) for row in old_rows]
+            assert any(row[kind] == "listing" for row in old_rows)
         assert db.execute(f"SELECT {old_columns} FROM {table} ORDER BY 1").fetchall() == old_rows, table
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert {r["source"] for r in db.query("SELECT source FROM source_health")} >= {"xinghe-rss", "island-atom"}
@@ -116,13 +121,14 @@ def test_a_corpus_a_newer_topicwatch_wrote_is_refused_not_misread(tmp_path: Path
                 "upgrade topicwatch to use this corpus") in result.stderr, command
 
 
-def test_migration_010_forgets_the_validators_of_sitemaps_only(tmp_path: Path) -> None:
-    """A corpus from before sitemap indexes were read in full every run: its sitemaps' saved
-    validators (an index's among them, whose 304 hid its sitemaps) are forgotten once, so each
-    is read in full again; a feed's are kept."""
+def test_migration_010_forgets_the_validators_of_sitemaps_and_listing_pages_only(tmp_path: Path) -> None:
+    """A corpus from before sitemap indexes (and listing pages with sections) were read in full
+    every run: their saved validators (an index's among them, whose 304 hid its sitemaps) are
+    forgotten once, so each is read in full again; a feed's are kept."""
     path = tmp_path / "corpus.db"
     db = open_db(path)
-    for url, kind in (("https://a.test/sitemap_index.xml", "sitemap"), ("https://a.test/feed.xml", "feed")):
+    for url, kind in (("https://a.test/sitemap_index.xml", "sitemap"), ("https://a.test/feed.xml", "feed"),
+                      ("https://a.test/tech/", "listing")):
         db.execute("INSERT INTO pages (url, kind, source, etag, last_modified, status, outcome) "
                    "VALUES (?, ?, 's', '\"v1\"', 'Mon, 02 Sep 2024 08:00:00 GMT', 200, 'ok')", [url, kind])
     db.execute("DELETE FROM _sqlite_migrations WHERE name = '010_sitemap_indexes_read_in_full'")
@@ -131,5 +137,5 @@ def test_migration_010_forgets_the_validators_of_sitemaps_only(tmp_path: Path) -
     db = open_db(path)
     assert not schema.MIGRATIONS.pending(db)
     rows = {r["url"]: (r["etag"], r["last_modified"]) for r in db.query("SELECT url, etag, last_modified FROM pages")}
-    assert rows == {"https://a.test/sitemap_index.xml": (None, None),
+    assert rows == {"https://a.test/sitemap_index.xml": (None, None), "https://a.test/tech/": (None, None),
                     "https://a.test/feed.xml": ('"v1"', "Mon, 02 Sep 2024 08:00:00 GMT")}

@@ -170,6 +170,7 @@ class FetchState:
                 return None
         if kind in LISTING_KINDS:
             if kind == "listing" and doc.url is not None:  # a section page a listing leads to
+                self.incomplete.add(doc.url)  # read in full every run, as a sitemap index is
                 if doc.sections >= MAX_SECTIONS_PER_PAGE:
                     doc.cut(SkipReason.TOO_MANY_ENTRIES, sections_detail(doc.sections),
                             url=request.url, source=request.meta["tw_source"])

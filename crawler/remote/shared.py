@@ -12,7 +12,7 @@ Redis:
 | `P:items` | stream | spooled items (crawler/remote/spool.py), consumer group `ingest` |
 | `P:items:unreadable` | stream | entries of `P:items` that were no item (not JSON, fields missing), with the error, set aside for a person |
 | `P:stored` | set | URLs and canonical URLs never to fetch again (the ingester's) |
-| `P:validators-2` | hash | URL -> {"etag", "last_modified", "read_as"} of feeds, sitemaps (not sitemap indexes), listing pages (`P:validators`, where earlier versions kept them, is no longer read) |
+| `P:validators-2` | hash | URL -> {"etag", "last_modified", "read_as"} of feeds, sitemaps and listing pages (not of those that lead to more of them: sitemap indexes, listing pages with sections) (`P:validators`, where earlier versions kept them, is no longer read) |
 | `P:host:HOST` | string with a TTL | held while HOST must not be asked again |
 | `P:crawl-delays` | hash | host -> the Crawl-delay its robots.txt asks for |
 | `P:rate-wait:HOST` | string with a TTL | seconds between requests HOST asked for (429 / Retry-After) |
@@ -53,9 +53,10 @@ class Keys:
 
     @property
     def validators(self) -> str:
-        # "-2": the validators saved before sitemap indexes were read in full every time may
-        # include an index's, whose 304 hid its changed sitemaps for good; those (in
-        # P:validators) are no longer read, and every document is read in full once
+        # "-2": the validators saved before sitemap indexes (and listing pages with sections)
+        # were read in full every time may include an index's, whose 304 hid its changed
+        # sitemaps for good; those (in P:validators) are no longer read, and every document is
+        # read in full once
         return f"{self.prefix}:validators-2"
 
 

@@ -291,12 +291,13 @@ def m009_pages_read_as(db: Database) -> None:
 
 @MIGRATIONS(name="010_sitemap_indexes_read_in_full")
 def m010_sitemap_indexes_read_in_full(db: Database) -> None:
-    """Sitemaps' validators forgotten, once: a sitemap index is now read in full every run
-    (crawler/fetch/state.py `route`), since its sitemaps change while it does not, and the 304
-    its saved validators brought hid them. Which saved sitemap was an index is not recorded,
-    so every sitemap is read in full once; leaf sitemaps save theirs again."""
+    """Sitemaps' and listing pages' validators forgotten, once: a sitemap index, and a listing
+    page whose section pages a source follows, is now read in full every run
+    (crawler/fetch/state.py `route`), since what it leads to changes while it does not, and the
+    304 its saved validators brought hid that. Which saved document was such a parent is not
+    recorded, so each is read in full once; the others save theirs again."""
     if "pages" in db.table_names():
-        db.execute("UPDATE pages SET etag = NULL, last_modified = NULL WHERE kind = 'sitemap'")
+        db.execute("UPDATE pages SET etag = NULL, last_modified = NULL WHERE kind IN ('sitemap', 'listing')")
 
 
 def _execute_all(db: Database, script: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from crawler.config import DedupSettings
 from crawler.dedup import NearDup, content_hash, sig_to_bytes
 from crawler.records import Article, Match, SpoolItem
-from crawler.store import pages, runs, schema
+from crawler.store import fts, pages, runs, schema
 from crawler.store.db import open_db
 from crawler.store.ingest import Ingester
 from crawler.store.spool import SqliteSpool
@@ -142,8 +142,8 @@ LEAD = (
 def test_the_page_at_a_url_another_page_only_claimed_is_stored_there(db):
     """Fetched after a page whose template named it as canonical, the lead story itself is
     stored at its URL (it was a 'copy' of the first page that claimed it), and that page
-    goes back to its own URL; a print page that claimed it with the lead's own text stays
-    the article, known by that URL."""
+    goes back to its own URL; after a print page that claimed it with the lead's own text,
+    it becomes that article's page and the print page its copy."""
     lead = "http://a.test/news/lead.html"
     ingest(db, item("http://a.test/news/1.html", BASE, canonical=lead))
     stats = ingest(db, item(lead, LEAD, canonical=lead))
@@ -158,8 +158,35 @@ def test_the_page_at_a_url_another_page_only_claimed_is_stored_there(db):
     print_first = "http://b.test/news/lead.html"
     ingest(db, item("http://b.test/print/lead.html", OTHER + "（打印版）", source="s2", canonical=print_first))
     stats = ingest(db, item(print_first, OTHER, source="s2"))
-    assert (stats.new, stats.duplicates) == (0, 0)  # the article itself, at the URL it is known by
-    assert db.execute("SELECT canonical_url FROM articles WHERE url LIKE '%print%'").fetchone()[0] == print_first
+    assert (stats.new, stats.duplicates) == (0, 1)
+    assert db.execute("SELECT url FROM articles WHERE canonical_url = ?", [print_first]).fetchone()[0] == print_first
+    assert [(r["url"], r["kind"]) for r in db.query("SELECT * FROM copies WHERE url LIKE '%print%'")] == [
+        ("http://b.test/print/lead.html", "canonical")]
+
+
+@pytest.mark.parametrize("print_first", [False, True], ids=["original-first", "print-first"])
+def test_a_page_and_its_print_version_end_the_same_whichever_comes_first(db, print_first: bool):
+    """A crawl's workers finish pages in no set order. The article page (with its byline and
+    headline) and its print version (declaring the article's URL canonical, without them):
+    either way the article is stored at its own URL with its own metadata, the print page is
+    its copy, and searching the headline finds it."""
+    url, printed = "http://a.test/news/7.html", "http://a.test/print/7.html"
+    original = item(url, BASE, title="云端价格战升级")
+    original = dataclasses.replace(original, article=dataclasses.replace(original.article, author="孙悦"))
+    copy = item(printed, BASE, title="打印版", canonical=url)
+    copy = dataclasses.replace(copy, article=dataclasses.replace(copy.article, published=None))
+    stats = ingest(db, *([copy, original] if print_first else [original, copy]))
+    assert (stats.new, stats.duplicates) == (1, 1)
+    row = next(db.query("SELECT * FROM articles"))
+    assert (row["url"], row["canonical_url"], row["title"], row["author"]) == (url, url, "云端价格战升级", "孙悦")
+    assert row["published"] == "2024-09-19T10:15:00+08:00"
+    assert [(r["url"], r["kind"], r["article_id"]) for r in db.query("SELECT * FROM copies")] == [
+        (printed, "canonical", row["id"])]
+    assert next(db.query("SELECT title FROM stories"))["title"] == "云端价格战升级"
+    found = db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?",
+                       [fts.fts_query("云端")]).fetchall()
+    assert found == [(row["id"],)]  # in the headline only
+    assert ingest(db, original, copy).new == 0  # and again, nothing
 
 
 def test_a_canonical_url_only_declared_may_be_fetched_once(db):

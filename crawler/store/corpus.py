@@ -41,6 +41,30 @@ def urls_of(db: Database, article_id: int) -> tuple[str, str]:
     return url, canonical
 
 
+def page_of(db: Database, article_id: int) -> tuple[str, str, str | None]:
+    """(url, source, title) of a stored article."""
+    url, source, title = db.execute("SELECT url, source, title FROM articles WHERE id = ?",
+                                    [article_id]).fetchone()
+    return url, source, title
+
+
+def url_is_free(db: Database, url: str, article_id: int) -> bool:
+    """Whether `url` is neither another article's URL nor a copy's."""
+    return not db.execute("SELECT 1 FROM articles WHERE url = ?1 AND id != ?2 "
+                          "UNION ALL SELECT 1 FROM copies WHERE url = ?1", [url, article_id]).fetchone()
+
+
+def adopt_page(db: Database, article_id: int, url: str, fields: dict[str, Any]) -> None:
+    """The article's page becomes `url`, with the `fields` that have a value (its text, topics
+    and dedup keys stay); its full-text row and its story follow a new title."""
+    values = {k: v for k, v in fields.items() if v}
+    sets = "".join(f", {k} = :{k}" for k in values)
+    db.execute(f"UPDATE articles SET url = :url{sets} WHERE id = :id", {**values, "url": url, "id": article_id})
+    if "title" in values:
+        db.execute("UPDATE articles_fts SET title = ? WHERE rowid = ?", [fts.index_text(values["title"]), article_id])
+        db.execute("UPDATE stories SET title = ? WHERE origin_article_id = ?", [values["title"], article_id])
+
+
 def set_canonical_url(db: Database, article_id: int, url: str) -> None:
     db.execute("UPDATE articles SET canonical_url = ? WHERE id = ?", [url, article_id])
 

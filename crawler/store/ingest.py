@@ -160,7 +160,9 @@ class Ingester:
                 canon = canonical_url(a.url)
                 existing = corpus.find_article_by_url(self.db, canon)
         elif existing is not None and canon == canonical_url(a.url):
-            existing, sig = self._reclaim(existing, canon, content_hash, a.text, sig)
+            existing, sig, adopted = self._reclaim(existing, canon, content_hash, item, sig)
+            if adopted:
+                return "copy"
         if existing is not None:
             return self._copy(item, existing, "canonical")
         existing = corpus.find_article_by_hash(self.db, content_hash)
@@ -180,22 +182,44 @@ class Ingester:
         corpus.set_story(self.db, article_id, story)
         return "stored"
 
-    def _reclaim(self, holder: int, url: str, content_hash: str, text: str,
-                 sig: dedup.Signature | None) -> tuple[int | None, dedup.Signature | None]:
+    def _reclaim(self, holder: int, url: str, content_hash: str, item: SpoolItem,
+                 sig: dedup.Signature | None) -> tuple[int | None, dedup.Signature | None, bool]:
         """The page at `url` itself, while the article `holder` holds `url` only because its
         own page declared it (a template naming the day's lead story on every page, fetched
-        before the lead story): the page at the URL decides. When it shows the holder's text
-        it is a copy, as before; otherwise the holder goes back to its own URL and (None,
-        signature) says to store this page as the article at `url`."""
+        before the lead story, or its own print version): the page at the URL decides. When it
+        shows the holder's text it becomes the holder's page (`_adopt`: the third value says
+        so); otherwise the holder goes back to its own URL and (None, signature) says to store
+        this page as the article at `url`."""
         own_url, held = corpus.urls_of(self.db, holder)
         own = canonical_url(own_url)
         if held != url or own == url:
-            return holder, sig
-        sig = sig if sig is not None else self.near.signature(text)
-        if self._same_page(holder, content_hash, sig) or corpus.find_article_by_url(self.db, own) not in (None, holder):
-            return holder, sig  # its own URL is another article's: left as it was
+            return holder, sig, False
+        sig = sig if sig is not None else self.near.signature(item.article.text)
+        if self._same_page(holder, content_hash, sig):
+            return holder, sig, self._adopt(holder, item)
+        if corpus.find_article_by_url(self.db, own) not in (None, holder):
+            return holder, sig, False  # its own URL is another article's: left as it was
         corpus.set_canonical_url(self.db, holder, own)
-        return None, sig
+        return None, sig, False
+
+    def _adopt(self, article_id: int, item: SpoolItem) -> bool:
+        """The page of `item`, at the URL the article only claimed (its print or AMP version,
+        fetched first, declared it canonical), shows the article's text: it becomes the
+        article's page: its URL, and its title, author, date, site and description where it has them
+        (the page a print version was made from has its byline); the page that claimed it
+        becomes its copy.  Whichever of the two a crawl's workers finish first, the corpus
+        ends the same.  False when the page's URL is another article's or a copy's."""
+        a = item.article
+        own_url, source, title = corpus.page_of(self.db, article_id)
+        if not corpus.url_is_free(self.db, a.url, article_id):
+            return False
+        corpus.adopt_page(self.db, article_id, a.url, {
+            "title": a.title, "author": a.author, "published": a.published,
+            "published_day": a.published[:10] if a.published else None, "site_name": a.site_name,
+            "description": a.description, "original_source": a.original_source})
+        corpus.insert_copy(self.db, url=own_url, source=source, article_id=article_id,
+                           kind="canonical", title=title, run_id=item.run_id, first_seen=self.clock())
+        return True
 
     def _same_page(self, article_id: int, content_hash: str, sig: dedup.Signature) -> bool:
         """Whether a page whose declared canonical URL is that of `article_id` shows its text
